@@ -1,0 +1,120 @@
+//! `wackamole`: the daemon's command line (flags of C wackamole 2.1.4,
+//! plus `-t`).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use wackamole::config;
+use wackamole::spread::addr::SpreadAddr;
+
+/// Spread keeps at most this many bytes of a private name.
+const MAX_PRIVATE_NAME: usize = 10;
+
+fn options() -> getopts::Options {
+    let mut o = getopts::Options::new();
+    o.optopt(
+        "c",
+        "",
+        "configuration file (default: SYSCONFDIR/wackamole.conf, then ./wackamole.conf)",
+        "FILE",
+    );
+    o.optflag("d", "", "debug: stay in the foreground and log to stderr");
+    o.optopt(
+        "s",
+        "",
+        "Spread daemon: PORT, PORT@HOST or a socket path (overrides Spread =)",
+        "SPREAD",
+    );
+    o.optopt("u", "", "Spread private name (default wack<pid>)", "NAME");
+    o.optflag("t", "", "check the configuration, print a summary and exit");
+    o.optflag("v", "", "print the version and exit");
+    o.optflag("h", "", "print this help and exit");
+    o
+}
+
+fn usage(o: &getopts::Options) -> String {
+    o.usage("Usage: wackamole [-c FILE] [-d] [-s SPREAD] [-u NAME] [-t] [-v]")
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let opts = options();
+    let m = match opts.parse(&args) {
+        Ok(m) if m.free.is_empty() => m,
+        Ok(m) => {
+            eprintln!("wackamole: unexpected argument '{}'", m.free[0]);
+            eprint!("{}", usage(&opts));
+            return ExitCode::from(2);
+        }
+        Err(e) => {
+            eprintln!("wackamole: {e}");
+            eprint!("{}", usage(&opts));
+            return ExitCode::from(2);
+        }
+    };
+    if m.opt_present("h") {
+        print!("{}", usage(&opts));
+        return ExitCode::SUCCESS;
+    }
+    if m.opt_present("v") {
+        println!("{}", wackamole::version_banner());
+        return ExitCode::SUCCESS;
+    }
+    let spread_override = match m
+        .opt_str("s")
+        .map(|s| SpreadAddr::parse(&s).map(|a| (s, a)))
+    {
+        None => None,
+        Some(Ok(v)) => Some(v),
+        Some(Err(e)) => {
+            eprintln!("wackamole: -s: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(u) = m.opt_str("u") {
+        if u.is_empty() || u.len() > MAX_PRIVATE_NAME {
+            eprintln!(
+                "wackamole: -u: a Spread private name has 1 to {MAX_PRIVATE_NAME} bytes, '{u}' has {}",
+                u.len()
+            );
+            return ExitCode::from(2);
+        }
+    }
+
+    let path = m.opt_str("c").map(PathBuf::from);
+    let loaded = match config::load(path.as_deref()) {
+        Ok(l) => l,
+        Err(failed) => {
+            for line in failed.lines() {
+                eprintln!("{line}");
+            }
+            return ExitCode::FAILURE;
+        }
+    };
+    for w in &loaded.warnings {
+        eprintln!("{w}");
+    }
+    let cfg = &loaded.config;
+    if let Some((text, addr)) = &spread_override {
+        if addr != cfg.spread() {
+            eprintln!(
+                "wackamole: warning: -s {text} overrides 'Spread = {}' of {}",
+                cfg.spread_text(),
+                cfg.file().display()
+            );
+        }
+    }
+
+    if m.opt_present("t") {
+        print!("{}", cfg.summary());
+        if let Some((text, addr)) = &spread_override {
+            println!("  (-s)                 Spread {text} ({addr}) is used");
+        }
+        return ExitCode::SUCCESS;
+    }
+
+    eprintln!(
+        "wackamole: the daemon is not part of this build yet; use -t to check a configuration"
+    );
+    ExitCode::FAILURE
+}

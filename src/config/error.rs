@@ -1,0 +1,353 @@
+//! What can be wrong with a config file, in the operator's terms: every
+//! error and warning carries the file and, where it has one, the line and
+//! column of the token at fault.
+
+use std::fmt;
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+
+pub use super::lexer::Pos;
+
+/// A config that cannot be used. `Display` gives
+/// `FILE:LINE:COL: message` (or `FILE: message` when no place applies).
+#[derive(Debug)]
+pub struct Error {
+    pub file: String,
+    pub pos: Option<Pos>,
+    pub kind: ErrorKind,
+}
+
+#[derive(Debug)]
+pub enum ErrorKind {
+    /// The file could not be read.
+    Io(std::io::Error),
+    /// No `-c` was given and none of the default places has a config.
+    NotFound {
+        tried: Vec<PathBuf>,
+    },
+    /// The file is not valid UTF-8 where it matters (inside a value).
+    InvalidUtf8,
+    /// The grammar wanted something else here.
+    Syntax {
+        expected: String,
+        found: String,
+    },
+    /// A block ran into something that cannot be inside it.
+    Unclosed {
+        block: &'static str,
+        opened: u32,
+        found: String,
+    },
+    UnknownDirective {
+        word: String,
+        suggestion: Option<&'static str>,
+    },
+    /// A word where an address was expected, and why it is not one.
+    BadAddress {
+        word: String,
+        reason: String,
+    },
+    InterfaceNameTooLong {
+        name: String,
+    },
+    NumberTooLarge {
+        word: String,
+    },
+    TimeTooLarge {
+        word: String,
+    },
+    DuplicateVip {
+        addr: Ipv4Addr,
+        first: Pos,
+    },
+    NoVifs,
+    EmptyBlock {
+        block: &'static str,
+    },
+    TooManyExtras {
+        count: usize,
+    },
+    MissingGroup,
+    GroupTooLong {
+        group: String,
+    },
+    EmptyValue {
+        directive: &'static str,
+    },
+    ControlPathTooLong {
+        path: String,
+    },
+    BadSpreadAddress {
+        value: String,
+        reason: String,
+    },
+    BadHook {
+        spec: String,
+        reason: String,
+    },
+}
+
+/// The longest Spread group name (MAX_GROUP_NAME 32, NUL included).
+pub const MAX_GROUP_NAME: usize = 31;
+/// Linux IFNAMSIZ less the NUL.
+pub const MAX_IFNAME: usize = 15;
+/// sun_path less the NUL.
+pub const MAX_SOCKET_PATH: usize = 107;
+/// Extras per VIF (C has room for 30 but never plumbs the 30th).
+pub const MAX_EXTRAS: usize = 29;
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ErrorKind::Io(e) => write!(f, "cannot read: {e}"),
+            ErrorKind::NotFound { tried } => {
+                write!(f, "no configuration file found (tried")?;
+                for (i, p) in tried.iter().enumerate() {
+                    let sep = if i == 0 { " " } else { ", " };
+                    write!(f, "{sep}{}", p.display())?;
+                }
+                write!(f, "); give one with -c FILE")
+            }
+            ErrorKind::InvalidUtf8 => write!(f, "value is not valid UTF-8"),
+            ErrorKind::Syntax { expected, found } => {
+                write!(f, "expected {expected}, found {found}")
+            }
+            ErrorKind::Unclosed {
+                block,
+                opened,
+                found,
+            } => write!(
+                f,
+                "expected '}}' to close {block} opened at line {opened}, found {found}"
+            ),
+            ErrorKind::UnknownDirective { word, suggestion } => {
+                write!(f, "unknown directive '{word}'")?;
+                if let Some(s) = suggestion {
+                    write!(f, " (did you mean '{s}'?)")?;
+                }
+                Ok(())
+            }
+            ErrorKind::BadAddress { word, reason } => {
+                write!(f, "'{word}' is not a valid address: {reason}")
+            }
+            ErrorKind::InterfaceNameTooLong { name } => write!(
+                f,
+                "interface name '{name}' is {} bytes long; Linux allows at most {MAX_IFNAME}",
+                name.len()
+            ),
+            ErrorKind::NumberTooLarge { word } => {
+                write!(f, "number '{word}' is too large (at most {})", u32::MAX)
+            }
+            ErrorKind::TimeTooLarge { word } => write!(f, "time '{word}' is too large"),
+            ErrorKind::DuplicateVip { addr, first } => write!(
+                f,
+                "address {addr} is configured twice (first at {}:{}); each address may appear once",
+                first.line, first.col
+            ),
+            ErrorKind::NoVifs => write!(
+                f,
+                "no virtual interfaces configured: add a VirtualInterfaces {{ ... }} block"
+            ),
+            ErrorKind::EmptyBlock { block } => write!(f, "empty {block} block"),
+            ErrorKind::TooManyExtras { count } => write!(
+                f,
+                "this VIF has {count} extra addresses; at most {MAX_EXTRAS} may follow the first"
+            ),
+            ErrorKind::MissingGroup => write!(
+                f,
+                "no Group configured: add 'Group = NAME' (the Spread group all nodes of the cluster join)"
+            ),
+            ErrorKind::GroupTooLong { group } => write!(
+                f,
+                "group name '{group}' is {} bytes long; Spread allows at most {MAX_GROUP_NAME}",
+                group.len()
+            ),
+            ErrorKind::EmptyValue { directive } => write!(f, "{directive} must not be empty"),
+            ErrorKind::ControlPathTooLong { path } => write!(
+                f,
+                "control socket path '{path}' is {} bytes long; a Unix socket path may have at most {MAX_SOCKET_PATH}",
+                path.len()
+            ),
+            ErrorKind::BadSpreadAddress { value, reason } => {
+                write!(f, "invalid Spread address '{value}': {reason}")
+            }
+            ErrorKind::BadHook { spec, reason } => {
+                write!(f, "invalid RunDynamic '{spec}': {reason}")
+            }
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.pos {
+            Some(p) => write!(f, "{}:{}:{}: {}", self.file, p.line, p.col, self.kind),
+            None => write!(f, "{}: {}", self.file, self.kind),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.kind {
+            ErrorKind::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// Every error found in one file (syntax stops at the first; semantic
+/// checks report all; `errors` is never empty), and the warnings found
+/// on the way.
+#[derive(Debug)]
+pub struct Errors {
+    pub errors: Vec<Error>,
+    pub warnings: Vec<Warning>,
+}
+
+impl Errors {
+    /// Errors and warnings as lines, in file order.
+    pub fn lines(&self) -> Vec<String> {
+        let mut all: Vec<(Option<Pos>, String)> = self
+            .errors
+            .iter()
+            .map(|e| (e.pos, e.to_string()))
+            .chain(self.warnings.iter().map(|w| (w.pos, w.to_string())))
+            .collect();
+        // Placeless messages (a missing Group) after the placed ones.
+        all.sort_by_key(|(p, _)| p.map_or((u32::MAX, 0), |p| (p.line, p.col)));
+        all.into_iter().map(|(_, s)| s).collect()
+    }
+}
+
+impl fmt::Display for Errors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.errors.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Errors {}
+
+/// A config that works but deserves the operator's attention.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    pub file: String,
+    pub pos: Option<Pos>,
+    pub kind: WarningKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WarningKind {
+    /// C 2.1.4 reads `Nh` as N seconds; we read hours.
+    HoursWereSeconds {
+        word: String,
+    },
+    /// Accepted here, but C 2.1.4 rejects the file: matters while C and
+    /// Rust nodes share a config during an upgrade.
+    CRejects {
+        what: String,
+        fix: String,
+    },
+    /// `/0` and `n0` are read as `/32` and `n32`, as C does on x86.
+    ZeroPrefix {
+        word: String,
+    },
+    /// A Prefer entry that covers no configured VIP.
+    PreferMatchesNothing {
+        entry: String,
+    },
+    /// C 2.1.4 expands this Prefer entry to other addresses than we do.
+    PreferDiffersFromC {
+        entry: String,
+        ours: Vec<Ipv4Addr>,
+        c: Vec<Ipv4Addr>,
+    },
+    /// A directive that takes one value was given again; the last wins.
+    Repeated {
+        directive: &'static str,
+        previous: u32,
+    },
+    UnknownLogFacility {
+        name: String,
+    },
+    /// More of something than a C 2.1.4 node can hold.
+    CLimit {
+        what: &'static str,
+        count: usize,
+        limit: usize,
+    },
+}
+
+fn addr_list(v: &[Ipv4Addr]) -> String {
+    if v.is_empty() {
+        return "nothing".to_string();
+    }
+    let shown: Vec<String> = v.iter().take(4).map(|a| a.to_string()).collect();
+    if v.len() > 4 {
+        format!("{} ... ({} addresses)", shown.join(" "), v.len())
+    } else {
+        shown.join(" ")
+    }
+}
+
+impl fmt::Display for WarningKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WarningKind::HoursWereSeconds { word } => write!(
+                f,
+                "'{word}' is read as hours; C wackamole 2.1.4 read 'h' as seconds"
+            ),
+            WarningKind::CRejects { what, fix } => write!(
+                f,
+                "{what}: accepted here, but C wackamole 2.1.4 rejects it; {fix} for a file both accept"
+            ),
+            WarningKind::ZeroPrefix { word } => write!(
+                f,
+                "'{word}': a zero prefix is read as 32, as C wackamole did on x86; write 32"
+            ),
+            WarningKind::PreferMatchesNothing { entry } => {
+                write!(f, "Prefer {entry} names no configured VIP")
+            }
+            WarningKind::PreferDiffersFromC { entry, ours, c } => write!(
+                f,
+                "Prefer {entry} covers {}; C wackamole 2.1.4 would send {} instead",
+                addr_list(ours),
+                addr_list(c)
+            ),
+            WarningKind::Repeated {
+                directive,
+                previous,
+            } => write!(
+                f,
+                "{directive} is set again (first at line {previous}); the last value wins"
+            ),
+            WarningKind::UnknownLogFacility { name } => write!(
+                f,
+                "unknown LogFacility '{name}'; logging to facility daemon"
+            ),
+            WarningKind::CLimit { what, count, limit } => write!(
+                f,
+                "{count} {what}; C wackamole 2.1.4 nodes hold at most {limit} and cannot share this cluster"
+            ),
+        }
+    }
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.pos {
+            Some(p) => write!(
+                f,
+                "{}:{}:{}: warning: {}",
+                self.file, p.line, p.col, self.kind
+            ),
+            None => write!(f, "{}: warning: {}", self.file, self.kind),
+        }
+    }
+}

@@ -1,0 +1,396 @@
+//! The configuration: reading `wackamole.conf` (the legacy braces
+//! grammar of C wackamole 2.1.4) into one validated, immutable
+//! [`Config`] value, with errors that name file, line and column.
+//!
+//! Owns: the lexer ([`lexer`]), the parser, the semantic checks, the
+//! Prefer expansion, the effective defaults of the C code, and the
+//! summary printed by `wackamole -t`. Nothing here touches the network
+//! or keeps global state; reading the file is the only I/O.
+
+pub mod addr;
+pub mod error;
+pub mod lexer;
+mod parser;
+mod prefer;
+mod summary;
+mod validate;
+
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use addr::IfAddr;
+pub use error::{Error, ErrorKind, Errors, Pos, Warning, WarningKind};
+
+use crate::spread::addr::SpreadAddr;
+
+/// Where the config is looked for when `-c` is not given. The build sets
+/// `WACKAMOLE_SYSCONFDIR` (the Makefile's `SYSCONFDIR`).
+pub const SYSCONFDIR: &str = match option_env!("WACKAMOLE_SYSCONFDIR") {
+    Some(d) => d,
+    None => "/usr/local/etc",
+};
+
+/// The control socket when the config names none (C had no default).
+pub const DEFAULT_CONTROL: &str = match option_env!("WACKAMOLE_CONTROL") {
+    Some(p) => p,
+    None => "/var/run/wackamole.sock",
+};
+
+/// Effective defaults of C wackamole 2.1.4 (its code, not its man page).
+pub mod defaults {
+    use std::time::Duration;
+    pub const MATURE: Duration = Duration::from_secs(300);
+    pub const BALANCE_INTERVAL: Duration = Duration::from_secs(300);
+    pub const ACQUISITIONS_PER_ROUND: u32 = 1;
+    pub const ARP_CACHE: Duration = Duration::from_secs(60);
+    pub const SPREAD_RETRY_INTERVAL: Duration = Duration::from_secs(5);
+    pub const MODULE_DIR: &str = ".";
+}
+
+/// A virtual interface: addresses that are always held together. The
+/// master identifies it cluster-wide.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vif {
+    pub master: IfAddr,
+    /// Up to 29 more addresses, in config order.
+    pub extras: Vec<IfAddr>,
+    /// Where it is written.
+    pub pos: Pos,
+}
+
+impl Vif {
+    /// Master first, then the extras.
+    pub fn addresses(&self) -> impl Iterator<Item = &IfAddr> {
+        std::iter::once(&self.master).chain(&self.extras)
+    }
+}
+
+/// One `Prefer` item, as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PreferEntry {
+    /// `Prefer None`: sent as 0.0.0.0.
+    None,
+    /// `Prefer ADDR` (`braced` false) or an item of `Prefer { ... }`.
+    Range { addr: IfAddr, braced: bool },
+}
+
+/// What a Notify entry points at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotifyTarget {
+    /// A CIDR block; with an interface name or without (then the VIP's).
+    Block(IfAddr),
+    /// Every address of the cluster's shared ARP cache.
+    ArpCache,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifyEntry {
+    pub target: NotifyTarget,
+    /// Destinations per second; 0 means no limit.
+    pub throttle: u32,
+    /// Also send an ICMP echo from the VIP.
+    pub ping: bool,
+    pub pos: Pos,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HookEvent {
+    OnUp,
+    OnDown,
+    PostUp,
+    PostDown,
+}
+
+impl HookEvent {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HookEvent::OnUp => "on up",
+            HookEvent::OnDown => "on down",
+            HookEvent::PostUp => "post up",
+            HookEvent::PostDown => "post down",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HookTarget {
+    /// `module:func`: a shared object in `module_dir` (the `ModuleDir` in
+    /// effect where the hook is written, resolved against the config
+    /// file's directory).
+    Shared {
+        module: String,
+        func: String,
+        module_dir: PathBuf,
+    },
+    /// `Package::func` (or a bare name): a Perl sub.
+    Perl { sub_name: String },
+}
+
+/// A `RunDynamic` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hook {
+    pub target: HookTarget,
+    pub event: HookEvent,
+    pub pos: Pos,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BalanceRate {
+    /// At most this many moves per round, every `Interval`.
+    PerRound(u32),
+    /// Rebalance completely right after every state exchange.
+    All,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Balance {
+    pub rate: BalanceRate,
+    pub interval: Duration,
+}
+
+impl Balance {
+    /// The moves per round C actually makes: `all` is half the VIFs, a
+    /// number is capped at half the VIFs.
+    pub fn effective_rate(&self, vifs: usize) -> u32 {
+        let half = u32::try_from(vifs / 2).unwrap_or(u32::MAX);
+        match self.rate {
+            BalanceRate::All => half,
+            BalanceRate::PerRound(n) => n.min(half),
+        }
+    }
+
+    /// The balance timer: none with `all` (it runs after each exchange).
+    pub fn timer(&self) -> Option<Duration> {
+        match self.rate {
+            BalanceRate::All => None,
+            BalanceRate::PerRound(_) => Some(self.interval),
+        }
+    }
+}
+
+/// Syslog facilities accepted by `LogFacility`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LogFacility {
+    Kern,
+    User,
+    Mail,
+    Daemon,
+    Auth,
+    Syslog,
+    Lpr,
+    News,
+    Uucp,
+    Cron,
+    AuthPriv,
+    Ftp,
+    Local(u8),
+}
+
+impl LogFacility {
+    const NAMES: [(&'static str, LogFacility); 20] = [
+        ("kern", LogFacility::Kern),
+        ("user", LogFacility::User),
+        ("mail", LogFacility::Mail),
+        ("daemon", LogFacility::Daemon),
+        ("auth", LogFacility::Auth),
+        ("syslog", LogFacility::Syslog),
+        ("lpr", LogFacility::Lpr),
+        ("news", LogFacility::News),
+        ("uucp", LogFacility::Uucp),
+        ("cron", LogFacility::Cron),
+        ("authpriv", LogFacility::AuthPriv),
+        ("ftp", LogFacility::Ftp),
+        ("local0", LogFacility::Local(0)),
+        ("local1", LogFacility::Local(1)),
+        ("local2", LogFacility::Local(2)),
+        ("local3", LogFacility::Local(3)),
+        ("local4", LogFacility::Local(4)),
+        ("local5", LogFacility::Local(5)),
+        ("local6", LogFacility::Local(6)),
+        ("local7", LogFacility::Local(7)),
+    ];
+
+    /// Case-insensitive, with or without a `LOG_` prefix.
+    pub fn from_name(s: &str) -> Option<Self> {
+        let lower = s.to_ascii_lowercase();
+        let name = lower.strip_prefix("log_").unwrap_or(&lower);
+        Self::NAMES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|&(_, f)| f)
+    }
+
+    pub fn name(self) -> &'static str {
+        Self::NAMES
+            .iter()
+            .find(|&&(_, f)| f == self)
+            .map_or("daemon", |&(n, _)| n)
+    }
+}
+
+/// A validated configuration. Built only by [`parse`] and [`load`];
+/// never changed afterwards (a reload builds a new one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    file: PathBuf,
+    spread: SpreadAddr,
+    spread_text: String,
+    spread_retry_interval: Duration,
+    group: String,
+    control: PathBuf,
+    control_is_default: bool,
+    mature: Duration,
+    arp_cache: Duration,
+    balance: Balance,
+    log_facility: LogFacility,
+    module_dir: PathBuf,
+    perl_use_lib: Vec<String>,
+    perl_use: Vec<String>,
+    hooks: Vec<Hook>,
+    prefer: Vec<PreferEntry>,
+    preferred: Vec<Ipv4Addr>,
+    vifs: Vec<Vif>,
+    notify: Vec<NotifyEntry>,
+}
+
+impl Config {
+    /// The file this came from, as an absolute path.
+    pub fn file(&self) -> &Path {
+        &self.file
+    }
+    /// The Spread daemon to connect to (`Spread =`, default 4803).
+    pub fn spread(&self) -> &SpreadAddr {
+        &self.spread
+    }
+    /// The `Spread` value as written (or the default, `4803`).
+    pub fn spread_text(&self) -> &str {
+        &self.spread_text
+    }
+    pub fn spread_retry_interval(&self) -> Duration {
+        self.spread_retry_interval
+    }
+    /// The Spread group every node of the cluster joins.
+    pub fn group(&self) -> &str {
+        &self.group
+    }
+    /// The control socket path, as written (relative paths resolve
+    /// against the directory the daemon starts in).
+    pub fn control(&self) -> &Path {
+        &self.control
+    }
+    /// True when the config has no `Control` and the default is used.
+    pub fn control_is_default(&self) -> bool {
+        self.control_is_default
+    }
+    pub fn mature(&self) -> Duration {
+        self.mature
+    }
+    pub fn arp_cache(&self) -> Duration {
+        self.arp_cache
+    }
+    pub fn balance(&self) -> Balance {
+        self.balance
+    }
+    pub fn log_facility(&self) -> LogFacility {
+        self.log_facility
+    }
+    /// The last `ModuleDir`, resolved against the config's directory.
+    pub fn module_dir(&self) -> &Path {
+        &self.module_dir
+    }
+    pub fn perl_use_lib(&self) -> &[String] {
+        &self.perl_use_lib
+    }
+    pub fn perl_use(&self) -> &[String] {
+        &self.perl_use
+    }
+    pub fn hooks(&self) -> &[Hook] {
+        &self.hooks
+    }
+    /// The Prefer entries as written, in order.
+    pub fn prefer(&self) -> &[PreferEntry] {
+        &self.prefer
+    }
+    /// The addresses this node's STATE carries as its prefer list: empty
+    /// without `Prefer`, 0.0.0.0 for `Prefer None`, the address of a /32
+    /// entry, and the configured masters inside a wider entry.
+    pub fn preferred(&self) -> &[Ipv4Addr] {
+        &self.preferred
+    }
+    /// The VIF table, in config order (identical on every node).
+    pub fn vifs(&self) -> &[Vif] {
+        &self.vifs
+    }
+    pub fn notify(&self) -> &[NotifyEntry] {
+        &self.notify
+    }
+    /// The `wackamole -t` summary.
+    pub fn summary(&self) -> String {
+        summary::render(self)
+    }
+}
+
+/// A config and what deserves a warning in it.
+#[derive(Debug)]
+pub struct Loaded {
+    pub config: Config,
+    pub warnings: Vec<Warning>,
+}
+
+/// Parses config text. `file` names it in messages and anchors a
+/// relative `ModuleDir`.
+pub fn parse(text: &str, file: &Path) -> Result<Loaded, Errors> {
+    let name = file.display().to_string();
+    // Absolute, so that the daemon can chdir("/") and still reload it.
+    let file = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
+    let base = file.parent().unwrap_or(Path::new("/"));
+    let (draft, mut errors, mut warnings) = parser::parse(text, &name, base);
+    let config = draft.and_then(|d| validate::finish(d, &file, &name, &mut errors, &mut warnings));
+    match config {
+        Some(config) if errors.is_empty() => Ok(Loaded { config, warnings }),
+        _ => Err(Errors { errors, warnings }),
+    }
+}
+
+/// Reads and parses the config: `path` if given (it must exist), else the
+/// first of `SYSCONFDIR/wackamole.conf` and `./wackamole.conf`.
+pub fn load(path: Option<&Path>) -> Result<Loaded, Errors> {
+    let candidates: Vec<PathBuf> = match path {
+        Some(p) => vec![p.to_path_buf()],
+        None => vec![
+            Path::new(SYSCONFDIR).join("wackamole.conf"),
+            PathBuf::from("./wackamole.conf"),
+        ],
+    };
+    for c in &candidates {
+        match std::fs::read(c) {
+            Ok(bytes) => {
+                let text = String::from_utf8_lossy(&bytes);
+                return parse(&text, c);
+            }
+            Err(e) if path.is_none() && e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => {
+                return Err(Errors {
+                    errors: vec![Error {
+                        file: c.display().to_string(),
+                        pos: None,
+                        kind: ErrorKind::Io(e),
+                    }],
+                    warnings: Vec::new(),
+                })
+            }
+        }
+    }
+    Err(Errors {
+        errors: vec![Error {
+            file: "wackamole".into(),
+            pos: None,
+            kind: ErrorKind::NotFound { tried: candidates },
+        }],
+        warnings: Vec::new(),
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,1008 @@
+//! The grammar of `wackamole.conf` (spec §11): tokens to a [`Draft`], the
+//! directives as written. A syntax error stops the parse (it is returned
+//! with everything found before it); a wrong value (an octet out of
+//! range, say) is recorded and the parse goes on, so one run reports
+//! them all. Cross-directive checks live in `validate`.
+
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::addr::{self, AddrProblem, IfAddr};
+use super::error::{Error, ErrorKind, Pos, Warning, WarningKind, MAX_EXTRAS};
+use super::lexer::{CClass, Keyword, Lexer, Token, TokenKind};
+use super::{Hook, HookEvent, HookTarget, NotifyEntry, NotifyTarget, PreferEntry, Vif};
+
+/// A value and where it was written.
+pub(super) type At<T> = Option<(T, Pos)>;
+
+/// The directives as written, before cross-checks and defaults.
+#[derive(Debug, Default)]
+pub(super) struct Draft {
+    pub spread: At<String>,
+    pub spread_retry_interval: At<Duration>,
+    pub group: At<String>,
+    pub log_facility: At<String>,
+    pub control: At<String>,
+    pub mature: At<Duration>,
+    pub arp_cache: At<Duration>,
+    pub balance_rate: At<u32>,
+    /// `AcquisitionsPerRound = all` once seen stays (as in C).
+    pub balance_all: Option<Pos>,
+    pub balance_interval: At<Duration>,
+    pub module_dir: At<String>,
+    /// `module_dir` resolved, as in effect now.
+    pub module_dir_path: Option<PathBuf>,
+    pub perl_use_lib: Vec<String>,
+    pub perl_use: Vec<String>,
+    pub hooks: Vec<Hook>,
+    pub prefer: Vec<(PreferEntry, Pos)>,
+    pub vifs: Vec<Vif>,
+    /// A VirtualInterfaces block was written (even an empty one).
+    pub saw_vifs: bool,
+    pub notify: Vec<NotifyEntry>,
+}
+
+type PResult<T> = Result<T, Error>;
+
+const DIRECTIVES: &[&str] = &[
+    "Spread",
+    "SpreadRetryInterval",
+    "Group",
+    "Control",
+    "Mature",
+    "Arp-Cache",
+    "Balance",
+    "Prefer",
+    "VirtualInterfaces",
+    "Notify",
+    "RunDynamic",
+    "ModuleDir",
+    "PerlUse",
+    "PerlUseLib",
+    "LogFacility",
+];
+
+fn starts_directive(k: Keyword) -> bool {
+    !matches!(
+        k,
+        Keyword::None
+            | Keyword::All
+            | Keyword::Ping
+            | Keyword::Throttle
+            | Keyword::AcquisitionsPerRound
+            | Keyword::Interval
+    )
+}
+
+/// Directives written `KEY = VALUE` (so `KEY=VALUE` can be split).
+fn takes_equals(k: Keyword, in_balance: bool) -> bool {
+    if in_balance {
+        return matches!(k, Keyword::AcquisitionsPerRound | Keyword::Interval);
+    }
+    matches!(
+        k,
+        Keyword::Spread
+            | Keyword::SpreadRetryInterval
+            | Keyword::Group
+            | Keyword::LogFacility
+            | Keyword::Control
+            | Keyword::Mature
+            | Keyword::ArpCache
+            | Keyword::ModuleDir
+    )
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.to_ascii_lowercase().chars().collect();
+    let b: Vec<char> = b.to_ascii_lowercase().chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = if ca == cb {
+                prev
+            } else {
+                1 + prev.min(cur).min(row[j])
+            };
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+fn suggest(word: &str) -> Option<&'static str> {
+    if word.len() < 3 || word.len() > 40 {
+        return None;
+    }
+    let lower = word.to_ascii_lowercase();
+    DIRECTIVES
+        .iter()
+        .map(|d| (edit_distance(word, d), *d))
+        .filter(|&(dist, d)| dist <= 2.max(d.len() / 4))
+        .min()
+        .map(|(_, d)| d)
+        .or_else(|| {
+            DIRECTIVES
+                .iter()
+                .find(|d| d.to_ascii_lowercase().starts_with(&lower))
+                .copied()
+        })
+}
+
+struct Parser<'a> {
+    src: &'a str,
+    lx: Lexer<'a>,
+    /// Tokens put back (the halves of a split word), last out first.
+    pending: Vec<Token<'a>>,
+    file: &'a str,
+    base: &'a Path,
+    errors: Vec<Error>,
+    warnings: Vec<Warning>,
+    /// Every VIF address so far, for the duplicate check.
+    seen: HashMap<Ipv4Addr, Pos>,
+    d: Draft,
+}
+
+pub(super) fn parse(
+    src: &str,
+    file: &str,
+    base: &Path,
+) -> (Option<Draft>, Vec<Error>, Vec<Warning>) {
+    let mut p = Parser {
+        src,
+        lx: Lexer::new(src),
+        pending: Vec::new(),
+        file,
+        base,
+        errors: Vec::new(),
+        warnings: Vec::new(),
+        seen: HashMap::new(),
+        d: Draft::default(),
+    };
+    match p.config() {
+        Ok(()) => (Some(p.d), p.errors, p.warnings),
+        Err(e) => {
+            p.errors.push(e);
+            (None, p.errors, p.warnings)
+        }
+    }
+}
+
+impl<'a> Parser<'a> {
+    fn next(&mut self) -> Token<'a> {
+        self.pending.pop().unwrap_or_else(|| self.lx.next_token())
+    }
+
+    fn peek(&mut self) -> &Token<'a> {
+        if self.pending.is_empty() {
+            let t = self.lx.next_token();
+            self.pending.push(t);
+        }
+        self.pending.last().expect("just pushed")
+    }
+
+    fn error(&self, pos: Pos, kind: ErrorKind) -> Error {
+        Error {
+            file: self.file.to_string(),
+            pos: Some(pos),
+            kind,
+        }
+    }
+
+    fn record(&mut self, pos: Pos, kind: ErrorKind) {
+        let e = self.error(pos, kind);
+        self.errors.push(e);
+    }
+
+    fn warn(&mut self, pos: Pos, kind: WarningKind) {
+        self.warnings.push(Warning {
+            file: self.file.to_string(),
+            pos: Some(pos),
+            kind,
+        });
+    }
+
+    fn c_rejects(&mut self, pos: Pos, what: String, fix: String) {
+        self.warn(pos, WarningKind::CRejects { what, fix });
+    }
+
+    fn syntax(&self, t: &Token<'_>, expected: impl Into<String>) -> Error {
+        self.error(
+            t.pos,
+            ErrorKind::Syntax {
+                expected: expected.into(),
+                found: t.display(),
+            },
+        )
+    }
+
+    /// Splits a bare token at byte `at` of its text.
+    fn split(t: &Token<'a>, at: usize) -> (Token<'a>, Token<'a>) {
+        let part = |text: &'a str, start: usize, pos: Pos| Token {
+            kind: if text == "=" {
+                TokenKind::Equals
+            } else {
+                TokenKind::Bare
+            },
+            text,
+            pos,
+            start,
+            end: start + text.len(),
+        };
+        let (l, r) = t.text.split_at(at);
+        let rpos = Pos {
+            line: t.pos.line,
+            col: t.pos.col + l.chars().count() as u32,
+        };
+        (part(l, t.start, t.pos), part(r, t.start + at, rpos))
+    }
+
+    /// A token that ends a block without its `}`: end of file or the
+    /// start of the next directive.
+    fn ends_block(t: &Token<'_>) -> bool {
+        match t.kind {
+            TokenKind::Eof => true,
+            TokenKind::Bare => {
+                matches!(CClass::of(t.text), CClass::Keyword(k) if starts_directive(k))
+            }
+            _ => false,
+        }
+    }
+
+    fn unclosed(&self, t: &Token<'_>, block: &'static str, opened: Pos) -> Error {
+        self.error(
+            t.pos,
+            ErrorKind::Unclosed {
+                block,
+                opened: opened.line,
+                found: t.display(),
+            },
+        )
+    }
+
+    fn config(&mut self) -> PResult<()> {
+        loop {
+            let t = self.next();
+            if t.kind == TokenKind::Eof {
+                return Ok(());
+            }
+            self.directive(t)?;
+        }
+    }
+
+    /// Reads the keyword of a directive (or of a Balance parameter),
+    /// splitting `KEY=VALUE` words, which C rejects.
+    fn keyword(&mut self, t: Token<'a>, in_balance: bool, expected: &str) -> PResult<Keyword> {
+        if t.kind != TokenKind::Bare {
+            return Err(self.syntax(&t, expected));
+        }
+        if let CClass::Keyword(k) = CClass::of(t.text) {
+            return Ok(k);
+        }
+        if let Some(eq) = t.text.find('=') {
+            if let Some(k) = Keyword::lookup(&t.text[..eq]).filter(|&k| takes_equals(k, in_balance))
+            {
+                let (key, rest) = Self::split(&t, eq);
+                self.c_rejects(
+                    t.pos,
+                    format!("'{}' without blanks around '='", t.text),
+                    format!("write '{} = {}'", key.text, &rest.text[1..]),
+                );
+                // The warning is given; the '=' half must not give another.
+                let (eq_tok, value) = Self::split(&rest, 1);
+                if !value.text.is_empty() {
+                    self.pending.push(value);
+                }
+                self.pending.push(eq_tok);
+                return Ok(k);
+            }
+        }
+        if in_balance {
+            return Err(self.syntax(&t, expected));
+        }
+        Err(self.error(
+            t.pos,
+            ErrorKind::UnknownDirective {
+                word: t.text.to_string(),
+                suggestion: suggest(t.text),
+            },
+        ))
+    }
+
+    fn equals(&mut self, after: &str) -> PResult<()> {
+        let t = self.next();
+        match t.kind {
+            TokenKind::Equals => Ok(()),
+            TokenKind::Bare if t.text.starts_with('=') => {
+                let (_, value) = Self::split(&t, 1);
+                self.c_rejects(
+                    t.pos,
+                    format!("'{}' with no blank after '='", t.text),
+                    format!("write '= {}'", value.text),
+                );
+                self.pending.push(value);
+                Ok(())
+            }
+            _ => Err(self.syntax(&t, format!("'=' after {after}"))),
+        }
+    }
+
+    /// A string value: a quoted string, or a bare word. A bare word C
+    /// would read as a keyword, number, time or address is accepted with
+    /// a warning — except a directive keyword, which means the value is
+    /// missing.
+    fn string(&mut self, what: &str, number_ok: bool) -> PResult<(String, Pos)> {
+        let t = self.next();
+        match t.kind {
+            TokenKind::Quoted => {}
+            TokenKind::Bare => {
+                let class = CClass::of(t.text);
+                match class {
+                    CClass::String => {}
+                    CClass::Number if number_ok => {}
+                    CClass::Keyword(k) if starts_directive(k) => {
+                        return Err(
+                            self.syntax(&t, format!("{what} (quote it if '{}' is meant)", t.text))
+                        );
+                    }
+                    _ => {
+                        let kind = match class {
+                            CClass::Keyword(_) => "a keyword",
+                            CClass::Number => "a number",
+                            CClass::Time => "a time",
+                            _ => "an address",
+                        };
+                        self.c_rejects(
+                            t.pos,
+                            format!("'{}' is read by C as {kind}, not a string", t.text),
+                            format!("quote it (\"{}\")", t.text),
+                        );
+                    }
+                }
+            }
+            _ => return Err(self.syntax(&t, what)),
+        }
+        if t.text.contains('\u{FFFD}') {
+            return Err(self.error(t.pos, ErrorKind::InvalidUtf8));
+        }
+        Ok((t.text.to_string(), t.pos))
+    }
+
+    fn number_value(&mut self, t: &Token<'_>) -> Option<u32> {
+        match t.text.parse::<u32>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                self.record(
+                    t.pos,
+                    ErrorKind::NumberTooLarge {
+                        word: t.text.to_string(),
+                    },
+                );
+                None
+            }
+        }
+    }
+
+    fn time(&mut self, what: &str) -> PResult<(Duration, Pos)> {
+        let t = self.next();
+        let expected = format!("a time such as 30s, 5m or 1h for {what}");
+        if t.kind != TokenKind::Bare {
+            return Err(self.syntax(&t, expected));
+        }
+        match CClass::of(t.text) {
+            CClass::Time => {}
+            CClass::Number => {
+                return Err(self.syntax(&t, format!("{expected} (a unit is required)")));
+            }
+            _ => return Err(self.syntax(&t, expected)),
+        }
+        let (n, unit) = t.text.split_at(t.text.len() - 1);
+        let scale = match unit {
+            "s" | "S" => 1,
+            "m" | "M" => 60,
+            _ => {
+                self.warn(
+                    t.pos,
+                    WarningKind::HoursWereSeconds {
+                        word: t.text.to_string(),
+                    },
+                );
+                3600
+            }
+        };
+        let secs = n
+            .parse::<u64>()
+            .ok()
+            .and_then(|v| v.checked_mul(scale))
+            .filter(|&v| v <= u64::from(u32::MAX));
+        match secs {
+            Some(s) => Ok((Duration::from_secs(s), t.pos)),
+            None => {
+                self.record(
+                    t.pos,
+                    ErrorKind::TimeTooLarge {
+                        word: t.text.to_string(),
+                    },
+                );
+                Ok((Duration::ZERO, t.pos))
+            }
+        }
+    }
+
+    /// Sets a one-value directive; the value's position is kept, for
+    /// the checks that come later.
+    fn set<T>(
+        warnings: &mut Vec<Warning>,
+        file: &str,
+        slot: &mut At<T>,
+        (v, value_pos): (T, Pos),
+        key_pos: Pos,
+        directive: &'static str,
+    ) {
+        if let Some((_, prev)) = slot {
+            warnings.push(Warning {
+                file: file.to_string(),
+                pos: Some(key_pos),
+                kind: WarningKind::Repeated {
+                    directive,
+                    previous: prev.line,
+                },
+            });
+        }
+        *slot = Some((v, value_pos));
+    }
+
+    fn directive(&mut self, t: Token<'a>) -> PResult<()> {
+        let pos = t.pos;
+        let k = self.keyword(t.clone(), false, "a directive")?;
+        let t = &t;
+        let file = self.file;
+        macro_rules! set {
+            ($field:ident, $v:expr, $name:expr) => {{
+                let v = $v;
+                Self::set(&mut self.warnings, file, &mut self.d.$field, v, pos, $name)
+            }};
+        }
+        match k {
+            Keyword::Spread => {
+                self.equals("Spread")?;
+                let v = self.string("a Spread address (PORT or PORT@HOST)", true)?;
+                set!(spread, v, "Spread");
+            }
+            Keyword::SpreadRetryInterval => {
+                self.equals("SpreadRetryInterval")?;
+                let v = self.time("SpreadRetryInterval")?;
+                set!(spread_retry_interval, v, "SpreadRetryInterval");
+            }
+            Keyword::Group => {
+                self.equals("Group")?;
+                let v = self.string("a group name", false)?;
+                set!(group, v, "Group");
+            }
+            Keyword::LogFacility => {
+                self.equals("LogFacility")?;
+                let v = self.string("a syslog facility", false)?;
+                set!(log_facility, v, "LogFacility");
+            }
+            Keyword::Control => {
+                self.equals("Control")?;
+                let v = self.string("a control socket path", false)?;
+                set!(control, v, "Control");
+            }
+            Keyword::Mature => {
+                self.equals("Mature")?;
+                let v = self.time("Mature")?;
+                set!(mature, v, "Mature");
+            }
+            Keyword::ArpCache => {
+                self.equals("Arp-Cache")?;
+                let v = self.time("Arp-Cache")?;
+                set!(arp_cache, v, "Arp-Cache");
+            }
+            Keyword::ModuleDir => {
+                self.equals("ModuleDir")?;
+                let v = self.string("a directory", false)?;
+                let path = if v.0 == "." {
+                    self.base.to_path_buf()
+                } else {
+                    self.base.join(&v.0)
+                };
+                self.d.module_dir_path = Some(path);
+                set!(module_dir, v, "ModuleDir");
+            }
+            Keyword::PerlUse => {
+                let (v, _) = self.string("a Perl module name after PerlUse", false)?;
+                self.d.perl_use.push(v);
+            }
+            Keyword::PerlUseLib => {
+                let (v, _) = self.string("a directory after PerlUseLib", false)?;
+                self.d.perl_use_lib.push(v);
+            }
+            Keyword::RunDynamic => self.run_dynamic(pos)?,
+            Keyword::Balance => self.balance(pos)?,
+            Keyword::Prefer => self.prefer(pos)?,
+            Keyword::Notify => self.notify(pos)?,
+            Keyword::Vifs => self.vifs(pos)?,
+            Keyword::None
+            | Keyword::All
+            | Keyword::Ping
+            | Keyword::Throttle
+            | Keyword::AcquisitionsPerRound
+            | Keyword::Interval => {
+                let place = match k {
+                    Keyword::None => "only after Prefer or Notify",
+                    Keyword::Ping | Keyword::Throttle => "only inside Notify",
+                    Keyword::All => "only as AcquisitionsPerRound = all",
+                    _ => "only inside Balance { }",
+                };
+                return Err(self.syntax(t, format!("a directive ('{}' belongs {place})", k.name())));
+            }
+        }
+        Ok(())
+    }
+
+    fn open_brace(&mut self, after: &str) -> PResult<Pos> {
+        let t = self.next();
+        if t.kind == TokenKind::OpenBrace {
+            Ok(t.pos)
+        } else {
+            Err(self.syntax(&t, format!("'{{' after {after}")))
+        }
+    }
+
+    fn balance(&mut self, _key: Pos) -> PResult<()> {
+        let open = self.open_brace("Balance")?;
+        let expected = "AcquisitionsPerRound, Interval or '}' in Balance";
+        let mut any = false;
+        loop {
+            let t = self.next();
+            match t.kind {
+                TokenKind::CloseBrace => break,
+                TokenKind::Eof => return Err(self.unclosed(&t, "Balance", open)),
+                _ if Self::ends_block(&t) => return Err(self.unclosed(&t, "Balance", open)),
+                _ => {}
+            }
+            let pos = t.pos;
+            let file = self.file;
+            match self.keyword(t.clone(), true, expected)? {
+                Keyword::AcquisitionsPerRound => {
+                    self.equals("AcquisitionsPerRound")?;
+                    let v = self.next();
+                    match (v.kind, CClass::of(v.text)) {
+                        (TokenKind::Bare, CClass::Keyword(Keyword::All)) => {
+                            self.d.balance_all = Some(pos);
+                        }
+                        (TokenKind::Bare, CClass::Number) => {
+                            if let Some(n) = self.number_value(&v) {
+                                Self::set(
+                                    &mut self.warnings,
+                                    file,
+                                    &mut self.d.balance_rate,
+                                    (n, v.pos),
+                                    pos,
+                                    "AcquisitionsPerRound",
+                                );
+                            }
+                        }
+                        _ => {
+                            return Err(
+                                self.syntax(&v, "a number or 'all' for AcquisitionsPerRound")
+                            )
+                        }
+                    }
+                }
+                Keyword::Interval => {
+                    self.equals("Interval")?;
+                    let v = self.time("Interval")?;
+                    Self::set(
+                        &mut self.warnings,
+                        file,
+                        &mut self.d.balance_interval,
+                        v,
+                        pos,
+                        "Interval",
+                    );
+                }
+                _ => return Err(self.syntax(&t, expected)),
+            }
+            any = true;
+        }
+        if !any {
+            self.record(open, ErrorKind::EmptyBlock { block: "Balance" });
+        }
+        Ok(())
+    }
+
+    /// Reads an address token. A word that is nothing like an address is
+    /// a syntax error; a wrong address is recorded and `None` returned.
+    fn address(&mut self, t: &Token<'_>, expected: &str) -> PResult<Option<IfAddr>> {
+        if t.kind != TokenKind::Bare {
+            return Err(self.syntax(t, expected));
+        }
+        match addr::parse(t.text) {
+            Ok(p) => {
+                if p.zero_prefix {
+                    self.warn(
+                        t.pos,
+                        WarningKind::ZeroPrefix {
+                            word: t.text.to_string(),
+                        },
+                    );
+                }
+                Ok(Some(p.addr))
+            }
+            Err(AddrProblem::NotAnAddress) => Err(self.syntax(t, expected)),
+            Err(AddrProblem::Invalid(reason)) => {
+                self.record(
+                    t.pos,
+                    ErrorKind::BadAddress {
+                        word: t.text.to_string(),
+                        reason,
+                    },
+                );
+                Ok(None)
+            }
+            Err(AddrProblem::InterfaceNameTooLong(name)) => {
+                self.record(t.pos, ErrorKind::InterfaceNameTooLong { name });
+                Ok(None)
+            }
+        }
+    }
+
+    /// A VIF address, which must name its interface and appear once.
+    fn vif_address(&mut self, t: &Token<'_>, expected: &str) -> PResult<Option<IfAddr>> {
+        let a = self.address(t, expected)?;
+        if let Some(a) = &a {
+            if let Some(&first) = self.seen.get(&a.addr) {
+                self.record(
+                    t.pos,
+                    ErrorKind::DuplicateVip {
+                        addr: a.addr,
+                        first,
+                    },
+                );
+                return Ok(None);
+            }
+            self.seen.insert(a.addr, t.pos);
+            if a.ifname.is_empty() {
+                self.record(
+                    t.pos,
+                    ErrorKind::BadAddress {
+                        word: t.text.to_string(),
+                        reason: format!(
+                            "a VIF address needs its interface (for example eth0:{})",
+                            t.text
+                        ),
+                    },
+                );
+                return Ok(None);
+            }
+        }
+        Ok(a)
+    }
+
+    fn vifs(&mut self, _key: Pos) -> PResult<()> {
+        self.d.saw_vifs = true;
+        let open = self.open_brace("VirtualInterfaces")?;
+        let expected = "an address (such as eth0:10.0.0.1/32), '{' or '}' in VirtualInterfaces";
+        let mut count = 0;
+        loop {
+            let t = self.next();
+            match t.kind {
+                TokenKind::CloseBrace => break,
+                _ if Self::ends_block(&t) => {
+                    return Err(self.unclosed(&t, "VirtualInterfaces", open))
+                }
+                TokenKind::OpenBrace => {
+                    if let Some(v) = self.vif_group(t.pos)? {
+                        self.d.vifs.push(v);
+                    }
+                }
+                _ => {
+                    if let Some(master) = self.vif_address(&t, expected)? {
+                        self.d.vifs.push(Vif {
+                            master,
+                            extras: Vec::new(),
+                            pos: t.pos,
+                        });
+                    }
+                }
+            }
+            count += 1;
+        }
+        if count == 0 {
+            self.record(
+                open,
+                ErrorKind::EmptyBlock {
+                    block: "VirtualInterfaces",
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// `{ ADDR ADDR ... }`: one VIF of several addresses. `None` when an
+    /// address in it was wrong (already recorded).
+    fn vif_group(&mut self, open: Pos) -> PResult<Option<Vif>> {
+        let expected = "an address (such as eth0:10.0.0.1/32) or '}' in a VIF group";
+        let mut addrs = Vec::new();
+        let mut all_ok = true;
+        loop {
+            let t = self.next();
+            match t.kind {
+                TokenKind::CloseBrace => break,
+                _ if Self::ends_block(&t) => return Err(self.unclosed(&t, "a VIF group", open)),
+                _ => match self.vif_address(&t, expected)? {
+                    Some(a) => addrs.push(a),
+                    None => all_ok = false,
+                },
+            }
+        }
+        if addrs.is_empty() && all_ok {
+            self.record(open, ErrorKind::EmptyBlock { block: "VIF group" });
+            return Ok(None);
+        }
+        if addrs.len() > MAX_EXTRAS + 1 {
+            self.record(
+                open,
+                ErrorKind::TooManyExtras {
+                    count: addrs.len() - 1,
+                },
+            );
+            return Ok(None);
+        }
+        if !all_ok {
+            return Ok(None);
+        }
+        let mut it = addrs.into_iter();
+        let master = it.next().expect("not empty");
+        Ok(Some(Vif {
+            master,
+            extras: it.collect(),
+            pos: open,
+        }))
+    }
+
+    fn prefer(&mut self, key: Pos) -> PResult<()> {
+        let t = self.next();
+        if t.kind == TokenKind::OpenBrace {
+            let open = t.pos;
+            let expected = "an address (such as eth0:10.0.0.1/32) or '}' in Prefer";
+            let mut any = false;
+            loop {
+                let t = self.next();
+                match t.kind {
+                    TokenKind::CloseBrace => break,
+                    _ if Self::ends_block(&t) => return Err(self.unclosed(&t, "Prefer", open)),
+                    _ => {
+                        if let Some(addr) = self.address(&t, expected)? {
+                            self.d
+                                .prefer
+                                .push((PreferEntry::Range { addr, braced: true }, t.pos));
+                        }
+                        any = true;
+                    }
+                }
+            }
+            if !any {
+                self.record(open, ErrorKind::EmptyBlock { block: "Prefer" });
+            }
+            return Ok(());
+        }
+        if t.kind == TokenKind::Bare && CClass::of(t.text) == CClass::Keyword(Keyword::None) {
+            self.d.prefer.push((PreferEntry::None, key));
+            return Ok(());
+        }
+        let expected = "None, an address (such as eth0:10.0.0.1/32) or '{' after Prefer";
+        if let Some(addr) = self.address(&t, expected)? {
+            self.d.prefer.push((
+                PreferEntry::Range {
+                    addr,
+                    braced: false,
+                },
+                t.pos,
+            ));
+        }
+        Ok(())
+    }
+
+    /// `ping` and `throttle N` after a notify entry, in either order (C
+    /// accepts only throttle first).
+    fn notify_options(&mut self, is_address: bool) -> PResult<(u32, bool)> {
+        let (mut throttle, mut ping) = (None, None);
+        loop {
+            let t = self.peek().clone();
+            if t.kind != TokenKind::Bare {
+                break;
+            }
+            match CClass::of(t.text) {
+                CClass::Keyword(Keyword::Ping) if ping.is_none() => {
+                    self.next();
+                    ping = Some(t.pos);
+                }
+                CClass::Keyword(Keyword::Throttle) if throttle.is_none() => {
+                    self.next();
+                    if !is_address {
+                        return Err(self.syntax(
+                            &t,
+                            "an address, arp-cache or '}' ('throttle' applies to address entries only)",
+                        ));
+                    }
+                    let n = self.next();
+                    if n.kind != TokenKind::Bare || CClass::of(n.text) != CClass::Number {
+                        return Err(self.syntax(&n, "a number after throttle"));
+                    }
+                    let v = self.number_value(&n).unwrap_or(0);
+                    if let Some(p) = ping {
+                        self.c_rejects(
+                            p,
+                            "'ping' before 'throttle'".into(),
+                            "write 'throttle N ping'".into(),
+                        );
+                    }
+                    throttle = Some(v);
+                }
+                _ => break,
+            }
+        }
+        Ok((throttle.unwrap_or(0), ping.is_some()))
+    }
+
+    /// One Notify entry starting at `t` (`arp-cache` or an address),
+    /// with its options.
+    fn notify_entry(&mut self, t: &Token<'_>, expected: &str) -> PResult<()> {
+        if t.kind == TokenKind::Bare && CClass::of(t.text) == CClass::Keyword(Keyword::ArpCache) {
+            let (_, ping) = self.notify_options(false)?;
+            self.d.notify.push(NotifyEntry {
+                target: NotifyTarget::ArpCache,
+                throttle: 0,
+                ping,
+                pos: t.pos,
+            });
+            return Ok(());
+        }
+        let a = self.address(t, expected)?;
+        let (throttle, ping) = self.notify_options(true)?;
+        if let Some(a) = a {
+            self.d.notify.push(NotifyEntry {
+                target: NotifyTarget::Block(a),
+                throttle,
+                ping,
+                pos: t.pos,
+            });
+        }
+        Ok(())
+    }
+
+    fn notify(&mut self, _key: Pos) -> PResult<()> {
+        let t = self.next();
+        match t.kind {
+            TokenKind::OpenBrace => {
+                let expected = "an address (such as eth0:10.0.0.1/32), arp-cache or '}' in Notify";
+                let open = t.pos;
+                let mut any = false;
+                loop {
+                    let e = self.next();
+                    match e.kind {
+                        TokenKind::CloseBrace => break,
+                        TokenKind::Bare
+                            if CClass::of(e.text) == CClass::Keyword(Keyword::ArpCache) => {}
+                        _ if Self::ends_block(&e) => return Err(self.unclosed(&e, "Notify", open)),
+                        _ => {}
+                    }
+                    self.notify_entry(&e, expected)?;
+                    any = true;
+                }
+                if !any {
+                    self.record(open, ErrorKind::EmptyBlock { block: "Notify" });
+                }
+                Ok(())
+            }
+            TokenKind::Bare if CClass::of(t.text) == CClass::Keyword(Keyword::None) => Ok(()),
+            _ => {
+                let expected = "None, arp-cache, an address or '{' after Notify";
+                let before = self.d.notify.len();
+                let is_cache = t.kind == TokenKind::Bare
+                    && CClass::of(t.text) == CClass::Keyword(Keyword::ArpCache);
+                self.notify_entry(&t, expected)?;
+                let plain_cache = is_cache && self.d.notify.get(before).is_some_and(|n| !n.ping);
+                if !plain_cache {
+                    self.c_rejects(
+                        t.pos,
+                        "a Notify entry outside braces".into(),
+                        format!("write 'Notify {{ {} ... }}'", t.text),
+                    );
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn run_dynamic(&mut self, key: Pos) -> PResult<()> {
+        let (spec, spec_pos) =
+            self.string("a module:function or Perl::sub after RunDynamic", false)?;
+        let expected = "'on up', 'on down', 'post up' or 'post down' after RunDynamic";
+        let when = self.next();
+        let is_on = when.text.eq_ignore_ascii_case("on");
+        if when.kind != TokenKind::Bare || !(is_on || when.text.eq_ignore_ascii_case("post")) {
+            return Err(self.syntax(&when, expected));
+        }
+        let what = self.next();
+        let gap = self.src.get(when.end..what.start).unwrap_or("\n");
+        let is_up = what.text.eq_ignore_ascii_case("up");
+        if what.kind != TokenKind::Bare
+            || !(is_up || what.text.eq_ignore_ascii_case("down"))
+            || gap.contains('\n')
+        {
+            return Err(self.syntax(
+                &what,
+                format!("'up' or 'down' after '{}' on the same line", when.text),
+            ));
+        }
+        if gap != " " {
+            self.c_rejects(
+                when.pos,
+                format!(
+                    "'{}' and '{}' not separated by exactly one space",
+                    when.text, what.text
+                ),
+                format!("write '{} {}'", when.text, what.text),
+            );
+        }
+        let event = match (is_on, is_up) {
+            (true, true) => HookEvent::OnUp,
+            (true, false) => HookEvent::OnDown,
+            (false, true) => HookEvent::PostUp,
+            (false, false) => HookEvent::PostDown,
+        };
+        let target = if spec.contains("::") || !spec.contains(':') {
+            if spec.is_empty() {
+                self.record(
+                    spec_pos,
+                    ErrorKind::BadHook {
+                        spec,
+                        reason: "empty".into(),
+                    },
+                );
+                return Ok(());
+            }
+            HookTarget::Perl { sub_name: spec }
+        } else {
+            let (module, func) = spec.split_once(':').expect("contains ':'");
+            if module.is_empty() || func.is_empty() {
+                let reason = if module.is_empty() {
+                    "no module before ':'"
+                } else {
+                    "no function after ':'"
+                };
+                self.record(
+                    spec_pos,
+                    ErrorKind::BadHook {
+                        spec: spec.clone(),
+                        reason: reason.into(),
+                    },
+                );
+                return Ok(());
+            }
+            HookTarget::Shared {
+                module: module.to_string(),
+                func: func.to_string(),
+                module_dir: self
+                    .d
+                    .module_dir_path
+                    .clone()
+                    .unwrap_or_else(|| self.base.to_path_buf()),
+            }
+        };
+        self.d.hooks.push(Hook {
+            target,
+            event,
+            pos: key,
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,155 @@
+//! The effective configuration in a few lines, for `wackamole -t`.
+
+use std::fmt::Write;
+use std::time::Duration;
+
+use super::{BalanceRate, Config, HookTarget, NotifyTarget, PreferEntry};
+
+/// `300s` as `5m`, `7200s` as `2h`, else seconds.
+pub fn duration(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0 => "0s".to_string(),
+        s if s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
+pub(super) fn render(c: &Config) -> String {
+    let mut o = String::new();
+    let w = &mut o;
+    let _ = writeln!(w, "{}: configuration is valid", c.file().display());
+    let _ = writeln!(
+        w,
+        "  Spread               {} ({})",
+        c.spread_text(),
+        c.spread()
+    );
+    let _ = writeln!(w, "  Group                {}", c.group());
+    let _ = writeln!(
+        w,
+        "  Control              {}{}",
+        c.control().display(),
+        if c.control_is_default() {
+            " (default)"
+        } else {
+            ""
+        }
+    );
+    let _ = writeln!(
+        w,
+        "  SpreadRetryInterval  {}",
+        duration(c.spread_retry_interval())
+    );
+    let _ = writeln!(w, "  Mature               {}", duration(c.mature()));
+    let b = c.balance();
+    let n = c.vifs().len();
+    let rate = b.effective_rate(n);
+    match b.rate {
+        BalanceRate::All => {
+            let _ = writeln!(
+                w,
+                "  Balance              all: up to {rate} moves right after each state exchange"
+            );
+        }
+        BalanceRate::PerRound(k) => {
+            let capped = if k > rate {
+                format!(" (AcquisitionsPerRound = {k}, capped at VIFs/2)")
+            } else {
+                String::new()
+            };
+            let _ = writeln!(
+                w,
+                "  Balance              up to {rate} moves every {}{capped}",
+                duration(b.interval)
+            );
+        }
+    }
+    let _ = writeln!(w, "  Arp-Cache            {}", duration(c.arp_cache()));
+    let _ = writeln!(w, "  LogFacility          {}", c.log_facility().name());
+
+    let prefer: Vec<String> = c
+        .prefer()
+        .iter()
+        .map(|p| match p {
+            PreferEntry::None => "None".to_string(),
+            PreferEntry::Range { addr, .. } => addr.to_string(),
+        })
+        .collect();
+    if prefer.is_empty() {
+        let _ = writeln!(w, "  Prefer               (not set)");
+    } else {
+        let sent: Vec<String> = c.preferred().iter().map(|a| a.to_string()).collect();
+        let _ = writeln!(
+            w,
+            "  Prefer               {} -> STATE carries [{}]",
+            prefer.join(" "),
+            sent.join(" ")
+        );
+    }
+
+    let addrs: usize = c.vifs().iter().map(|v| 1 + v.extras.len()).sum();
+    let _ = writeln!(w, "  VirtualInterfaces    {n} VIFs, {addrs} addresses");
+    for (i, v) in c.vifs().iter().enumerate() {
+        for (j, a) in v.addresses().enumerate() {
+            let lead = if j == 0 {
+                format!("{:>5}", i + 1)
+            } else {
+                "    +".to_string()
+            };
+            let _ = writeln!(
+                w,
+                "  {lead}  {:<28} netmask {:<15} broadcast {:<15} notify within /{}",
+                a.to_string(),
+                a.netmask().to_string(),
+                a.broadcast().to_string(),
+                a.net_prefix
+            );
+        }
+    }
+
+    if c.notify().is_empty() {
+        let _ = writeln!(w, "  Notify               (none)");
+    } else {
+        let _ = writeln!(w, "  Notify               {} entries", c.notify().len());
+        for e in c.notify() {
+            let target = match &e.target {
+                NotifyTarget::ArpCache => "arp-cache (the shared ARP cache)".to_string(),
+                NotifyTarget::Block(a) if a.ifname.is_empty() => {
+                    format!("{a} (on each VIP's interface)")
+                }
+                NotifyTarget::Block(a) => a.to_string(),
+            };
+            let throttle = if e.throttle > 0 {
+                format!(", at most {}/s", e.throttle)
+            } else {
+                String::new()
+            };
+            let ping = if e.ping { ", with ping" } else { "" };
+            let _ = writeln!(w, "         {target}{throttle}{ping}");
+        }
+    }
+
+    if !c.hooks().is_empty() {
+        let _ = writeln!(w, "  RunDynamic           {} hooks", c.hooks().len());
+        for h in c.hooks() {
+            let what = match &h.target {
+                HookTarget::Shared {
+                    module,
+                    func,
+                    module_dir,
+                } => format!("{func}() from {}/{module}[.so]", module_dir.display()),
+                HookTarget::Perl { sub_name } => format!("Perl {sub_name}"),
+            };
+            let _ = writeln!(w, "    {:<10} {what}", h.event.as_str());
+        }
+    }
+    for lib in c.perl_use_lib() {
+        let _ = writeln!(w, "  PerlUseLib           {lib}");
+    }
+    for m in c.perl_use() {
+        let _ = writeln!(w, "  PerlUse              {m}");
+    }
+    o
+}

@@ -1,0 +1,216 @@
+//! Checks across directives, the C defaults, and the final [`Config`].
+
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+use super::error::{Error, ErrorKind, Pos, Warning, WarningKind, MAX_GROUP_NAME, MAX_SOCKET_PATH};
+use super::parser::Draft;
+use super::prefer::{self, C_MAX_PREFER};
+use super::{defaults, Balance, BalanceRate, Config, LogFacility, PreferEntry, DEFAULT_CONTROL};
+use crate::spread::addr::SpreadAddr;
+
+/// C's table sizes (MAX_PSEUDO, MAX_NOTIF): beyond them a C node in the
+/// same cluster corrupts its memory.
+const C_MAX_VIFS: usize = 254;
+const C_MAX_NOTIFY: usize = 1024;
+
+struct Ctx<'a> {
+    file: &'a str,
+    errors: &'a mut Vec<Error>,
+    warnings: &'a mut Vec<Warning>,
+}
+
+impl Ctx<'_> {
+    fn error(&mut self, pos: Option<Pos>, kind: ErrorKind) {
+        self.errors.push(Error {
+            file: self.file.to_string(),
+            pos,
+            kind,
+        });
+    }
+
+    fn warn(&mut self, pos: Option<Pos>, kind: WarningKind) {
+        self.warnings.push(Warning {
+            file: self.file.to_string(),
+            pos,
+            kind,
+        });
+    }
+}
+
+pub(super) fn finish(
+    d: Draft,
+    file: &Path,
+    name: &str,
+    errors: &mut Vec<Error>,
+    warnings: &mut Vec<Warning>,
+) -> Option<Config> {
+    let mut cx = Ctx {
+        file: name,
+        errors,
+        warnings,
+    };
+
+    let group = match d.group {
+        None => {
+            cx.error(None, ErrorKind::MissingGroup);
+            String::new()
+        }
+        Some((g, pos)) => {
+            if g.is_empty() {
+                cx.error(Some(pos), ErrorKind::EmptyValue { directive: "Group" });
+            } else if g.len() > MAX_GROUP_NAME {
+                cx.error(Some(pos), ErrorKind::GroupTooLong { group: g.clone() });
+            }
+            g
+        }
+    };
+
+    let (spread_text, spread) = match d.spread {
+        None => ("4803".to_string(), SpreadAddr::default()),
+        Some((s, pos)) => match SpreadAddr::parse(&s) {
+            Ok(a) => (s, a),
+            Err(e) => {
+                cx.error(
+                    Some(pos),
+                    ErrorKind::BadSpreadAddress {
+                        value: s.clone(),
+                        reason: e.0,
+                    },
+                );
+                (s, SpreadAddr::default())
+            }
+        },
+    };
+
+    let (control, control_is_default) = match d.control {
+        None => (PathBuf::from(DEFAULT_CONTROL), true),
+        Some((c, pos)) => {
+            if c.is_empty() {
+                cx.error(
+                    Some(pos),
+                    ErrorKind::EmptyValue {
+                        directive: "Control",
+                    },
+                );
+            } else if c.len() > MAX_SOCKET_PATH {
+                cx.error(Some(pos), ErrorKind::ControlPathTooLong { path: c.clone() });
+            }
+            (PathBuf::from(c), false)
+        }
+    };
+
+    let log_facility = match d.log_facility {
+        None => LogFacility::Daemon,
+        Some((f, pos)) => LogFacility::from_name(&f).unwrap_or_else(|| {
+            cx.warn(Some(pos), WarningKind::UnknownLogFacility { name: f });
+            LogFacility::Daemon
+        }),
+    };
+
+    if !d.saw_vifs {
+        cx.error(None, ErrorKind::NoVifs);
+    }
+    if d.vifs.len() > C_MAX_VIFS {
+        cx.warn(
+            None,
+            WarningKind::CLimit {
+                what: "VIFs",
+                count: d.vifs.len(),
+                limit: C_MAX_VIFS,
+            },
+        );
+    }
+    if d.notify.len() > C_MAX_NOTIFY {
+        cx.warn(
+            None,
+            WarningKind::CLimit {
+                what: "Notify entries",
+                count: d.notify.len(),
+                limit: C_MAX_NOTIFY,
+            },
+        );
+    }
+
+    let masters: HashMap<Ipv4Addr, ()> = d.vifs.iter().map(|v| (v.master.addr, ())).collect();
+    let mut preferred = Vec::new();
+    let mut c_total = 0;
+    for (entry, pos) in &d.prefer {
+        let ours = prefer::ours(entry, &d.vifs);
+        if let PreferEntry::Range { addr, .. } = entry {
+            if !ours.iter().any(|a| masters.contains_key(a)) {
+                cx.warn(
+                    Some(*pos),
+                    WarningKind::PreferMatchesNothing {
+                        entry: addr.to_string(),
+                    },
+                );
+            }
+            let c = prefer::c_x86(entry, C_MAX_PREFER.saturating_sub(c_total));
+            c_total += c.len();
+            if c != ours {
+                cx.warn(
+                    Some(*pos),
+                    WarningKind::PreferDiffersFromC {
+                        entry: addr.to_string(),
+                        ours: ours.clone(),
+                        c,
+                    },
+                );
+            }
+        } else {
+            c_total += 1;
+        }
+        preferred.extend(ours);
+    }
+    if preferred.len() > C_MAX_PREFER {
+        cx.warn(
+            None,
+            WarningKind::CLimit {
+                what: "prefer addresses",
+                count: preferred.len(),
+                limit: C_MAX_PREFER,
+            },
+        );
+    }
+
+    let balance = Balance {
+        rate: match (d.balance_all, d.balance_rate) {
+            (Some(_), _) => BalanceRate::All,
+            (None, Some((n, _))) => BalanceRate::PerRound(n),
+            (None, None) => BalanceRate::PerRound(defaults::ACQUISITIONS_PER_ROUND),
+        },
+        interval: d
+            .balance_interval
+            .map_or(defaults::BALANCE_INTERVAL, |(t, _)| t),
+    };
+
+    let base = file.parent().unwrap_or(Path::new("."));
+    if !cx.errors.is_empty() {
+        return None;
+    }
+    Some(Config {
+        file: file.to_path_buf(),
+        spread,
+        spread_text,
+        spread_retry_interval: d
+            .spread_retry_interval
+            .map_or(defaults::SPREAD_RETRY_INTERVAL, |(t, _)| t),
+        group,
+        control,
+        control_is_default,
+        mature: d.mature.map_or(defaults::MATURE, |(t, _)| t),
+        arp_cache: d.arp_cache.map_or(defaults::ARP_CACHE, |(t, _)| t),
+        balance,
+        log_facility,
+        module_dir: d.module_dir_path.unwrap_or_else(|| base.to_path_buf()),
+        perl_use_lib: d.perl_use_lib,
+        perl_use: d.perl_use,
+        hooks: d.hooks,
+        prefer: d.prefer.into_iter().map(|(e, _)| e).collect(),
+        preferred,
+        vifs: d.vifs,
+        notify: d.notify,
+    })
+}
