@@ -16,7 +16,10 @@ fn parse_at(src: &str, file: &str) -> Result<Loaded, Errors> {
 fn ok(src: &str) -> Loaded {
     match parse_at(src, "t.conf") {
         Ok(l) => l,
-        Err(e) => panic!("unexpected errors:\n{}\n--- in:\n{src}", e.lines().join("\n")),
+        Err(e) => panic!(
+            "unexpected errors:\n{}\n--- in:\n{src}",
+            e.lines().join("\n")
+        ),
     }
 }
 
@@ -110,8 +113,14 @@ fn spread_forms() {
 
 #[test]
 fn group() {
-    assert_eq!(ok("Group = wack1\nVIPs { e:1.1.1.1/32 }").config.group(), "wack1");
-    assert_eq!(ok("group = 'a b'\nVIPs { e:1.1.1.1/32 }").config.group(), "a b");
+    assert_eq!(
+        ok("Group = wack1\nVIPs { e:1.1.1.1/32 }").config.group(),
+        "wack1"
+    );
+    assert_eq!(
+        ok("group = 'a b'\nVIPs { e:1.1.1.1/32 }").config.group(),
+        "a b"
+    );
     assert_eq!(
         error("VIPs { e:1.1.1.1/32 }"),
         "t.conf: no Group configured: add 'Group = NAME' (the Spread group all nodes of the cluster join)"
@@ -123,7 +132,10 @@ fn group() {
     let long = "g".repeat(32);
     assert!(error(&format!("Group = {long}\nVIPs {{ e:1.1.1.1/32 }}"))
         .contains("is 32 bytes long; Spread allows at most 31"));
-    ok(&format!("Group = {}\nVIPs {{ e:1.1.1.1/32 }}", "g".repeat(31)));
+    ok(&format!(
+        "Group = {}\nVIPs {{ e:1.1.1.1/32 }}",
+        "g".repeat(31)
+    ));
 }
 
 #[test]
@@ -137,7 +149,10 @@ fn control() {
     let long = format!("/{}", "x".repeat(107));
     assert!(error_with(&format!("Control = {long}\n")).contains("at most 107"));
     ok_with(&format!("Control = /{}\n", "x".repeat(106)));
-    assert_eq!(error_with("Control = ''\n"), "t.conf:3:11: Control must not be empty");
+    assert_eq!(
+        error_with("Control = ''\n"),
+        "t.conf:3:11: Control must not be empty"
+    );
 }
 
 #[test]
@@ -147,7 +162,9 @@ fn log_facility() {
         LogFacility::Local(3)
     );
     assert_eq!(
-        ok_with("logfacility = LOG_AUTHPRIV\n").config.log_facility(),
+        ok_with("logfacility = LOG_AUTHPRIV\n")
+            .config
+            .log_facility(),
         LogFacility::AuthPriv
     );
     let l = ok_with("LogFacility = nosuch\n");
@@ -166,7 +183,10 @@ fn times() {
     assert_eq!(c.mature(), Duration::from_secs(7));
     assert_eq!(c.arp_cache(), Duration::from_secs(120));
     assert_eq!(c.spread_retry_interval(), Duration::from_secs(3));
-    assert_eq!(ok_with("mature = 2M\n").config.mature(), Duration::from_secs(120));
+    assert_eq!(
+        ok_with("mature = 2M\n").config.mature(),
+        Duration::from_secs(120)
+    );
     assert_eq!(ok_with("mature = 0s\n").config.mature(), Duration::ZERO);
     let l = ok_with("Mature = 2h\n");
     assert_eq!(l.config.mature(), Duration::from_secs(7200));
@@ -296,13 +316,29 @@ fn vifs_single_and_grouped() {
 
 #[test]
 fn vifs_keyword_spellings_and_blocks_accumulate() {
-    for kw in ["VirtualInterfaces", "virtualinterfaces", "VIPs", "vifs", "VIFS", "Vips"] {
-        let c = ok(&format!("Group = g\n{kw} {{ e:1.1.1.1/32 }}\nVIFs {{ e:1.1.1.2/32 }}")).config;
+    for kw in [
+        "VirtualInterfaces",
+        "virtualinterfaces",
+        "VIPs",
+        "vifs",
+        "VIFS",
+        "Vips",
+    ] {
+        let c = ok(&format!(
+            "Group = g\n{kw} {{ e:1.1.1.1/32 }}\nVIFs {{ e:1.1.1.2/32 }}"
+        ))
+        .config;
         assert_eq!(c.vifs().len(), 2, "{kw}");
         assert_eq!(c.vifs()[1].master.addr, a("1.1.1.2"));
     }
     // Braces need no blanks.
-    assert_eq!(ok("Group=g\nVIFs{e:1.1.1.1/32{e:1.1.1.2/32}}").config.vifs().len(), 2);
+    assert_eq!(
+        ok("Group=g\nVIFs{e:1.1.1.1/32{e:1.1.1.2/32}}")
+            .config
+            .vifs()
+            .len(),
+        2
+    );
 }
 
 #[test]
@@ -352,8 +388,10 @@ fn vif_errors() {
         "t.conf:3:2: address 1.1.1.1 is configured twice (first at 2:8); each address may appear once"
     );
     // Extras count against masters too.
-    assert!(error("Group = g\nVIFs { e:1.1.1.1/32 { e:1.1.1.2/32 e:1.1.1.1/32 } }\n")
-        .contains("address 1.1.1.1 is configured twice"));
+    assert!(
+        error("Group = g\nVIFs { e:1.1.1.1/32 { e:1.1.1.2/32 e:1.1.1.1/32 } }\n")
+            .contains("address 1.1.1.1 is configured twice")
+    );
     assert_eq!(
         error("Group = g\nVIFs { verylonginterface0:1.1.1.1/32 }\n"),
         "t.conf:2:8: interface name 'verylonginterface0' is 18 bytes long; Linux allows at most 15"
@@ -362,7 +400,9 @@ fn vif_errors() {
 
 #[test]
 fn all_value_errors_are_reported_at_once() {
-    let e = errors("Group = g\nVIFs {\n e:1.1.1.300/32\n e:1.1.1.1/33\n e:1.1.1.1/32\n e:1.1.1.1/32\n}\n");
+    let e = errors(
+        "Group = g\nVIFs {\n e:1.1.1.300/32\n e:1.1.1.1/33\n e:1.1.1.1/32\n e:1.1.1.1/32\n}\n",
+    );
     let lines: Vec<String> = e.iter().map(|e| e.to_string()).collect();
     assert_eq!(
         lines,
@@ -377,7 +417,9 @@ fn all_value_errors_are_reported_at_once() {
 #[test]
 fn extras_limit() {
     let group = |n: usize| {
-        let addrs: Vec<String> = (1..=n).map(|i| format!("e:10.0.{}.{}/32", i / 250, i % 250 + 1)).collect();
+        let addrs: Vec<String> = (1..=n)
+            .map(|i| format!("e:10.0.{}.{}/32", i / 250, i % 250 + 1))
+            .collect();
         format!("Group = g\nVIFs {{ {{ {} }} }}\n", addrs.join(" "))
     };
     assert_eq!(ok(&group(30)).config.vifs()[0].extras.len(), 29);
@@ -399,7 +441,9 @@ fn zero_prefix_reads_as_32_with_a_warning() {
 
 #[test]
 fn many_vifs_warn_about_c_limits() {
-    let vifs: Vec<String> = (0..255).map(|i| format!("e:10.1.{}.{}/32", i / 200, i % 200 + 1)).collect();
+    let vifs: Vec<String> = (0..255)
+        .map(|i| format!("e:10.1.{}.{}/32", i / 200, i % 200 + 1))
+        .collect();
     let l = ok(&format!("Group = g\nVIFs {{ {} }}", vifs.join("\n")));
     assert_eq!(l.config.vifs().len(), 255);
     assert_eq!(
@@ -410,7 +454,8 @@ fn many_vifs_warn_about_c_limits() {
 
 // ---- Prefer ---------------------------------------------------------------
 
-const THREE: &str = "Group = g\nVIFs { e:10.1.2.5/32 e:10.1.3.5/32 { e:10.1.2.9/32 e:10.9.9.9/32 } }\n";
+const THREE: &str =
+    "Group = g\nVIFs { e:10.1.2.5/32 e:10.1.3.5/32 { e:10.1.2.9/32 e:10.9.9.9/32 } }\n";
 
 #[test]
 fn prefer_none_and_single() {
@@ -421,15 +466,25 @@ fn prefer_none_and_single() {
     assert!(l.warnings.is_empty());
     assert_eq!(l.config.preferred(), &[a("10.1.3.5")]);
     // The interface part is optional and ignored.
-    assert_eq!(ok(&format!("{THREE}Prefer 10.1.3.5/32")).config.preferred(), &[a("10.1.3.5")]);
+    assert_eq!(
+        ok(&format!("{THREE}Prefer 10.1.3.5/32")).config.preferred(),
+        &[a("10.1.3.5")]
+    );
 }
 
 #[test]
 fn prefer_list_and_ranges() {
-    let l = ok(&format!("{THREE}Prefer {{ e:10.1.3.5/32 10.1.2.0/24 }}\nPrefer None\n"));
+    let l = ok(&format!(
+        "{THREE}Prefer {{ e:10.1.3.5/32 10.1.2.0/24 }}\nPrefer None\n"
+    ));
     assert_eq!(
         l.config.preferred(),
-        &[a("10.1.3.5"), a("10.1.2.5"), a("10.1.2.9"), Ipv4Addr::UNSPECIFIED]
+        &[
+            a("10.1.3.5"),
+            a("10.1.2.5"),
+            a("10.1.2.9"),
+            Ipv4Addr::UNSPECIFIED
+        ]
     );
     assert_eq!(l.config.prefer().len(), 3);
     assert_eq!(
@@ -499,15 +554,27 @@ fn notify_forms() {
         NotifyTarget::Block(b) => b.clone(),
         t => panic!("{t:?}"),
     };
-    assert_eq!((block(0).to_string(), n[0].throttle, n[0].ping), ("eth0:10.0.0.1/32".into(), 0, false));
+    assert_eq!(
+        (block(0).to_string(), n[0].throttle, n[0].ping),
+        ("eth0:10.0.0.1/32".into(), 0, false)
+    );
     assert_eq!((block(1).prefix, n[1].throttle, n[1].ping), (24, 64, false));
-    assert_eq!((block(2).ifname.as_str(), n[2].throttle, n[2].ping), ("", 5, true));
+    assert_eq!(
+        (block(2).ifname.as_str(), n[2].throttle, n[2].ping),
+        ("", 5, true)
+    );
     assert_eq!((n[3].throttle, n[3].ping), (0, true));
     assert_eq!((&n[4].target, n[4].ping), (&NotifyTarget::ArpCache, false));
     assert_eq!((&n[5].target, n[5].ping), (&NotifyTarget::ArpCache, true));
     assert_eq!(n[1].pos, Pos { line: 5, col: 2 });
     // Blocks accumulate.
-    assert_eq!(ok_with("Notify { arp-cache }\nNotify { 1.2.3.4/32 }").config.notify().len(), 2);
+    assert_eq!(
+        ok_with("Notify { arp-cache }\nNotify { 1.2.3.4/32 }")
+            .config
+            .notify()
+            .len(),
+        2
+    );
 }
 
 #[test]
@@ -519,7 +586,10 @@ fn notify_extensions_warn_that_c_rejects_them() {
     assert_eq!(l.config.notify()[0].throttle, 3);
     assert!(warnings(&l)[0].contains("write 'Notify { eth0:10.0.0.0/24 ... }'"));
     let l = ok_with("Notify { eth0:10.0.0.0/24 ping throttle 9 }\n");
-    assert_eq!((l.config.notify()[0].throttle, l.config.notify()[0].ping), (9, true));
+    assert_eq!(
+        (l.config.notify()[0].throttle, l.config.notify()[0].ping),
+        (9, true)
+    );
     assert_eq!(
         warnings(&l),
         ["t.conf:3:27: warning: 'ping' before 'throttle': accepted here, but C wackamole 2.1.4 rejects it; write 'throttle N ping' for a file both accept"]
@@ -588,9 +658,19 @@ fn run_dynamic_hooks() {
         }
     );
     assert_eq!(h[2].event, HookEvent::PostUp);
-    assert_eq!(h[2].target, HookTarget::Perl { sub_name: "MyModule::DoMagic".into() });
+    assert_eq!(
+        h[2].target,
+        HookTarget::Perl {
+            sub_name: "MyModule::DoMagic".into()
+        }
+    );
     assert_eq!(h[3].event, HookEvent::OnDown);
-    assert_eq!(h[3].target, HookTarget::Perl { sub_name: "dump".into() });
+    assert_eq!(
+        h[3].target,
+        HookTarget::Perl {
+            sub_name: "dump".into()
+        }
+    );
     assert_eq!(l.config.perl_use_lib(), ["/opt/site"]);
     assert_eq!(l.config.perl_use(), ["MyModule"]);
     assert_eq!(l.config.module_dir(), Path::new("/etc/w/mods"));
@@ -652,9 +732,15 @@ fn comments_anywhere() {
     assert_eq!(c.vifs().len(), 2);
     assert_eq!(c.vifs()[1].extras.len(), 1);
     // '#' ends a bare word.
-    assert_eq!(ok("Group = wack#1\nVIFs { e:1.1.1.1/32 }").config.group(), "wack");
+    assert_eq!(
+        ok("Group = wack#1\nVIFs { e:1.1.1.1/32 }").config.group(),
+        "wack"
+    );
     // ... but not a quoted one.
-    assert_eq!(ok("Group = 'wack#1'\nVIFs { e:1.1.1.1/32 }").config.group(), "wack#1");
+    assert_eq!(
+        ok("Group = 'wack#1'\nVIFs { e:1.1.1.1/32 }").config.group(),
+        "wack#1"
+    );
 }
 
 #[test]
@@ -668,7 +754,9 @@ fn keywords_are_case_insensitive() {
 
 #[test]
 fn glued_equals_are_split_with_a_warning() {
-    let l = ok("Group=wack1\nVIFs { e:1.1.1.1/32 }\nMature= 3s\nArp-Cache =4s\nBalance { Interval=2s }\n");
+    let l = ok(
+        "Group=wack1\nVIFs { e:1.1.1.1/32 }\nMature= 3s\nArp-Cache =4s\nBalance { Interval=2s }\n",
+    );
     assert_eq!(l.config.group(), "wack1");
     assert_eq!(l.config.mature(), Duration::from_secs(3));
     assert_eq!(l.config.arp_cache(), Duration::from_secs(4));
@@ -683,7 +771,10 @@ fn glued_equals_are_split_with_a_warning() {
         ]
     );
     // A value may itself hold '=' and ':'.
-    assert_eq!(ok("Group = a=b:c\nVIFs { e:1.1.1.1/32 }").config.group(), "a=b:c");
+    assert_eq!(
+        ok("Group = a=b:c\nVIFs { e:1.1.1.1/32 }").config.group(),
+        "a=b:c"
+    );
 }
 
 #[test]
@@ -694,11 +785,16 @@ fn values_c_lexes_as_other_tokens_are_accepted_with_a_warning() {
         warnings(&l),
         ["t.conf:1:9: warning: 'all' is read by C as a keyword, not a string: accepted here, but C wackamole 2.1.4 rejects it; quote it (\"all\") for a file both accept"]
     );
-    assert_eq!(ok("Group = 1234\nVIFs { e:1.1.1.1/32 }").config.group(), "1234");
+    assert_eq!(
+        ok("Group = 1234\nVIFs { e:1.1.1.1/32 }").config.group(),
+        "1234"
+    );
     assert_eq!(ok("Group = 5s\nVIFs { e:1.1.1.1/32 }").config.group(), "5s");
     assert!(warnings(&ok("Group = 1.2.3.4/5\nVIFs { e:1.1.1.1/32 }"))[0].contains("an address"));
     // Quoted: what C accepts too, no warning.
-    assert!(ok("Group = \"all\"\nVIFs { e:1.1.1.1/32 }").warnings.is_empty());
+    assert!(ok("Group = \"all\"\nVIFs { e:1.1.1.1/32 }")
+        .warnings
+        .is_empty());
     // Spread takes a number without a warning.
     assert!(ok_with("Spread = 4803").warnings.is_empty());
     // A directive keyword where a value belongs means a missing value.
@@ -710,8 +806,16 @@ fn values_c_lexes_as_other_tokens_are_accepted_with_a_warning() {
 
 #[test]
 fn quoted_strings() {
-    assert_eq!(ok("Group = \"a b\"\nVIFs { e:1.1.1.1/32 }").config.group(), "a b");
-    assert_eq!(ok("Group = 'say \"hi\"'\nVIFs { e:1.1.1.1/32 }").config.group(), "say \"hi\"");
+    assert_eq!(
+        ok("Group = \"a b\"\nVIFs { e:1.1.1.1/32 }").config.group(),
+        "a b"
+    );
+    assert_eq!(
+        ok("Group = 'say \"hi\"'\nVIFs { e:1.1.1.1/32 }")
+            .config
+            .group(),
+        "say \"hi\""
+    );
     // A quoted string may span lines; positions after it stay right.
     assert_eq!(
         error("Control = '/a\nb'\nGroup = g\nVIFs { e:1.1.1.1/32 }\nbogus"),
@@ -719,30 +823,42 @@ fn quoted_strings() {
     );
     // C's longest-match rule: quotes glued to more text are part of a
     // bare word.
-    assert_eq!(ok("Group = \"ab\"cd\nVIFs { e:1.1.1.1/32 }").config.group(), "\"ab\"cd");
+    assert_eq!(
+        ok("Group = \"ab\"cd\nVIFs { e:1.1.1.1/32 }").config.group(),
+        "\"ab\"cd"
+    );
 }
 
 #[test]
 fn invalid_utf8_in_a_value_is_an_error_but_not_in_a_comment() {
     let bytes = b"# caf\xe9\nGroup = g\xe9\nVIFs { e:1.1.1.1/32 }";
     let text = String::from_utf8_lossy(bytes);
-    assert_eq!(
-        error(&text),
-        "t.conf:2:9: value is not valid UTF-8"
-    );
+    assert_eq!(error(&text), "t.conf:2:9: value is not valid UTF-8");
     let text = String::from_utf8_lossy(b"# caf\xe9\nGroup = g\nVIFs { e:1.1.1.1/32 }");
     ok(&text);
 }
 
 #[test]
 fn directive_errors() {
-    assert_eq!(error("Spred = 4803\n"), "t.conf:1:1: unknown directive 'Spred' (did you mean 'Spread'?)");
-    assert_eq!(error("Virtual {}\n"), "t.conf:1:1: unknown directive 'Virtual' (did you mean 'VirtualInterfaces'?)");
+    assert_eq!(
+        error("Spred = 4803\n"),
+        "t.conf:1:1: unknown directive 'Spred' (did you mean 'Spread'?)"
+    );
+    assert_eq!(
+        error("Virtual {}\n"),
+        "t.conf:1:1: unknown directive 'Virtual' (did you mean 'VirtualInterfaces'?)"
+    );
     assert_eq!(error("xyzzy\n"), "t.conf:1:1: unknown directive 'xyzzy'");
     assert_eq!(error("{\n"), "t.conf:1:1: expected a directive, found '{'");
     assert_eq!(error("}\n"), "t.conf:1:1: expected a directive, found '}'");
-    assert_eq!(error("= 5\n"), "t.conf:1:1: expected a directive, found '='");
-    assert_eq!(error("\"Group\" = g\n"), "t.conf:1:1: expected a directive, found \"Group\"");
+    assert_eq!(
+        error("= 5\n"),
+        "t.conf:1:1: expected a directive, found '='"
+    );
+    assert_eq!(
+        error("\"Group\" = g\n"),
+        "t.conf:1:1: expected a directive, found \"Group\""
+    );
     assert_eq!(
         error("ping\n"),
         "t.conf:1:1: expected a directive ('ping' belongs only inside Notify), found 'ping'"
@@ -751,9 +867,18 @@ fn directive_errors() {
         error("Interval = 5s\n"),
         "t.conf:1:1: expected a directive ('Interval' belongs only inside Balance { }), found 'Interval'"
     );
-    assert_eq!(error("Group g\n"), "t.conf:1:7: expected '=' after Group, found 'g'");
-    assert_eq!(error("Group =\n"), "t.conf:2:1: expected a group name, found end of file");
-    assert_eq!(error("Group = {\n"), "t.conf:1:9: expected a group name, found '{'");
+    assert_eq!(
+        error("Group g\n"),
+        "t.conf:1:7: expected '=' after Group, found 'g'"
+    );
+    assert_eq!(
+        error("Group =\n"),
+        "t.conf:2:1: expected a group name, found end of file"
+    );
+    assert_eq!(
+        error("Group = {\n"),
+        "t.conf:1:9: expected a group name, found '{'"
+    );
 }
 
 #[test]
@@ -766,7 +891,11 @@ fn the_issue_example_message() {
     );
     assert!(matches!(
         e.errors[0].kind,
-        ErrorKind::Unclosed { block: "VirtualInterfaces", opened: 3, .. }
+        ErrorKind::Unclosed {
+            block: "VirtualInterfaces",
+            opened: 3,
+            ..
+        }
     ));
 }
 
@@ -780,7 +909,11 @@ fn a_syntax_error_keeps_the_earlier_value_errors() {
 
 #[test]
 fn errors_and_warnings_list_in_file_order() {
-    let e = parse_at("Mature = 1h\nVIFs { e:1.1.1.1/32 e:1.1.1.1/32 }\n", "t.conf").unwrap_err();
+    let e = parse_at(
+        "Mature = 1h\nVIFs { e:1.1.1.1/32 e:1.1.1.1/32 }\n",
+        "t.conf",
+    )
+    .unwrap_err();
     assert_eq!(
         e.lines(),
         [
@@ -802,7 +935,9 @@ fn load_reads_the_named_file_and_reports_a_missing_one() {
     let missing = dir.join("nope.conf");
     let e = load(Some(&missing)).unwrap_err();
     assert!(matches!(e.errors[0].kind, ErrorKind::Io(_)));
-    assert!(e.to_string().starts_with(&format!("{}: cannot read: ", missing.display())));
+    assert!(e
+        .to_string()
+        .starts_with(&format!("{}: cannot read: ", missing.display())));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -828,4 +963,36 @@ fn summary_names_what_matters() {
     ] {
         assert!(s.contains(needle), "missing {needle:?} in\n{s}");
     }
+}
+
+#[test]
+fn prefer_and_notify_beyond_c_limits_warn() {
+    let prefer: Vec<String> = (0..255)
+        .map(|i| format!("10.9.{}.{}/32", i / 200, i % 200 + 1))
+        .collect();
+    let l = ok(&format!(
+        "Group = g\nVIFs {{ e:10.9.0.1/32 }}\nPrefer {{ {} }}",
+        prefer.join(" ")
+    ));
+    assert_eq!(l.config.preferred().len(), 255);
+    assert!(warnings(&l).contains(&"t.conf: warning: 255 prefer addresses; C wackamole 2.1.4 nodes hold at most 254 and cannot share this cluster".to_string()));
+    let notify = "10.0.0.1/32\n".repeat(1025);
+    let l = ok_with(&format!("Notify {{ {notify} }}"));
+    assert_eq!(l.config.notify().len(), 1025);
+    assert_eq!(
+        warnings(&l),
+        ["t.conf: warning: 1025 Notify entries; C wackamole 2.1.4 nodes hold at most 1024 and cannot share this cluster"]
+    );
+}
+
+#[test]
+fn summary_without_optional_parts() {
+    let s = ok(MIN).config.summary();
+    assert!(s.contains("Prefer               (not set)"), "{s}");
+    assert!(s.contains("Notify               (none)"), "{s}");
+    assert!(
+        s.contains("Control              /var/run/wackamole.sock (default)"),
+        "{s}"
+    );
+    assert!(!s.contains("RunDynamic"), "{s}");
 }

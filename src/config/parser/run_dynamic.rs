@@ -1,0 +1,92 @@
+//! `RunDynamic SPEC EVENT`: which hook, which event.
+
+use super::{PResult, Parser};
+use crate::config::error::{ErrorKind, Pos};
+use crate::config::lexer::TokenKind;
+use crate::config::{Hook, HookEvent, HookTarget};
+
+impl Parser<'_> {
+    pub(super) fn run_dynamic(&mut self, key: Pos) -> PResult<()> {
+        let (spec, spec_pos) =
+            self.string("a module:function or Perl::sub after RunDynamic", false)?;
+        let expected = "'on up', 'on down', 'post up' or 'post down' after RunDynamic";
+        let when = self.next();
+        let is_on = when.text.eq_ignore_ascii_case("on");
+        if when.kind != TokenKind::Bare || !(is_on || when.text.eq_ignore_ascii_case("post")) {
+            return Err(self.syntax(&when, expected));
+        }
+        let what = self.next();
+        let gap = self.src.get(when.end..what.start).unwrap_or("\n");
+        let is_up = what.text.eq_ignore_ascii_case("up");
+        if what.kind != TokenKind::Bare
+            || !(is_up || what.text.eq_ignore_ascii_case("down"))
+            || gap.contains('\n')
+        {
+            return Err(self.syntax(
+                &what,
+                format!("'up' or 'down' after '{}' on the same line", when.text),
+            ));
+        }
+        if gap != " " {
+            self.c_rejects(
+                when.pos,
+                format!(
+                    "'{}' and '{}' not separated by exactly one space",
+                    when.text, what.text
+                ),
+                format!("write '{} {}'", when.text, what.text),
+            );
+        }
+        let event = match (is_on, is_up) {
+            (true, true) => HookEvent::OnUp,
+            (true, false) => HookEvent::OnDown,
+            (false, true) => HookEvent::PostUp,
+            (false, false) => HookEvent::PostDown,
+        };
+        let target = if spec.contains("::") || !spec.contains(':') {
+            if spec.is_empty() {
+                self.record(
+                    spec_pos,
+                    ErrorKind::BadHook {
+                        spec,
+                        reason: "empty".into(),
+                    },
+                );
+                return Ok(());
+            }
+            HookTarget::Perl { sub_name: spec }
+        } else {
+            let (module, func) = spec.split_once(':').expect("contains ':'");
+            if module.is_empty() || func.is_empty() {
+                let reason = if module.is_empty() {
+                    "no module before ':'"
+                } else {
+                    "no function after ':'"
+                };
+                self.record(
+                    spec_pos,
+                    ErrorKind::BadHook {
+                        spec: spec.clone(),
+                        reason: reason.into(),
+                    },
+                );
+                return Ok(());
+            }
+            HookTarget::Shared {
+                module: module.to_string(),
+                func: func.to_string(),
+                module_dir: self
+                    .d
+                    .module_dir_path
+                    .clone()
+                    .unwrap_or_else(|| self.base.to_path_buf()),
+            }
+        };
+        self.d.hooks.push(Hook {
+            target,
+            event,
+            pos: key,
+        });
+        Ok(())
+    }
+}
