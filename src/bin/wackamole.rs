@@ -82,19 +82,9 @@ fn main() -> ExitCode {
     }
 
     let path = m.opt_str("c").map(PathBuf::from);
-    let loaded = match config::load(path.as_deref()) {
-        Ok(l) => l,
-        Err(failed) => {
-            for line in failed.lines() {
-                eprintln!("{line}");
-            }
-            return ExitCode::FAILURE;
-        }
+    let Some(cfg) = config::load_and_report(path.as_deref()) else {
+        return ExitCode::FAILURE;
     };
-    for w in &loaded.warnings {
-        eprintln!("{w}");
-    }
-    let cfg = &loaded.config;
     if let Some((text, addr)) = &spread_override {
         if addr != cfg.spread() {
             eprintln!(

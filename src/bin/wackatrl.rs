@@ -37,18 +37,12 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     let path = m.opt_str("c").map(PathBuf::from);
-    let loaded = match config::load(path.as_deref()) {
-        Ok(l) => l,
-        Err(failed) => {
-            for line in failed.lines() {
-                eprintln!("{line}");
-            }
-            return ExitCode::FAILURE;
-        }
+    let Some(cfg) = config::load_and_report(path.as_deref()) else {
+        return ExitCode::FAILURE;
     };
     eprintln!(
         "wackatrl: the control protocol is not part of this build yet (socket {})",
-        loaded.config.control().display()
+        cfg.control().display()
     );
     ExitCode::FAILURE
 }

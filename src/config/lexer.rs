@@ -39,17 +39,6 @@ pub struct Token<'a> {
     pub end: usize,
 }
 
-impl Token<'_> {
-    /// The token as the user wrote it, for "found '…'" in messages.
-    pub fn display(&self) -> String {
-        match self.kind {
-            TokenKind::Eof => "end of file".to_string(),
-            TokenKind::Quoted => format!("\"{}\"", self.text),
-            _ => format!("'{}'", self.text),
-        }
-    }
-}
-
 pub struct Lexer<'a> {
     src: &'a str,
     at: usize,

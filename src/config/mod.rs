@@ -353,6 +353,25 @@ pub fn parse(text: &str, file: &Path) -> Result<Loaded, Errors> {
     }
 }
 
+/// [`load`] for the command-line tools: warnings and errors go to
+/// stderr, in file order; `None` when the config cannot be used.
+pub fn load_and_report(path: Option<&Path>) -> Option<Config> {
+    match load(path) {
+        Ok(loaded) => {
+            for w in &loaded.warnings {
+                eprintln!("{w}");
+            }
+            Some(loaded.config)
+        }
+        Err(failed) => {
+            for line in failed.lines() {
+                eprintln!("{line}");
+            }
+            None
+        }
+    }
+}
+
 /// Reads and parses the config: `path` if given (it must exist), else the
 /// first of `SYSCONFDIR/wackamole.conf` and `./wackamole.conf`.
 pub fn load(path: Option<&Path>) -> Result<Loaded, Errors> {

@@ -202,7 +202,7 @@ fn times() {
         error_with("Mature = soon\n"),
         "t.conf:3:10: expected a time such as 30s, 5m or 1h for Mature, found 'soon'"
     );
-    assert!(error_with("Mature = '5s'\n").contains("found \"5s\""));
+    assert!(error_with("Mature = '5s'\n").ends_with("found '5s'"));
     assert_eq!(
         error_with("Arp-Cache = 99999999999999999999s\n"),
         "t.conf:3:13: time '99999999999999999999s' is too large"
@@ -765,7 +765,7 @@ fn glued_equals_are_split_with_a_warning() {
         warnings(&l),
         [
             "t.conf:1:1: warning: 'Group=wack1' without blanks around '=': accepted here, but C wackamole 2.1.4 rejects it; write 'Group = wack1' for a file both accept",
-            "t.conf:3:1: warning: 'Mature=' without blanks around '=': accepted here, but C wackamole 2.1.4 rejects it; write 'Mature = ' for a file both accept",
+            "t.conf:3:1: warning: 'Mature=' without blanks around '=': accepted here, but C wackamole 2.1.4 rejects it; write 'Mature = ...' for a file both accept",
             "t.conf:4:11: warning: '=4s' with no blank after '=': accepted here, but C wackamole 2.1.4 rejects it; write '= 4s' for a file both accept",
             "t.conf:5:11: warning: 'Interval=2s' without blanks around '=': accepted here, but C wackamole 2.1.4 rejects it; write 'Interval = 2s' for a file both accept",
         ]

@@ -209,12 +209,21 @@ impl<'a> Parser<'a> {
         self.warn(pos, WarningKind::CRejects { what, fix });
     }
 
+    /// A token as the user wrote it, for "found ..." in messages.
+    fn found(&self, t: &Token<'_>) -> String {
+        match t.kind {
+            TokenKind::Eof => "end of file".to_string(),
+            TokenKind::Quoted => self.src[t.start..t.end].to_string(),
+            _ => format!("'{}'", t.text),
+        }
+    }
+
     fn syntax(&self, t: &Token<'_>, expected: impl Into<String>) -> Error {
         self.error(
             t.pos,
             ErrorKind::Syntax {
                 expected: expected.into(),
-                found: t.display(),
+                found: self.found(t),
             },
         )
     }
@@ -258,7 +267,7 @@ impl<'a> Parser<'a> {
             ErrorKind::Unclosed {
                 block,
                 opened: opened.line,
-                found: t.display(),
+                found: self.found(t),
             },
         )
     }
@@ -286,10 +295,14 @@ impl<'a> Parser<'a> {
             if let Some(k) = Keyword::lookup(&t.text[..eq]).filter(|&k| takes_equals(k, in_balance))
             {
                 let (key, rest) = Self::split(&t, eq);
+                let value = match &rest.text[1..] {
+                    "" => "...",
+                    v => v,
+                };
                 self.c_rejects(
                     t.pos,
                     format!("'{}' without blanks around '='", t.text),
-                    format!("write '{} = {}'", key.text, &rest.text[1..]),
+                    format!("write '{} = {value}'", key.text),
                 );
                 // The warning is given; the '=' half must not give another.
                 let (eq_tok, value) = Self::split(&rest, 1);
