@@ -276,6 +276,16 @@ pub enum WarningKind {
     UnknownLogFacility {
         name: String,
     },
+    /// A repeating timer of 0s would spin; 1s is used instead.
+    ZeroInterval {
+        directive: &'static str,
+    },
+    /// A Notify block outside every VIP's `nNET` network on its
+    /// interface: it never sends anything.
+    NotifyReachesNoVip {
+        entry: String,
+    },
+
     /// More of something than a C 2.1.4 node can hold.
     CLimit {
         what: &'static str,
@@ -330,6 +340,14 @@ impl fmt::Display for WarningKind {
             WarningKind::UnknownLogFacility { name } => write!(
                 f,
                 "unknown LogFacility '{name}'; logging to facility daemon"
+            ),
+            WarningKind::ZeroInterval { directive } => write!(
+                f,
+                "{directive} = 0s would run its timer without pause; 1s is used"
+            ),
+            WarningKind::NotifyReachesNoVip { entry } => write!(
+                f,
+                "Notify {entry} lies outside the notification network (nNET) of every VIP on its interface, so it never fires"
             ),
             WarningKind::CLimit { what, count, limit } => write!(
                 f,

@@ -347,6 +347,8 @@ pub fn parse(text: &str, file: &Path) -> Result<Loaded, Errors> {
     let base = file.parent().unwrap_or(Path::new("/"));
     let (draft, mut errors, mut warnings) = parser::parse(text, &name, base);
     let config = draft.and_then(|d| validate::finish(d, &file, &name, &mut errors, &mut warnings));
+    // Checks across directives warn late: put everything in file order.
+    warnings.sort_by_key(|w| w.pos.map_or((u32::MAX, 0), |p| (p.line, p.col)));
     match config {
         Some(config) if errors.is_empty() => Ok(Loaded { config, warnings }),
         _ => Err(Errors { errors, warnings }),

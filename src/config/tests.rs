@@ -996,3 +996,102 @@ fn summary_without_optional_parts() {
     );
     assert!(!s.contains("RunDynamic"), "{s}");
 }
+
+#[test]
+fn zero_intervals_of_repeating_timers_become_one_second() {
+    let l = ok_with(
+        "SpreadRetryInterval = 0s\nArp-Cache = 0m\nBalance { Interval = 0s }\nMature = 0s\n",
+    );
+    let c = &l.config;
+    assert_eq!(c.spread_retry_interval(), Duration::from_secs(1));
+    assert_eq!(c.arp_cache(), Duration::from_secs(1));
+    assert_eq!(c.balance().interval, Duration::from_secs(1));
+    // Mature fires once: 0s is a fine value.
+    assert_eq!(c.mature(), Duration::ZERO);
+    assert_eq!(
+        warnings(&l),
+        [
+            "t.conf:3:23: warning: SpreadRetryInterval = 0s would run its timer without pause; 1s is used",
+            "t.conf:4:13: warning: Arp-Cache = 0s would run its timer without pause; 1s is used",
+            "t.conf:5:22: warning: Interval = 0s would run its timer without pause; 1s is used",
+        ]
+    );
+    // With `all` the interval is unused.
+    assert!(
+        ok_with("Balance { AcquisitionsPerRound = all Interval = 0s }")
+            .warnings
+            .is_empty()
+    );
+}
+
+#[test]
+fn notify_blocks_that_reach_no_vip_warn() {
+    // MIN's VIP is eth0:10.0.0.1/32, notifications within 10.0.0.0/24.
+    for reaching in [
+        "eth0:10.0.0.77/32",
+        "10.0.0.0/16",
+        "eth0:10.0.0.128/25",
+        "0.0.0.0/1",
+    ] {
+        assert!(
+            ok_with(&format!("Notify {{ {reaching} }}"))
+                .warnings
+                .is_empty(),
+            "{reaching}"
+        );
+    }
+    let l = ok_with("Notify { eth0:10.0.1.1/32 eth1:10.0.0.9/32 }");
+    assert_eq!(
+        warnings(&l),
+        [
+            "t.conf:3:10: warning: Notify eth0:10.0.1.1/32 lies outside the notification network (nNET) of every VIP on its interface, so it never fires",
+            "t.conf:3:27: warning: Notify eth1:10.0.0.9/32 lies outside the notification network (nNET) of every VIP on its interface, so it never fires",
+        ]
+    );
+}
+
+#[test]
+fn module_dir_may_change_between_hooks() {
+    let l = parse_at(
+        &format!(
+            "{MIN}ModuleDir = a\nRunDynamic m:f on up\nModuleDir = /b\nRunDynamic m:f on down\n"
+        ),
+        "/etc/w.conf",
+    )
+    .unwrap();
+    assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+    let dirs: Vec<_> = l
+        .config
+        .hooks()
+        .iter()
+        .map(|h| match &h.target {
+            HookTarget::Shared { module_dir, .. } => module_dir.clone(),
+            t => panic!("{t:?}"),
+        })
+        .collect();
+    assert_eq!(dirs, [Path::new("/etc/a"), Path::new("/b")]);
+    assert_eq!(
+        error_with("ModuleDir = ''\n"),
+        "t.conf:3:13: ModuleDir must not be empty"
+    );
+    assert_eq!(
+        error_with("RunDynamic a:b:c on up\n"),
+        "t.conf:3:12: invalid RunDynamic 'a:b:c': 'b:c' is not a C function name"
+    );
+}
+
+#[test]
+fn an_empty_spread_means_4803() {
+    let c = ok_with("Spread = ''\n").config;
+    assert_eq!(c.spread(), &SpreadAddr::unix_port(4803));
+    assert_eq!(c.spread_text(), "4803");
+}
+
+#[test]
+fn warnings_come_in_file_order() {
+    let l = ok(&format!("{THREE}Prefer e:10.7.7.7/32\nMature = 1h\n"));
+    let w = warnings(&l);
+    assert_eq!(w.len(), 2);
+    assert!(w[0].starts_with("t.conf:3:8: "), "{w:?}");
+    assert!(w[1].starts_with("t.conf:4:10: "), "{w:?}");
+}

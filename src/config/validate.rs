@@ -3,11 +3,15 @@
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
+use super::addr::mask;
 use super::error::{Error, ErrorKind, Pos, Warning, WarningKind, MAX_GROUP_NAME, MAX_SOCKET_PATH};
 use super::parser::Draft;
 use super::prefer::{self, C_MAX_PREFER};
-use super::{defaults, Balance, BalanceRate, Config, LogFacility, PreferEntry, DEFAULT_CONTROL};
+use super::{
+    defaults, Balance, BalanceRate, Config, LogFacility, NotifyTarget, PreferEntry, DEFAULT_CONTROL,
+};
 use crate::spread::addr::SpreadAddr;
 
 /// C's table sizes (MAX_PSEUDO, MAX_NOTIF): beyond them a C node in the
@@ -36,6 +40,28 @@ impl Ctx<'_> {
             pos,
             kind,
         });
+    }
+}
+
+/// Whether two CIDR blocks share an address.
+fn overlap(a: Ipv4Addr, pa: u8, b: Ipv4Addr, pb: u8) -> bool {
+    (u32::from(a) ^ u32::from(b)) & mask(pa.min(pb)) == 0
+}
+
+/// The interval of a repeating timer, at least 1s.
+fn repeating(
+    cx: &mut Ctx<'_>,
+    slot: Option<(Duration, Pos)>,
+    default: Duration,
+    directive: &'static str,
+) -> Duration {
+    match slot {
+        None => default,
+        Some((t, pos)) if t.is_zero() => {
+            cx.warn(Some(pos), WarningKind::ZeroInterval { directive });
+            Duration::from_secs(1)
+        }
+        Some((t, _)) => t,
     }
 }
 
@@ -69,6 +95,8 @@ pub(super) fn finish(
 
     let (spread_text, spread) = match d.spread {
         None => ("4803".to_string(), SpreadAddr::default()),
+        // Spread's own library reads an empty name as the default.
+        Some((s, _)) if s.is_empty() => ("4803".to_string(), SpreadAddr::default()),
         Some((s, pos)) => match SpreadAddr::parse(&s) {
             Ok(a) => (s, a),
             Err(e) => {
@@ -133,6 +161,23 @@ pub(super) fn finish(
         );
     }
 
+    for n in &d.notify {
+        if let NotifyTarget::Block(b) = &n.target {
+            let reaches = d.vifs.iter().flat_map(|v| v.addresses()).any(|a| {
+                (b.ifname.is_empty() || b.ifname == a.ifname)
+                    && overlap(b.addr, b.prefix, a.addr, a.net_prefix)
+            });
+            if !reaches {
+                cx.warn(
+                    Some(n.pos),
+                    WarningKind::NotifyReachesNoVip {
+                        entry: b.to_string(),
+                    },
+                );
+            }
+        }
+    }
+
     let masters: HashMap<Ipv4Addr, ()> = d.vifs.iter().map(|v| (v.master.addr, ())).collect();
     let mut preferred = Vec::new();
     let mut c_total = 0;
@@ -175,16 +220,31 @@ pub(super) fn finish(
         );
     }
 
-    let balance = Balance {
-        rate: match (d.balance_all, d.balance_rate) {
-            (Some(_), _) => BalanceRate::All,
-            (None, Some((n, _))) => BalanceRate::PerRound(n),
-            (None, None) => BalanceRate::PerRound(defaults::ACQUISITIONS_PER_ROUND),
-        },
-        interval: d
+    let rate = match (d.balance_all, d.balance_rate) {
+        (Some(_), _) => BalanceRate::All,
+        (None, Some((n, _))) => BalanceRate::PerRound(n),
+        (None, None) => BalanceRate::PerRound(defaults::ACQUISITIONS_PER_ROUND),
+    };
+    // With `all` the interval is unused, so a 0s there is harmless.
+    let interval = match rate {
+        BalanceRate::All => d
             .balance_interval
             .map_or(defaults::BALANCE_INTERVAL, |(t, _)| t),
+        BalanceRate::PerRound(_) => repeating(
+            &mut cx,
+            d.balance_interval,
+            defaults::BALANCE_INTERVAL,
+            "Interval",
+        ),
     };
+    let balance = Balance { rate, interval };
+    let spread_retry_interval = repeating(
+        &mut cx,
+        d.spread_retry_interval,
+        defaults::SPREAD_RETRY_INTERVAL,
+        "SpreadRetryInterval",
+    );
+    let arp_cache = repeating(&mut cx, d.arp_cache, defaults::ARP_CACHE, "Arp-Cache");
 
     let base = file.parent().unwrap_or(Path::new("."));
     if !cx.errors.is_empty() {
@@ -194,14 +254,12 @@ pub(super) fn finish(
         file: file.to_path_buf(),
         spread,
         spread_text,
-        spread_retry_interval: d
-            .spread_retry_interval
-            .map_or(defaults::SPREAD_RETRY_INTERVAL, |(t, _)| t),
+        spread_retry_interval,
         group,
         control,
         control_is_default,
         mature: d.mature.map_or(defaults::MATURE, |(t, _)| t),
-        arp_cache: d.arp_cache.map_or(defaults::ARP_CACHE, |(t, _)| t),
+        arp_cache,
         balance,
         log_facility,
         module_dir: d.module_dir_path.unwrap_or_else(|| base.to_path_buf()),

@@ -30,8 +30,8 @@ pub(super) struct Draft {
     /// `AcquisitionsPerRound = all` once seen stays (as in C).
     pub balance_all: Option<Pos>,
     pub balance_interval: At<Duration>,
-    pub module_dir: At<String>,
-    /// `module_dir` resolved, as in effect now.
+    /// The last `ModuleDir`, resolved: each RunDynamic takes the one in
+    /// effect where it is written, so setting it again is no mistake.
     pub module_dir_path: Option<PathBuf>,
     pub perl_use_lib: Vec<String>,
     pub perl_use: Vec<String>,
@@ -517,14 +517,21 @@ impl<'a> Parser<'a> {
             }
             Keyword::ModuleDir => {
                 self.equals("ModuleDir")?;
-                let v = self.string("a directory", false)?;
-                let path = if v.0 == "." {
+                let (v, vpos) = self.string("a directory", false)?;
+                if v.is_empty() {
+                    self.record(
+                        vpos,
+                        ErrorKind::EmptyValue {
+                            directive: "ModuleDir",
+                        },
+                    );
+                }
+                let path = if v == "." {
                     self.base.to_path_buf()
                 } else {
-                    self.base.join(&v.0)
+                    self.base.join(&v)
                 };
                 self.d.module_dir_path = Some(path);
-                set!(module_dir, v, "ModuleDir");
             }
             Keyword::PerlUse => {
                 let (v, _) = self.string("a Perl module name after PerlUse", false)?;

@@ -57,17 +57,21 @@ impl Parser<'_> {
             HookTarget::Perl { sub_name: spec }
         } else {
             let (module, func) = spec.split_once(':').expect("contains ':'");
-            if module.is_empty() || func.is_empty() {
+            let is_symbol = func.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                && func.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if module.is_empty() || !is_symbol {
                 let reason = if module.is_empty() {
-                    "no module before ':'"
+                    "no module before ':'".to_string()
+                } else if func.is_empty() {
+                    "no function after ':'".to_string()
                 } else {
-                    "no function after ':'"
+                    format!("'{func}' is not a C function name")
                 };
                 self.record(
                     spec_pos,
                     ErrorKind::BadHook {
                         spec: spec.clone(),
-                        reason: reason.into(),
+                        reason,
                     },
                 );
                 return Ok(());
