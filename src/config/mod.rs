@@ -340,6 +340,24 @@ pub struct Loaded {
 
 /// Parses config text. `file` names it in messages and anchors a
 /// relative `ModuleDir`.
+///
+/// ```
+/// use std::path::Path;
+/// use std::time::Duration;
+///
+/// let text = "Group = wack1\nVirtualInterfaces { eth0:192.0.2.10/32 }\nMature = 5s\n";
+/// let loaded = wackamole::config::parse(text, Path::new("wackamole.conf")).unwrap();
+/// assert_eq!(loaded.config.group(), "wack1");
+/// assert_eq!(loaded.config.mature(), Duration::from_secs(5));
+/// assert_eq!(loaded.config.vifs()[0].master.to_string(), "eth0:192.0.2.10/32");
+///
+/// let bad = "Group = wack1\nVirtualInterfaces {\n eth0:192.0.2.10/32\nNotify None\n";
+/// let errors = wackamole::config::parse(bad, Path::new("wackamole.conf")).unwrap_err();
+/// assert_eq!(
+///     errors.to_string(),
+///     "wackamole.conf:4:1: expected '}' to close VirtualInterfaces opened at line 2, found 'Notify'"
+/// );
+/// ```
 pub fn parse(text: &str, file: &Path) -> Result<Loaded, Errors> {
     let name = file.display().to_string();
     // Absolute, so that the daemon can chdir("/") and still reload it.
