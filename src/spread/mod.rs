@@ -6,5 +6,6 @@
 //! outside this module sees a Spread header.
 
 pub mod addr;
+pub mod client;
 pub mod error;
 pub mod wire;

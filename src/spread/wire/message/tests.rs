@@ -314,7 +314,10 @@ fn foreign_byte_order_is_swapped() {
             super::super::hint_for(order, -2),
             b"x",
         ));
-        assert_eq!(d.next_message().unwrap(), Some(Message::Membership(m.clone())));
+        assert_eq!(
+            d.next_message().unwrap(),
+            Some(Message::Membership(m.clone()))
+        );
         assert_eq!(
             d.next_message().unwrap(),
             Some(Message::Transition {
