@@ -28,7 +28,7 @@ check-config:
 	$(CARGO) run --quiet --locked --bin wackamole -- -t -c $(SAMPLE)
 
 bench:
-	$(CARGO) bench --locked --bench config_parse
+	$(CARGO) bench --locked
 
 lint-man:
 	for m in man/*.[0-9]; do groff -ww -z -mandoc $$m || exit 1; done
