@@ -8,4 +8,5 @@
 //! socket, a clock or an interface, and knows nothing of Spread's types
 //! (a view is a list of member names and an id).
 
+pub mod engine;
 pub mod msg;

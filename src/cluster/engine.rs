@@ -1,0 +1,838 @@
+//! The automaton of wackamole 2.1.4 (spec §5): from views, agreed
+//! messages and timers, every node computes the same allocation of VIFs.
+//!
+//! [`Engine::handle`] takes one [`Event`] and returns the [`Action`]s it
+//! decides; nothing else changes the engine, and it does no I/O. The
+//! decisions are C's, on C's wire bytes, so that C and Rust nodes can
+//! share a group: the same claim priorities, conflict rules, tie rules
+//! and the leader's choice of moves. C's defects are fixed only where
+//! the fix cannot change a decision a C node makes (spec §10): inputs
+//! are validated (an index out of range, an unknown VIP, a STATE from a
+//! non-member are logged and ignored), a BALANCE carries only the moves
+//! it has, and `post up` hooks run after any round that acquired.
+
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use super::msg::{self, MessType, Priority};
+use crate::config::Config;
+
+/// What the engine needs of the configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// This node's identity: its real address.
+    pub me: Ipv4Addr,
+    /// The VIF table by master address, in config order.
+    pub vifs: Vec<Ipv4Addr>,
+    /// The prefer list STATE carries.
+    pub prefer: Vec<Ipv4Addr>,
+    /// Moves per balance round (already capped at VIFs/2).
+    pub balance_rate: u32,
+    /// `AcquisitionsPerRound = all`: balance right after each exchange.
+    pub complete_balance: bool,
+    pub balance_interval: Duration,
+    pub mature: Duration,
+    pub arp_cache: Duration,
+}
+
+impl Settings {
+    pub fn new(cfg: &Config, me: Ipv4Addr) -> Settings {
+        let b = cfg.balance();
+        Settings {
+            me,
+            vifs: cfg.vifs().iter().map(|v| v.master.addr).collect(),
+            prefer: cfg.preferred().to_vec(),
+            balance_rate: b.effective_rate(cfg.vifs().len()),
+            complete_balance: b.timer().is_none(),
+            balance_interval: b.interval,
+            mature: cfg.mature(),
+            arp_cache: cfg.arp_cache(),
+        }
+    }
+}
+
+/// A regular view of the group: its id (compare all three words) and its
+/// members in the group communication system's order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct View {
+    pub id: [u32; 3],
+    pub members: Vec<String>,
+    /// This node's place in `members`.
+    pub my_index: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Timer {
+    /// Fires once `Mature` after connecting: multicast MATURING.
+    Maturity,
+    /// The leader's balance round.
+    Balance,
+    /// Share the local ARP cache again.
+    ArpCache,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event<'a> {
+    /// Joined the group as `private_group`.
+    Connected {
+        private_group: &'a str,
+    },
+    /// The link to the group is gone.
+    Disconnected,
+    View(View),
+    /// A transitional view: ignored, as in C.
+    Transition,
+    /// A message of the group; `swapped`: the sender's byte order is not
+    /// ours.
+    Message {
+        sender: &'a str,
+        mess_type: i16,
+        swapped: bool,
+        body: &'a [u8],
+    },
+    Timer(Timer),
+    /// The daemon is stopping.
+    Shutdown,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Error,
+    Warn,
+    Info,
+    Debug,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Multicast to the group: AGREED, except ARPCACHE (RELIABLE).
+    Multicast {
+        mess_type: MessType,
+        body: Vec<u8>,
+    },
+    /// Bring VIF `index` up and announce it (and run its `on up` hooks).
+    Acquire(usize),
+    /// Take VIF `index` down (and run its `on down` hooks).
+    Release(usize),
+    /// A round acquired something: `post up` hooks.
+    PostUp,
+    /// A round released something: `post down` hooks.
+    PostDown,
+    /// (Re)start a timer; re-arming replaces it.
+    StartTimer(Timer, Duration),
+    CancelTimer(Timer),
+    /// Sample the local ARP cache and multicast it (ARPCACHE).
+    ShareArpCache,
+    /// Records of another node's (or our own) ARP cache.
+    LearnArp(Vec<msg::ArpRecord>),
+    Log(Level, String),
+}
+
+/// BOOT, GATHER, RUN; BALANCE only while the leader computes its moves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Boot,
+    Gather,
+    Run,
+    Balance,
+}
+
+/// One entry of the allocation table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slot {
+    /// The owner's real address; 0.0.0.0 for none (as in C).
+    pub owner: Ipv4Addr,
+    pub priority: Priority,
+}
+
+const FREE: Slot = Slot {
+    owner: Ipv4Addr::UNSPECIFIED,
+    priority: Priority::Unclaimed,
+};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub name: String,
+    /// From its STATE; 0.0.0.0 until then.
+    pub addr: Ipv4Addr,
+    /// VIFs it holds, as C counts them.
+    pub count: i32,
+    pub got_state: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Engine {
+    s: Settings,
+    by_master: HashMap<Ipv4Addr, usize>,
+    connected: bool,
+    my_name: String,
+    phase: Phase,
+    mature: bool,
+    /// C's Old_maturity: counts are rebuilt the first time mature.
+    old_mature: bool,
+    table: Vec<Slot>,
+    old: Vec<Slot>,
+    members: Vec<Member>,
+    my_index: usize,
+    view_id: Option<[u32; 3]>,
+    /// C's My.num_allocated: +1 per acquire, -1 per release.
+    my_count: i32,
+    /// What this node has up right now.
+    held: Vec<bool>,
+    out: Vec<Action>,
+}
+
+impl Engine {
+    pub fn new(s: Settings) -> Engine {
+        let n = s.vifs.len();
+        let by_master = s.vifs.iter().enumerate().map(|(i, a)| (*a, i)).collect();
+        Engine {
+            s,
+            by_master,
+            connected: false,
+            my_name: String::new(),
+            phase: Phase::Boot,
+            mature: false,
+            old_mature: false,
+            table: vec![FREE; n],
+            old: vec![FREE; n],
+            members: Vec::new(),
+            my_index: 0,
+            view_id: None,
+            my_count: 0,
+            held: vec![false; n],
+            out: Vec::new(),
+        }
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.s
+    }
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+    pub fn is_mature(&self) -> bool {
+        self.mature
+    }
+    pub fn is_connected(&self) -> bool {
+        self.connected
+    }
+    /// The allocation table as this node sees it now (partial in GATHER).
+    pub fn table(&self) -> &[Slot] {
+        &self.table
+    }
+    pub fn members(&self) -> &[Member] {
+        &self.members
+    }
+    pub fn my_index(&self) -> usize {
+        self.my_index
+    }
+    pub fn view_id(&self) -> Option<[u32; 3]> {
+        self.view_id
+    }
+    /// VIF indexes this node holds.
+    pub fn held(&self) -> impl Iterator<Item = usize> + '_ {
+        self.held
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| **h)
+            .map(|(i, _)| i)
+    }
+
+    pub fn handle(&mut self, ev: Event<'_>) -> Vec<Action> {
+        match ev {
+            Event::Connected { private_group } => self.on_connected(private_group),
+            Event::Disconnected => self.on_disconnected("the link to the group is gone"),
+            Event::Shutdown => self.on_disconnected("shutting down"),
+            Event::View(v) => self.on_view(v),
+            Event::Transition => {}
+            Event::Message {
+                sender,
+                mess_type,
+                swapped,
+                body,
+            } => self.on_message(sender, mess_type, swapped, body),
+            Event::Timer(t) => self.on_timer(t),
+        }
+        std::mem::take(&mut self.out)
+    }
+
+    fn log(&mut self, level: Level, text: String) {
+        self.out.push(Action::Log(level, text));
+    }
+
+    fn vip(&self, i: usize) -> Ipv4Addr {
+        self.s.vifs[i]
+    }
+
+    fn acquire(&mut self, i: usize) -> bool {
+        self.my_count += 1;
+        if self.held[i] {
+            return false;
+        }
+        self.held[i] = true;
+        self.out.push(Action::Acquire(i));
+        true
+    }
+
+    fn release(&mut self, i: usize) -> bool {
+        self.my_count -= 1;
+        if !self.held[i] {
+            return false;
+        }
+        self.held[i] = false;
+        self.out.push(Action::Release(i));
+        true
+    }
+
+    /// Releases everything held (a lost link, a shutdown).
+    fn release_all(&mut self) {
+        let mut any = false;
+        for i in 0..self.held.len() {
+            if self.held[i] {
+                self.held[i] = false;
+                self.out.push(Action::Release(i));
+                any = true;
+            }
+        }
+        if any {
+            self.out.push(Action::PostDown);
+        }
+    }
+
+    fn on_connected(&mut self, private_group: &str) {
+        // As C's Clean_up and reconnect: a fresh, immature start.
+        self.release_all();
+        self.connected = true;
+        self.my_name = private_group.to_string();
+        self.phase = Phase::Boot;
+        self.mature = false;
+        self.old_mature = false;
+        self.my_count = 0;
+        self.table.fill(FREE);
+        self.old.fill(FREE);
+        self.members.clear();
+        self.view_id = None;
+        self.out
+            .push(Action::StartTimer(Timer::Maturity, self.s.mature));
+        self.out.push(Action::ShareArpCache);
+        self.out
+            .push(Action::StartTimer(Timer::ArpCache, self.s.arp_cache));
+    }
+
+    fn on_disconnected(&mut self, why: &str) {
+        self.log(Level::Info, format!("releasing every VIP: {why}"));
+        self.release_all();
+        self.connected = false;
+        self.phase = Phase::Boot;
+        self.my_count = 0;
+        self.table.fill(FREE);
+        self.old.fill(FREE);
+        self.members.clear();
+        self.view_id = None;
+        for t in [Timer::Maturity, Timer::Balance, Timer::ArpCache] {
+            self.out.push(Action::CancelTimer(t));
+        }
+    }
+
+    fn on_view(&mut self, v: View) {
+        if !self.connected {
+            return;
+        }
+        if v.my_index >= v.members.len() {
+            self.log(
+                Level::Error,
+                format!(
+                    "ignoring a view of {} members that does not list this node",
+                    v.members.len()
+                ),
+            );
+            return;
+        }
+        let [a, b, c] = v.id;
+        self.log(
+            Level::Info,
+            format!(
+                "membership {}:{}:{}: {} members, this node is #{}: {}",
+                a as i32,
+                b as i32,
+                c as i32,
+                v.members.len(),
+                v.my_index,
+                v.members.join(" ")
+            ),
+        );
+        self.view_id = Some(v.id);
+        self.members = v
+            .members
+            .into_iter()
+            .map(|name| Member {
+                name,
+                addr: Ipv4Addr::UNSPECIFIED,
+                count: 0,
+                got_state: false,
+            })
+            .collect();
+        self.my_index = v.my_index;
+        if matches!(self.phase, Phase::Run | Phase::Balance) {
+            self.old.clone_from(&self.table);
+        }
+        self.table.fill(FREE);
+        self.send_state();
+        self.phase = Phase::Gather;
+        self.out.push(Action::CancelTimer(Timer::Balance));
+        self.out.push(Action::ShareArpCache);
+    }
+
+    /// STATE: what `old` says we hold, with its priorities.
+    fn send_state(&mut self) {
+        let me = self.s.me;
+        let held: Vec<(Ipv4Addr, Priority)> = self
+            .old
+            .iter()
+            .enumerate()
+            .filter(|(_, o)| o.owner == me)
+            .map(|(i, o)| (self.vip(i), o.priority))
+            .collect();
+        if held.len() as i32 != self.my_count {
+            // C asserts this; keep going with what the table says.
+            self.log(
+                Level::Warn,
+                format!(
+                    "STATE lists {} VIFs but {} are counted as held",
+                    held.len(),
+                    self.my_count
+                ),
+            );
+        }
+        let state = msg::State {
+            group_id: self.view_id.unwrap_or_default(),
+            real: me,
+            index: self.my_index as i32,
+            mature: self.mature,
+            held,
+            prefer: self.s.prefer.clone(),
+        };
+        self.out.push(Action::Multicast {
+            mess_type: MessType::State,
+            body: state.encode(),
+        });
+    }
+
+    fn member_index(&self, sender: &str) -> Option<usize> {
+        self.members.iter().position(|m| m.name == sender)
+    }
+
+    fn on_message(&mut self, sender: &str, mess_type: i16, swapped: bool, body: &[u8]) {
+        if !self.connected {
+            return;
+        }
+        match MessType::from_wire(mess_type) {
+            Some(MessType::State) => self.on_state(sender, swapped, body),
+            Some(MessType::Maturing) => {
+                if self.member_index(sender).is_some() {
+                    self.become_mature();
+                } else {
+                    self.log(
+                        Level::Warn,
+                        format!("ignoring MATURING from {sender}, not a member"),
+                    );
+                }
+            }
+            Some(MessType::Balance) => self.on_balance(sender, swapped, body),
+            Some(MessType::ArpCache) => {
+                let records = msg::decode_arp_cache(body);
+                self.out.push(Action::LearnArp(records));
+            }
+            Some(MessType::Operator) | None => {}
+        }
+    }
+
+    fn on_state(&mut self, sender: &str, swapped: bool, body: &[u8]) {
+        let st = match msg::State::decode(body, swapped) {
+            Ok(s) => s,
+            Err(e) => {
+                self.log(
+                    Level::Warn,
+                    format!("ignoring a malformed STATE from {sender}: {e}"),
+                );
+                return;
+            }
+        };
+        if Some(st.group_id) != self.view_id {
+            // From an earlier view: normal during quick changes.
+            self.log(
+                Level::Debug,
+                format!("ignoring a STATE of another view from {sender}"),
+            );
+            return;
+        }
+        let idx = st.index;
+        let valid = usize::try_from(idx)
+            .ok()
+            .filter(|&i| i < self.members.len() && self.members[i].name == sender);
+        let Some(idx) = valid else {
+            self.log(
+                Level::Warn,
+                format!("ignoring a STATE from {sender} claiming index {idx}, which is not its place in the view"),
+            );
+            return;
+        };
+        if self.members[idx].got_state {
+            self.log(
+                Level::Warn,
+                format!("ignoring a second STATE from {sender} in this view"),
+            );
+            return;
+        }
+        if let Some(&(vip, _)) = st
+            .held
+            .iter()
+            .find(|(v, _)| !self.by_master.contains_key(v))
+        {
+            // Configs differ between nodes: say so, keep the rest.
+            self.log(
+                Level::Error,
+                format!("{sender} holds {vip}, which is not a VIF here: are the VirtualInterfaces lists identical?"),
+            );
+        }
+        let m = &mut self.members[idx];
+        m.addr = st.real;
+        m.count = st.held.len() as i32;
+        m.got_state = true;
+
+        let me = self.s.me;
+        let mut released = false;
+        for &(vip, prio) in &st.held {
+            let Some(&j) = self.by_master.get(&vip) else {
+                continue;
+            };
+            let cur = self.table[j];
+            if cur.owner.is_unspecified() {
+                self.table[j] = Slot {
+                    owner: st.real,
+                    priority: prio,
+                };
+            } else if cur.priority == Priority::PreferClaimed || cur.priority == prio {
+                // The sender loses it.
+                self.members[idx].count -= 1;
+                if st.real == me {
+                    released |= self.release(j);
+                }
+                self.old[j] = cur;
+            } else if cur.priority == Priority::Claimed && prio > Priority::Prefer {
+                // The current owner loses it.
+                if cur.owner == me {
+                    released |= self.release(j);
+                }
+                for k in &mut self.members {
+                    if k.addr == cur.owner {
+                        k.count -= 1;
+                    }
+                }
+                self.table[j] = Slot {
+                    owner: st.real,
+                    priority: prio,
+                };
+                self.old[j] = self.table[j];
+            }
+        }
+        if released {
+            self.out.push(Action::PostDown);
+        }
+        for p in &st.prefer {
+            if let Some(&j) = self.by_master.get(p) {
+                if self.table[j].priority < Priority::Prefer {
+                    self.table[j] = Slot {
+                        owner: st.real,
+                        priority: Priority::Prefer,
+                    };
+                }
+            }
+        }
+        if !self.mature && st.mature {
+            self.become_mature();
+        }
+        if self.members.iter().all(|m| m.got_state) {
+            self.exchange_done();
+        }
+    }
+
+    /// Every member's STATE is in.
+    fn exchange_done(&mut self) {
+        self.check_identities();
+        if self.mature {
+            self.claim_round();
+            self.phase = Phase::Run;
+            self.arm_balance();
+        } else {
+            self.phase = Phase::Boot;
+        }
+    }
+
+    fn arm_balance(&mut self) {
+        let delay = if self.s.complete_balance {
+            Duration::ZERO
+        } else {
+            self.s.balance_interval
+        };
+        self.out.push(Action::StartTimer(Timer::Balance, delay));
+    }
+
+    /// Two members with one address break the cluster silently in C.
+    fn check_identities(&mut self) {
+        let mut seen: HashMap<Ipv4Addr, &str> = HashMap::new();
+        let mut dups = Vec::new();
+        for m in &self.members {
+            if let Some(first) = seen.insert(m.addr, &m.name) {
+                dups.push(format!(
+                    "{first} and {} both report real address {}",
+                    m.name, m.addr
+                ));
+            }
+        }
+        for d in dups {
+            self.log(
+                Level::Error,
+                format!("{d}: give each node its own identity (NodeAddress or -a)"),
+            );
+        }
+    }
+
+    fn become_mature(&mut self) {
+        if self.mature {
+            return;
+        }
+        self.mature = true;
+        self.log(Level::Info, "this node is mature".into());
+        self.out.push(Action::CancelTimer(Timer::Maturity));
+        if self.phase != Phase::Gather {
+            self.claim_round();
+            self.phase = Phase::Run;
+            self.arm_balance();
+        }
+    }
+
+    /// Priority claim, then claim-unclaimed; `post up` after the round if
+    /// it acquired anything (C ran them only after a BALANCE).
+    fn claim_round(&mut self) {
+        let acquired = self.priority_claim() | self.claim_unclaimed();
+        if acquired {
+            self.out.push(Action::PostUp);
+        }
+    }
+
+    fn priority_claim(&mut self) -> bool {
+        let me = self.s.me;
+        let (mut acquired, mut released) = (false, false);
+        for i in 0..self.table.len() {
+            if self.table[i].priority != Priority::Prefer {
+                continue;
+            }
+            let new = self.table[i].owner;
+            let was = self.old[i].owner;
+            if me == new && me != was {
+                acquired |= self.acquire(i);
+            }
+            if me == was && me != new {
+                released |= self.release(i);
+            }
+            for m in &mut self.members {
+                if m.addr == was && m.addr != new {
+                    m.count -= 1;
+                }
+                if m.addr == new && m.addr != was {
+                    m.count += 1;
+                }
+            }
+            self.table[i].priority = Priority::PreferClaimed;
+        }
+        if released {
+            self.out.push(Action::PostDown);
+        }
+        if self.mature && !self.old_mature {
+            self.old_mature = true;
+            for m in &mut self.members {
+                m.count = self.table.iter().filter(|s| s.owner == m.addr).count() as i32;
+            }
+        }
+        acquired
+    }
+
+    fn claim_unclaimed(&mut self) -> bool {
+        let mut acquired = false;
+        if self.members.is_empty() {
+            return false;
+        }
+        for i in 0..self.table.len() {
+            if self.table[i].priority != Priority::Unclaimed {
+                continue;
+            }
+            // Fewest VIFs, lowest index on ties.
+            let mut m = 0;
+            for j in 1..self.members.len() {
+                if self.members[j].count < self.members[m].count {
+                    m = j;
+                }
+            }
+            if m == self.my_index {
+                acquired |= self.acquire(i);
+            }
+            self.members[m].count += 1;
+            self.table[i] = Slot {
+                owner: self.members[m].addr,
+                priority: Priority::Claimed,
+            };
+        }
+        acquired
+    }
+
+    fn on_timer(&mut self, t: Timer) {
+        if !self.connected {
+            return;
+        }
+        match t {
+            Timer::Maturity => self.out.push(Action::Multicast {
+                mess_type: MessType::Maturing,
+                body: Vec::new(),
+            }),
+            Timer::ArpCache => {
+                self.out.push(Action::ShareArpCache);
+                self.out
+                    .push(Action::StartTimer(Timer::ArpCache, self.s.arp_cache));
+            }
+            Timer::Balance => self.balance_round(),
+        }
+    }
+
+    /// The leader's round, as C's Balance(): the busiest and idlest
+    /// members (both start at member 0 once per round and change only on
+    /// a strictly larger/smaller count), then the first movable VIF of
+    /// the busiest in table order.
+    fn balance_round(&mut self) {
+        let rearm = !self.s.complete_balance;
+        if self.my_index != 0 {
+            if rearm {
+                self.out
+                    .push(Action::StartTimer(Timer::Balance, self.s.balance_interval));
+            }
+            return;
+        }
+        if self.phase != Phase::Run {
+            // C's leader stops re-arming here.
+            return;
+        }
+        self.phase = Phase::Balance;
+        let mut counts: Vec<i32> = self.members.iter().map(|m| m.count).collect();
+        let addrs: Vec<Ipv4Addr> = self.members.iter().map(|m| m.addr).collect();
+        let mut owners: Vec<Ipv4Addr> = self.table.iter().map(|s| s.owner).collect();
+        let (mut min, mut max) = (0usize, 0usize);
+        let mut moves = Vec::new();
+        for _ in 0..self.s.balance_rate {
+            for i in 0..counts.len() {
+                if counts[i] < counts[min] {
+                    min = i;
+                }
+                if counts[i] > counts[max] {
+                    max = i;
+                }
+            }
+            if counts[max] - counts[min] <= 1 {
+                break;
+            }
+            let movable = (0..owners.len())
+                .find(|&j| owners[j] == addrs[max] && self.table[j].priority < Priority::Prefer);
+            let Some(j) = movable else {
+                // Nothing of the busiest may move; later rounds would
+                // find the same.
+                break;
+            };
+            moves.push((addrs[min], self.vip(j)));
+            counts[min] += 1;
+            counts[max] -= 1;
+            owners[j] = addrs[min];
+        }
+        if !moves.is_empty() {
+            self.out.push(Action::Multicast {
+                mess_type: MessType::Balance,
+                body: msg::Balance { moves }.encode(),
+            });
+        }
+        self.phase = Phase::Run;
+        if rearm {
+            self.out
+                .push(Action::StartTimer(Timer::Balance, self.s.balance_interval));
+        }
+    }
+
+    fn on_balance(&mut self, sender: &str, swapped: bool, body: &[u8]) {
+        if self.phase != Phase::Run {
+            return;
+        }
+        let b = match msg::Balance::decode(body, swapped) {
+            Ok(b) => b,
+            Err(e) => {
+                self.log(
+                    Level::Warn,
+                    format!("ignoring a malformed BALANCE from {sender}: {e}"),
+                );
+                return;
+            }
+        };
+        if self.members.first().map(|m| m.name.as_str()) != Some(sender) {
+            self.log(
+                Level::Warn,
+                format!("ignoring a BALANCE from {sender}, which does not lead the group"),
+            );
+            return;
+        }
+        let bad = b.moves.iter().find(|(owner, vip)| {
+            !self.by_master.contains_key(vip)
+                || owner.is_unspecified()
+                || !self.members.iter().any(|m| m.addr == *owner)
+        });
+        if let Some((owner, vip)) = bad {
+            self.log(
+                Level::Warn,
+                format!("ignoring a BALANCE from {sender}: it gives {vip} to {owner}, an unknown VIF or member"),
+            );
+            return;
+        }
+        let me = self.s.me;
+        let (mut acquired, mut released) = (false, false);
+        for (owner, vip) in b.moves {
+            let i = self.by_master[&vip];
+            let was = self.table[i].owner;
+            if owner == was {
+                // C would acquire, then release: the owner would drop a
+                // VIF the table gives it. No honest leader sends this.
+                continue;
+            }
+            if owner == me {
+                acquired |= self.acquire(i);
+            }
+            if was == me {
+                released |= self.release(i);
+            }
+            for m in &mut self.members {
+                if m.addr == was {
+                    m.count -= 1;
+                }
+                if m.addr == owner {
+                    m.count += 1;
+                }
+            }
+            self.table[i].owner = owner;
+        }
+        if acquired {
+            self.out.push(Action::PostUp);
+        }
+        if released {
+            self.out.push(Action::PostDown);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
