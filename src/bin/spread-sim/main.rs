@@ -5,14 +5,13 @@
 //! socket path and/or TCP address and speaks the Spread client protocol
 //! (the handshake, requests and deliveries of `wackamole::spread::wire`).
 //! What real Spread decides (total order, views, group ids) comes from
-//! [`world`], a pure model; this file is the sockets around it.
+//! `wackamole::spread::model`, a pure model; this file is the sockets
+//! around it.
 //!
 //! A control socket takes one command per line: `partition A B | C`,
 //! `heal`, `crash A`, `restart A`, `groups`, `daemons`, `quit`; each
 //! answer ends with a line `OK` or `ERR <reason>`. `spread-sim --ctl
 //! PATH COMMAND...` sends one command and prints the answer.
-
-mod world;
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
@@ -30,7 +29,7 @@ use wackamole::spread::wire::handshake::{self, AUTH_CHOICE_LEN};
 use wackamole::spread::wire::message::{self, Cause, Membership};
 use wackamole::spread::wire::request::{self, Request};
 use wackamole::spread::wire::{GroupId, Order};
-use world::{Delivery, Out, Reject, SessionId, World};
+use wackamole::spread::model::{self as world, Delivery, Out, Reject, SessionId, World};
 
 /// What this double announces: a 5.0.1 daemon.
 const DAEMON_VERSION: (u8, u8, u8) = (5, 0, 1);

@@ -1,8 +1,10 @@
-//! The pure core of the Spread test daemon: a deterministic model of several
-//! Spread daemons and their client sessions, with no I/O, clock, threads or
-//! randomness. The I/O shell turns client requests and test-harness events
-//! into calls here and writes the returned [`Out`]s onto the sockets, in
-//! order. Semantics: `spec/spread-client-protocol.md` §5 and §7, checked
+//! A model of Spread as its clients see it: a deterministic model of
+//! several Spread daemons and their client sessions, with no I/O, clock,
+//! threads or randomness. It is the core of the `spread-sim` test daemon
+//! (whose I/O shell turns client requests and test-harness events into
+//! calls here and writes the returned [`Out`]s onto the sockets, in
+//! order) and of the cluster simulator in the tests. Not used in
+//! production. Semantics: `spec/spread-client-protocol.md` §5 and §7, checked
 //! against the Spread 5.0.1 captures in `vectors/spread-5.0.1/`.
 //!
 //! Model: the live daemons form connected components. A component has a
@@ -726,9 +728,7 @@ impl World {
     }
 }
 
-// Small read-only accessors for the shell and control interface; some
-// shells will not need all of them.
-#[allow(dead_code)]
+// Small read-only accessors for the shell and control interface.
 impl World {
     /// The daemon configured under `name`.
     pub fn daemon_by_name(&self, name: &str) -> Option<DaemonId> {
