@@ -176,10 +176,10 @@ pub struct Engine {
     members: Vec<Member>,
     my_index: usize,
     view_id: Option<[u32; 3]>,
-    /// C's My.num_allocated: +1 per acquire, -1 per release.
-    my_count: i32,
     /// What this node has up right now.
     held: Vec<bool>,
+    /// Decide exactly as C 2.1.4, defects included (see [`Engine::c_exact`]).
+    c_exact: bool,
     out: Vec<Action>,
 }
 
@@ -200,9 +200,22 @@ impl Engine {
             members: Vec::new(),
             my_index: 0,
             view_id: None,
-            my_count: 0,
             held: vec![false; n],
+            c_exact: false,
             out: Vec::new(),
+        }
+    }
+
+    /// An engine that decides exactly as C 2.1.4, with the two defects
+    /// the fixed engine avoids: member counts kept from the STATEs and
+    /// each node's own `old` (so nodes from different components can
+    /// claim differently), and no reconciling of what is up with the
+    /// table (so a VIF can stay up on two nodes, or on none). For tests
+    /// that show where C goes wrong; never for the daemon.
+    pub fn c_exact(s: Settings) -> Engine {
+        Engine {
+            c_exact: true,
+            ..Engine::new(s)
         }
     }
 
@@ -267,7 +280,6 @@ impl Engine {
     }
 
     fn acquire(&mut self, i: usize) -> bool {
-        self.my_count += 1;
         if self.held[i] {
             return false;
         }
@@ -277,7 +289,6 @@ impl Engine {
     }
 
     fn release(&mut self, i: usize) -> bool {
-        self.my_count -= 1;
         if !self.held[i] {
             return false;
         }
@@ -309,7 +320,6 @@ impl Engine {
         self.phase = Phase::Boot;
         self.mature = false;
         self.old_mature = false;
-        self.my_count = 0;
         self.table.fill(FREE);
         self.old.fill(FREE);
         self.members.clear();
@@ -326,7 +336,6 @@ impl Engine {
         self.release_all();
         self.connected = false;
         self.phase = Phase::Boot;
-        self.my_count = 0;
         self.table.fill(FREE);
         self.old.fill(FREE);
         self.members.clear();
@@ -395,17 +404,6 @@ impl Engine {
             .filter(|(_, o)| o.owner == me)
             .map(|(i, o)| (self.vip(i), o.priority))
             .collect();
-        if held.len() as i32 != self.my_count {
-            // C asserts this; keep going with what the table says.
-            self.log(
-                Level::Warn,
-                format!(
-                    "STATE lists {} VIFs but {} are counted as held",
-                    held.len(),
-                    self.my_count
-                ),
-            );
-        }
         let state = msg::State {
             group_id: self.view_id.unwrap_or_default(),
             real: me,
@@ -618,9 +616,49 @@ impl Engine {
     /// it acquired anything (C ran them only after a BALANCE).
     fn claim_round(&mut self) {
         let acquired = self.priority_claim() | self.claim_unclaimed();
-        if acquired {
+        let (fixed_up, fixed_down) = self.reconcile();
+        if acquired || fixed_up {
             self.out.push(Action::PostUp);
         }
+        if fixed_down {
+            self.out.push(Action::PostDown);
+        }
+    }
+
+    /// Makes what is up here match the table. C can leave a VIF up on a
+    /// node whose claim was ignored (its STATE lost to a preference it
+    /// did not outrank, and its `old` then names another owner), so two
+    /// nodes hold it; or down everywhere. The table, the same on every
+    /// node, is not touched: this changes no cluster-wide decision.
+    fn reconcile(&mut self) -> (bool, bool) {
+        if self.c_exact {
+            return (false, false);
+        }
+        let me = self.s.me;
+        let (mut up, mut down) = (false, false);
+        for i in 0..self.table.len() {
+            let mine = self.table[i].owner == me;
+            if mine != self.held[i] {
+                let vip = self.vip(i);
+                let owner = self.table[i].owner;
+                if mine {
+                    self.log(
+                        Level::Warn,
+                        format!(
+                            "{vip} is this node's by the table but is not up here: acquiring it"
+                        ),
+                    );
+                    up |= self.acquire(i);
+                } else {
+                    self.log(
+                        Level::Warn,
+                        format!("{vip} is up here but the table gives it to {owner}: releasing it"),
+                    );
+                    down |= self.release(i);
+                }
+            }
+        }
+        (up, down)
     }
 
     fn priority_claim(&mut self) -> bool {
@@ -653,17 +691,32 @@ impl Engine {
         }
         if self.mature && !self.old_mature {
             self.old_mature = true;
-            for m in &mut self.members {
-                m.count = self.table.iter().filter(|s| s.owner == m.addr).count() as i32;
-            }
+            self.recount();
         }
         acquired
+    }
+
+    /// Every member's count, from the table.
+    fn recount(&mut self) {
+        for m in &mut self.members {
+            m.count = self.table.iter().filter(|s| s.owner == m.addr).count() as i32;
+        }
     }
 
     fn claim_unclaimed(&mut self) -> bool {
         let mut acquired = false;
         if self.members.is_empty() {
             return false;
+        }
+        if !self.c_exact {
+            // C rebuilds the counts from the table only the first time a
+            // node is mature; otherwise they come from the STATEs and are
+            // adjusted against each node's own `old`, which differs
+            // between nodes that come from different components, so
+            // their claims can differ. The table itself is the same on
+            // every node: count from it. Where C nodes agree, their
+            // counts are these.
+            self.recount();
         }
         for i in 0..self.table.len() {
             if self.table[i].priority != Priority::Unclaimed {
@@ -825,10 +878,11 @@ impl Engine {
             }
             self.table[i].owner = owner;
         }
-        if acquired {
+        let (fixed_up, fixed_down) = self.reconcile();
+        if acquired || fixed_up {
             self.out.push(Action::PostUp);
         }
-        if released {
+        if released || fixed_down {
             self.out.push(Action::PostDown);
         }
     }

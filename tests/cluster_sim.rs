@@ -1,0 +1,752 @@
+//! The cluster simulator: N engines wired to the model of Spread's
+//! guarantees (`spread::model`: one total order per component, views,
+//! partitions, merges, crashes, restarts), driven by seeded random
+//! schedules. After every schedule settles, the invariants of a
+//! wackamole cluster are checked in every component.
+//!
+//! `WACKAMOLE_SIM_SCHEDULES=N` runs N schedules (default 10,000);
+//! `WACKAMOLE_SIM_SEED=S` replays the one schedule S.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use wackamole::cluster::engine::{Action, Engine, Event, Settings, Timer, View};
+use wackamole::cluster::msg::{MessType, Priority};
+use wackamole::spread::model::{Delivery, Out, SessionId, World};
+
+const GROUP: &str = "wack";
+
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xD1B5_4A32_D192_ED03 | 1)
+    }
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn chance(&mut self, percent: usize) -> bool {
+        self.below(100) < percent
+    }
+}
+
+struct Node {
+    daemon: usize,
+    name: String,
+    engine: Engine,
+    session: Option<SessionId>,
+    inbox: VecDeque<Delivery>,
+    timers: HashMap<Timer, u64>,
+    held: BTreeSet<usize>,
+    /// VIFs released since the last view: acquiring one again before the
+    /// next view is a flap.
+    released_this_view: HashSet<usize>,
+    view: Option<View>,
+}
+
+struct Sim {
+    seed: u64,
+    world: World,
+    nodes: Vec<Node>,
+    now: u64,
+    vifs: Vec<Ipv4Addr>,
+    /// Every violation found while running (flaps, double holds).
+    faults: Vec<String>,
+    /// BALANCE messages sent (to know when balancing is done).
+    balances_sent: usize,
+    /// Moves in each leader's last BALANCE.
+    last_moves: HashMap<usize, usize>,
+    trace: Vec<String>,
+}
+
+fn hint(t: MessType) -> u32 {
+    // mess_type << 8 with a little-endian sender's flag, as a client writes it.
+    ((t as u32) << 8) | 0x8000_0080
+}
+
+impl Sim {
+    fn new(seed: u64, rng: &mut Rng, c_exact: bool) -> Sim {
+        let n = 1 + rng.below(8);
+        let v = 1 + rng.below(64);
+        let vifs: Vec<Ipv4Addr> = (0..v)
+            .map(|i| Ipv4Addr::new(192, 0, 2, 1 + i as u8))
+            .collect();
+        let all = rng.chance(50);
+        let rate = if all {
+            (v / 2) as u32
+        } else {
+            (1 + rng.below(4) as u32).min(v as u32 / 2)
+        };
+        let names: Vec<String> = (0..n).map(|i| format!("d{i}")).collect();
+        let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        let world = World::new(&name_refs);
+        let nodes = (0..n)
+            .map(|i| {
+                // Some nodes prefer a VIF or two; conflicts are allowed.
+                let mut prefer = Vec::new();
+                if rng.chance(30) {
+                    prefer.push(vifs[rng.below(v)]);
+                    if rng.chance(30) {
+                        prefer.push(vifs[rng.below(v)]);
+                    }
+                }
+                let s = Settings {
+                    me: Ipv4Addr::new(10, 0, 0, 1 + i as u8),
+                    vifs: vifs.clone(),
+                    prefer,
+                    balance_rate: rate,
+                    complete_balance: all,
+                    balance_interval: Duration::from_secs(10),
+                    mature: Duration::from_secs(5),
+                    arp_cache: Duration::from_secs(60),
+                };
+                Node {
+                    daemon: i,
+                    name: format!("n{i}"),
+                    engine: if c_exact {
+                        Engine::c_exact(s)
+                    } else {
+                        Engine::new(s)
+                    },
+                    session: None,
+                    inbox: VecDeque::new(),
+                    timers: HashMap::new(),
+                    held: BTreeSet::new(),
+                    released_this_view: HashSet::new(),
+                    view: None,
+                }
+            })
+            .collect();
+        Sim {
+            seed,
+            world,
+            nodes,
+            now: 0,
+            vifs,
+            faults: Vec::new(),
+            balances_sent: 0,
+            last_moves: HashMap::new(),
+            trace: Vec::new(),
+        }
+    }
+
+    fn route(&mut self, outs: Vec<Out>) {
+        for o in outs {
+            match o {
+                Out::Deliver { to, msg } => {
+                    if let Some(n) = self.nodes.iter_mut().find(|n| n.session == Some(to)) {
+                        n.inbox.push_back(msg);
+                    }
+                }
+                Out::Close { session } => {
+                    if let Some(i) = self.nodes.iter().position(|n| n.session == Some(session)) {
+                        self.lose_link(i);
+                    }
+                }
+            }
+        }
+    }
+
+    fn lose_link(&mut self, i: usize) {
+        self.trace
+            .push(format!("t={} n{i} lost its link", self.now));
+        let n = &mut self.nodes[i];
+        n.session = None;
+        n.inbox.clear();
+        n.view = None;
+        self.feed(i, Event::Disconnected);
+    }
+
+    fn connect(&mut self, i: usize) {
+        let (d, name) = (self.nodes[i].daemon, self.nodes[i].name.clone());
+        let Ok((sid, pg)) = self.world.connect(d, &name, true) else {
+            return;
+        };
+        self.trace
+            .push(format!("t={} n{i} connects as {pg}", self.now));
+        self.nodes[i].session = Some(sid);
+        self.feed(i, Event::Connected { private_group: &pg });
+        let outs = self.world.join(sid, GROUP);
+        self.route(outs);
+    }
+
+    fn feed(&mut self, i: usize, ev: Event<'_>) {
+        let actions = self.nodes[i].engine.handle(ev);
+        self.apply(i, actions);
+    }
+
+    fn apply(&mut self, i: usize, actions: Vec<Action>) {
+        for a in actions {
+            match a {
+                Action::Multicast { mess_type, body } => {
+                    if mess_type == MessType::Balance {
+                        self.balances_sent += 1;
+                        let moves = wackamole::cluster::msg::Balance::decode(&body, false)
+                            .map_or(0, |b| b.moves.len());
+                        self.last_moves.insert(i, moves);
+                    }
+                    if let Some(sid) = self.nodes[i].session {
+                        let outs = self.world.multicast(
+                            sid,
+                            0x10,
+                            &[GROUP.to_string()],
+                            hint(mess_type),
+                            &body,
+                        );
+                        self.route(outs);
+                    }
+                }
+                Action::Acquire(v) => {
+                    self.trace
+                        .push(format!("t={} n{i} acquires VIF {v}", self.now));
+                    let n = &mut self.nodes[i];
+                    if n.released_this_view.contains(&v) {
+                        self.faults.push(format!(
+                            "n{i} released and re-acquired VIF {v} within one view"
+                        ));
+                    }
+                    if !n.held.insert(v) {
+                        self.faults.push(format!("n{i} acquired VIF {v} twice"));
+                    }
+                }
+                Action::Release(v) => {
+                    self.trace
+                        .push(format!("t={} n{i} releases VIF {v}", self.now));
+                    let n = &mut self.nodes[i];
+                    if !n.held.remove(&v) {
+                        self.faults
+                            .push(format!("n{i} released VIF {v} it did not hold"));
+                    }
+                    n.released_this_view.insert(v);
+                }
+                Action::StartTimer(t, d) => {
+                    self.nodes[i]
+                        .timers
+                        .insert(t, self.now + d.as_millis() as u64);
+                }
+                Action::CancelTimer(t) => {
+                    self.nodes[i].timers.remove(&t);
+                }
+                Action::PostUp
+                | Action::PostDown
+                | Action::ShareArpCache
+                | Action::LearnArp(_)
+                | Action::Log(..) => {}
+            }
+        }
+    }
+
+    /// Delivers node `i`'s next message.
+    fn deliver(&mut self, i: usize) {
+        let Some(d) = self.nodes[i].inbox.pop_front() else {
+            return;
+        };
+        match d {
+            Delivery::Membership {
+                group,
+                group_id,
+                members,
+                ..
+            } if group == GROUP => {
+                let pg = self
+                    .world
+                    .private_group(self.nodes[i].session.unwrap())
+                    .unwrap()
+                    .to_string();
+                let my_index = members.iter().position(|m| *m == pg).expect("listed");
+                let v = View {
+                    id: group_id,
+                    members,
+                    my_index,
+                };
+                self.trace.push(format!(
+                    "t={} n{i} view {:?} {:?}",
+                    self.now, v.id, v.members
+                ));
+                self.nodes[i].view = Some(v.clone());
+                self.nodes[i].released_this_view.clear();
+                self.feed(i, Event::View(v));
+            }
+            Delivery::Transition { .. } => self.feed(i, Event::Transition),
+            Delivery::Regular {
+                sender, hint, data, ..
+            } => {
+                let mess_type = ((hint & 0x00ff_ff00) >> 8) as i16;
+                if verbose() || mess_type == MessType::Balance as i16 {
+                    self.trace.push(format!(
+                        "t={} n{i} gets type {mess_type} from {sender}: {}",
+                        self.now,
+                        describe(mess_type, &data)
+                    ));
+                }
+                if mess_type == MessType::Balance as i16 {
+                    // Balancing is a round of its own: it may give back
+                    // what a node lost in the exchange (C's choice).
+                    self.nodes[i].released_this_view.clear();
+                }
+                self.feed(
+                    i,
+                    Event::Message {
+                        sender: &sender,
+                        mess_type,
+                        swapped: false,
+                        body: &data,
+                    },
+                );
+            }
+            _ => {}
+        }
+    }
+
+    fn fire_timer(&mut self, i: usize, t: Timer) {
+        self.nodes[i].timers.remove(&t);
+        self.feed(i, Event::Timer(t));
+    }
+
+    /// The earliest timer of any node (ArpCache ignored: it changes nothing).
+    fn next_timer(&self) -> Option<(u64, usize, Timer)> {
+        self.nodes
+            .iter()
+            .enumerate()
+            .flat_map(|(i, n)| {
+                n.timers
+                    .iter()
+                    .filter(|(t, _)| **t != Timer::ArpCache)
+                    .map(move |(t, due)| (*due, i, *t))
+            })
+            .min_by_key(|(due, i, t)| (*due, *i, *t as u8))
+    }
+
+    fn pending(&self) -> Vec<usize> {
+        (0..self.nodes.len())
+            .filter(|&i| !self.nodes[i].inbox.is_empty())
+            .collect()
+    }
+
+    fn random_step(&mut self, rng: &mut Rng, faults_left: &mut usize) {
+        let pending = self.pending();
+        let r = rng.below(100);
+        if r < 70 && !pending.is_empty() {
+            let i = pending[rng.below(pending.len())];
+            self.deliver(i);
+        } else if r < 88 {
+            if let Some((due, i, t)) = self.next_timer() {
+                self.now = self.now.max(due);
+                self.fire_timer(i, t);
+            }
+        } else if *faults_left > 0 {
+            *faults_left -= 1;
+            self.fault(rng);
+        }
+    }
+
+    fn fault(&mut self, rng: &mut Rng) {
+        let n = self.nodes.len();
+        match rng.below(5) {
+            0 if n > 1 => {
+                // A random split of the live daemons.
+                let live: Vec<usize> = (0..n).filter(|&d| self.world.is_up(d)).collect();
+                let k = 1 + rng.below(live.len().clamp(1, 3));
+                let mut comps = vec![Vec::new(); k];
+                for d in live {
+                    comps[rng.below(k)].push(d);
+                }
+                comps.retain(|c| !c.is_empty());
+                self.trace
+                    .push(format!("t={} partition {comps:?}", self.now));
+                let outs = self.world.partition(&comps).expect("valid partition");
+                self.route(outs);
+            }
+            1 => {
+                self.trace.push(format!("t={} heal", self.now));
+                let outs = self.world.heal();
+                self.route(outs);
+            }
+            2 => {
+                let d = rng.below(n);
+                if self.world.is_up(d) {
+                    self.trace.push(format!("t={} crash d{d}", self.now));
+                    let outs = self.world.crash(d);
+                    self.route(outs);
+                }
+            }
+            3 => {
+                let d = rng.below(n);
+                if !self.world.is_up(d) {
+                    self.trace.push(format!("t={} restart d{d}", self.now));
+                    let outs = self.world.restart(d);
+                    self.route(outs);
+                    self.connect(d);
+                }
+            }
+            _ => {
+                // A wackamole restart: the session goes, then comes back.
+                let i = rng.below(n);
+                if let Some(sid) = self.nodes[i].session {
+                    self.trace.push(format!("t={} n{i} restarts", self.now));
+                    let outs = self.world.disconnect(sid);
+                    self.lose_link(i);
+                    self.route(outs);
+                    self.connect(i);
+                }
+            }
+        }
+    }
+
+    /// Runs until nothing is queued and balancing is over.
+    fn settle(&mut self) {
+        for _ in 0..200_000 {
+            let pending = self.pending();
+            if let Some(&i) = pending.first() {
+                self.deliver(i);
+                continue;
+            }
+            let Some((due, i, t)) = self.next_timer() else {
+                return;
+            };
+            if t == Timer::Balance {
+                // Fire one whole round of balance timers; done when no
+                // leader has anything to move.
+                let before = self.balances_sent;
+                let due_all: Vec<(usize, Timer)> = (0..self.nodes.len())
+                    .filter(|&j| self.nodes[j].timers.contains_key(&Timer::Balance))
+                    .map(|j| (j, Timer::Balance))
+                    .collect();
+                let others: Vec<(usize, Timer)> = (0..self.nodes.len())
+                    .filter(|&j| self.nodes[j].timers.contains_key(&Timer::Maturity))
+                    .map(|j| (j, Timer::Maturity))
+                    .collect();
+                if !others.is_empty() {
+                    let (j, t) = others[0];
+                    self.now = self.now.max(self.nodes[j].timers[&t]);
+                    self.fire_timer(j, t);
+                    continue;
+                }
+                self.now = self.now.max(due);
+                for (j, t) in due_all {
+                    self.fire_timer(j, t);
+                }
+                while let Some(&j) = self.pending().first() {
+                    self.deliver(j);
+                }
+                if self.balances_sent == before {
+                    return;
+                }
+                continue;
+            }
+            self.now = self.now.max(due);
+            self.fire_timer(i, t);
+        }
+        panic!("seed {}: the cluster did not settle", self.seed);
+    }
+
+    /// The invariants, per component (nodes sharing their last view).
+    fn check(&self) -> Vec<String> {
+        let mut bad = self.faults.clone();
+        let mut comps: BTreeMap<[u32; 3], Vec<usize>> = BTreeMap::new();
+        for (i, n) in self.nodes.iter().enumerate() {
+            match &n.view {
+                Some(v) if n.session.is_some() => comps.entry(v.id).or_default().push(i),
+                _ => {
+                    if !n.held.is_empty() {
+                        bad.push(format!(
+                            "n{i} holds {:?} without a link to the group",
+                            n.held
+                        ));
+                    }
+                }
+            }
+        }
+        for (id, members) in comps {
+            let first = &self.nodes[members[0]];
+            let view = first.view.as_ref().unwrap();
+            let names: Vec<String> = members
+                .iter()
+                .map(|&i| format!("#{}#d{}", self.nodes[i].name, self.nodes[i].daemon))
+                .collect();
+            if view.members != names {
+                bad.push(format!(
+                    "view {id:?}: members {:?}, nodes {names:?}",
+                    view.members
+                ));
+                continue;
+            }
+            let mature = members.iter().all(|&i| self.nodes[i].engine.is_mature());
+            if !mature {
+                bad.push(format!(
+                    "view {id:?}: not every node is mature after settling"
+                ));
+                continue;
+            }
+            for &i in &members[1..] {
+                let (a, b) = (first.engine.table(), self.nodes[i].engine.table());
+                if a != b {
+                    let diff: Vec<String> = (0..a.len())
+                        .filter(|&v| a[v] != b[v])
+                        .map(|v| {
+                            format!(
+                                "VIF {v}: {}/{:?} vs {}/{:?}",
+                                a[v].owner, a[v].priority, b[v].owner, b[v].priority
+                            )
+                        })
+                        .collect();
+                    bad.push(format!(
+                        "view {id:?}: n{} and n{} disagree on the table: {}",
+                        members[0],
+                        i,
+                        diff.join(", ")
+                    ));
+                }
+            }
+            let table = first.engine.table();
+            let addr_of = |i: usize| self.nodes[i].engine.settings().me;
+            for (v, slot) in table.iter().enumerate() {
+                let holders: Vec<usize> = members
+                    .iter()
+                    .copied()
+                    .filter(|&i| self.nodes[i].held.contains(&v))
+                    .collect();
+                if holders.len() != 1 {
+                    bad.push(format!("view {id:?}: VIF {v} held by {holders:?}"));
+                    continue;
+                }
+                if addr_of(holders[0]) != slot.owner {
+                    bad.push(format!(
+                        "view {id:?}: VIF {v} held by n{} but the table says {}",
+                        holders[0], slot.owner
+                    ));
+                }
+                let preferrers: Vec<usize> = members
+                    .iter()
+                    .copied()
+                    .filter(|&i| {
+                        self.nodes[i]
+                            .engine
+                            .settings()
+                            .prefer
+                            .contains(&self.vifs[v])
+                    })
+                    .collect();
+                if !preferrers.is_empty() && !preferrers.contains(&holders[0]) {
+                    bad.push(format!(
+                        "view {id:?}: VIF {v} is preferred by {preferrers:?} but held by n{}",
+                        holders[0]
+                    ));
+                }
+            }
+            // Balanced, unless what the busiest holds may not move, or
+            // (with `all`) the one round of VIFs/2 moves C allows per
+            // view change was not enough.
+            let rate = first.engine.settings().balance_rate;
+            let capped = first.engine.settings().complete_balance
+                && self
+                    .last_moves
+                    .get(&members[0])
+                    .is_some_and(|&m| m == rate as usize);
+            let counts: Vec<usize> = members.iter().map(|&i| self.nodes[i].held.len()).collect();
+            let (min, max) = (*counts.iter().min().unwrap(), *counts.iter().max().unwrap());
+            if rate > 0 && max > min + 1 {
+                let stuck = members.iter().any(|&i| {
+                    let held = &self.nodes[i].held;
+                    held.len() >= min + 2
+                        && held.iter().all(|&v| table[v].priority >= Priority::Prefer)
+                });
+                if !stuck && !capped {
+                    bad.push(format!("view {id:?}: unbalanced holdings {counts:?}"));
+                }
+            }
+        }
+        bad
+    }
+}
+
+fn verbose() -> bool {
+    std::env::var("WACKAMOLE_SIM_SEED").is_ok()
+}
+
+fn describe(mess_type: i16, body: &[u8]) -> String {
+    use wackamole::cluster::msg;
+    match mess_type {
+        1 => match msg::State::decode(body, false) {
+            Ok(s) => format!(
+                "STATE idx {} mature {} held {:?} prefer {:?}",
+                s.index,
+                s.mature,
+                s.held
+                    .iter()
+                    .map(|(a, p)| format!("{}:{}", a.octets()[3] - 1, *p as u8))
+                    .collect::<Vec<_>>(),
+                s.prefer
+                    .iter()
+                    .map(|a| a.octets()[3] - 1)
+                    .collect::<Vec<_>>()
+            ),
+            Err(e) => format!("bad STATE {e}"),
+        },
+        3 => match msg::Balance::decode(body, false) {
+            Ok(b) => format!(
+                "BALANCE {:?}",
+                b.moves
+                    .iter()
+                    .map(|(o, v)| format!("{} to n{}", v.octets()[3] - 1, o.octets()[3] - 1))
+                    .collect::<Vec<_>>()
+            ),
+            Err(e) => format!("bad BALANCE {e}"),
+        },
+        2 => "MATURING".into(),
+        _ => String::new(),
+    }
+}
+
+fn run(seed: u64) -> Result<(), String> {
+    run_with(seed, false)
+}
+
+fn run_with(seed: u64, c_exact: bool) -> Result<(), String> {
+    let mut rng = Rng::new(seed);
+    let mut sim = Sim::new(seed, &mut rng, c_exact);
+    for i in 0..sim.nodes.len() {
+        sim.connect(i);
+    }
+    let steps = 20 + rng.below(300);
+    let mut faults = rng.below(6);
+    for _ in 0..steps {
+        sim.random_step(&mut rng, &mut faults);
+    }
+    if rng.chance(50) {
+        // Heal and bring everything back before settling.
+        let outs = sim.world.heal();
+        sim.route(outs);
+        for d in 0..sim.nodes.len() {
+            if !sim.world.is_up(d) {
+                let outs = sim.world.restart(d);
+                sim.route(outs);
+                sim.connect(d);
+            }
+        }
+    }
+    sim.settle();
+    let bad = sim.check();
+    if bad.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "seed {seed}: {} nodes, {} VIFs:\n  {}\n--- trace:\n{}",
+            sim.nodes.len(),
+            sim.vifs.len(),
+            bad.join("\n  "),
+            sim.trace.join("\n")
+        ))
+    }
+}
+
+#[test]
+fn random_schedules_keep_the_invariants() {
+    if let Ok(seed) = std::env::var("WACKAMOLE_SIM_SEED") {
+        run(seed.parse().expect("a seed")).unwrap_or_else(|e| panic!("{e}"));
+        return;
+    }
+    let n: u64 = std::env::var("WACKAMOLE_SIM_SCHEDULES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10_000);
+    let mut failures = Vec::new();
+    for seed in 0..n {
+        if let Err(e) = run(seed) {
+            failures.push(e);
+        }
+    }
+    if std::env::var("WACKAMOLE_SIM_SUMMARY").is_ok() {
+        for f in &failures {
+            let mut l = f.lines();
+            eprintln!(
+                "{} | {}",
+                l.next().unwrap_or(""),
+                l.next().unwrap_or("").trim()
+            );
+        }
+    }
+    if !failures.is_empty() {
+        panic!(
+            "{} of {n} schedules broke an invariant; the first:\n{}",
+            failures.len(),
+            failures[0]
+        );
+    }
+}
+
+/// The same schedules with C 2.1.4's exact logic: its defects show up,
+/// which is why the engine departs from it there (and only there).
+#[test]
+fn c_2_1_4_logic_splits_tables_and_holds_vifs_twice() {
+    let mut split = None;
+    let mut twice = None;
+    for seed in 0..3_000 {
+        if let Err(e) = run_with(seed, true) {
+            if split.is_none() && e.contains("disagree on the table") {
+                split = Some(seed);
+            }
+            if twice.is_none()
+                && e.lines()
+                    .any(|l| l.contains(" held by [") && l.contains(", "))
+            {
+                twice = Some(seed);
+            }
+        }
+        if split.is_some() && twice.is_some() {
+            break;
+        }
+    }
+    let (Some(split), Some(twice)) = (split, twice) else {
+        panic!("C's logic no longer shows its defects: split {split:?}, twice {twice:?}");
+    };
+    // The fixed engine keeps every invariant on those very schedules.
+    run(split).unwrap_or_else(|e| panic!("{e}"));
+    run(twice).unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// The checks themselves catch what they look for.
+#[test]
+fn the_checks_catch_broken_clusters() {
+    let mut rng = Rng::new(7);
+    let mut sim = Sim::new(7, &mut rng, false);
+    for i in 0..sim.nodes.len() {
+        sim.connect(i);
+    }
+    sim.settle();
+    assert!(sim.check().is_empty(), "{:?}", sim.check());
+    if sim.nodes.len() < 2 {
+        return;
+    }
+    // A VIF up on a second node.
+    let v = *sim.nodes[0]
+        .held
+        .iter()
+        .next()
+        .or(sim.nodes[1].held.iter().next())
+        .unwrap();
+    let other = if sim.nodes[0].held.contains(&v) { 1 } else { 0 };
+    sim.nodes[other].held.insert(v);
+    assert!(
+        sim.check()
+            .iter()
+            .any(|l| l.contains(&format!("VIF {v} held by"))),
+        "{:?}",
+        sim.check()
+    );
+    sim.nodes[other].held.remove(&v);
+    // A VIF up nowhere.
+    let holder = 1 - other;
+    sim.nodes[holder].held.remove(&v);
+    assert!(sim
+        .check()
+        .iter()
+        .any(|l| l.contains(&format!("VIF {v} held by []"))));
+}
