@@ -109,9 +109,9 @@ fn replay(text: &str, s: Settings) -> Replay {
     let mut changes = Vec::new();
     let mut compared = 0;
     let run = |e: &mut Engine,
-                   ev: Event<'_>,
-                   pending: &mut Vec<(MessType, Vec<u8>)>,
-                   changes: &mut Vec<(Ipv4Addr, bool)>| {
+               ev: Event<'_>,
+               pending: &mut Vec<(MessType, Vec<u8>)>,
+               changes: &mut Vec<(Ipv4Addr, bool)>| {
         let mut queue = vec![e.handle(ev)];
         while let Some(actions) = queue.pop() {
             for act in actions {
@@ -247,4 +247,447 @@ fn prefer_join_as_tb1() {
     assert_eq!(t[1].owner, a("192.168.78.3"));
     let counts: Vec<i32> = r.engine.members().iter().map(|m| m.count).collect();
     assert_eq!(counts, [2, 2, 2]);
+}
+
+// ---- rules and hostile input, one engine at a time ----------------------
+
+fn vip(i: u8) -> Ipv4Addr {
+    Ipv4Addr::new(192, 0, 2, 100 + i)
+}
+
+fn node(i: u8) -> Ipv4Addr {
+    Ipv4Addr::new(10, 0, 0, i)
+}
+
+fn small(me: u8, vifs: u8, prefer: &[u8]) -> Settings {
+    Settings {
+        me: node(me),
+        vifs: (0..vifs).map(vip).collect(),
+        prefer: prefer.iter().map(|&p| vip(p)).collect(),
+        balance_rate: u32::from(vifs) / 2,
+        complete_balance: true,
+        balance_interval: Duration::from_secs(60),
+        mature: Duration::from_secs(5),
+        arp_cache: Duration::from_secs(60),
+    }
+}
+
+const ID: [u32; 3] = [7, 8, 9];
+
+fn names(n: u8) -> Vec<String> {
+    (1..=n).map(|i| format!("#n{i}#d")).collect()
+}
+
+/// An engine for node `me` (1-based) in a fresh view of `n` members.
+fn in_view(s: Settings, n: u8) -> (Engine, Vec<Action>) {
+    let me = s.me.octets()[3];
+    let mut e = Engine::new(s);
+    e.handle(Event::Connected {
+        private_group: &format!("#n{me}#d"),
+    });
+    let acts = e.handle(Event::View(View {
+        id: ID,
+        members: names(n),
+        my_index: usize::from(me - 1),
+    }));
+    (e, acts)
+}
+
+fn state(from: u8, mature: bool, held: &[(u8, Priority)], prefer: &[u8]) -> Vec<u8> {
+    msg::State {
+        group_id: ID,
+        real: node(from),
+        index: i32::from(from) - 1,
+        mature,
+        held: held.iter().map(|&(v, p)| (vip(v), p)).collect(),
+        prefer: prefer.iter().map(|&p| vip(p)).collect(),
+    }
+    .encode()
+}
+
+fn deliver(e: &mut Engine, from: u8, t: MessType, body: &[u8]) -> Vec<Action> {
+    e.handle(Event::Message {
+        sender: &format!("#n{from}#d"),
+        mess_type: t as i16,
+        swapped: false,
+        body,
+    })
+}
+
+fn acquired(acts: &[Action]) -> Vec<usize> {
+    acts.iter()
+        .filter_map(|a| {
+            if let Action::Acquire(i) = a {
+                Some(*i)
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+fn released(acts: &[Action]) -> Vec<usize> {
+    acts.iter()
+        .filter_map(|a| {
+            if let Action::Release(i) = a {
+                Some(*i)
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+fn warned(acts: &[Action], needle: &str) -> bool {
+    acts.iter()
+        .any(|a| matches!(a, Action::Log(Level::Warn | Level::Error, t) if t.contains(needle)))
+}
+
+#[test]
+fn a_view_sends_state_and_gathers() {
+    let (e, acts) = in_view(small(1, 4, &[2]), 2);
+    assert_eq!(e.phase(), Phase::Gather);
+    let body = acts
+        .iter()
+        .find_map(|a| match a {
+            Action::Multicast {
+                mess_type: MessType::State,
+                body,
+            } => Some(body),
+            _ => None,
+        })
+        .expect("a STATE");
+    let s = msg::State::decode(body, false).unwrap();
+    assert!(acts.iter().any(
+        |a| matches!(a, Action::Log(Level::Info, t) if t.starts_with("membership 7:8:9: 2 members"))
+    ));
+    assert_eq!(
+        (s.group_id, s.real, s.index, s.mature),
+        (ID, node(1), 0, false)
+    );
+    assert_eq!(s.prefer, [vip(2)]);
+    assert!(acts.contains(&Action::CancelTimer(Timer::Balance)));
+    assert!(acts.contains(&Action::ShareArpCache));
+}
+
+#[test]
+fn a_cold_cluster_waits_for_maturity_then_deals_alternately() {
+    let (mut e, _) = in_view(small(1, 4, &[]), 2);
+    deliver(&mut e, 1, MessType::State, &state(1, false, &[], &[]));
+    let acts = deliver(&mut e, 2, MessType::State, &state(2, false, &[], &[]));
+    assert_eq!(e.phase(), Phase::Boot, "immature: no claims");
+    assert!(acquired(&acts).is_empty());
+    // The maturity timer multicasts MATURING; its delivery claims.
+    let acts = e.handle(Event::Timer(Timer::Maturity));
+    assert_eq!(
+        acts,
+        [Action::Multicast {
+            mess_type: MessType::Maturing,
+            body: vec![]
+        }]
+    );
+    let acts = deliver(&mut e, 2, MessType::Maturing, &[]);
+    assert!(e.is_mature());
+    assert_eq!(
+        acquired(&acts),
+        [0, 2],
+        "fewest first, lowest index on ties"
+    );
+    assert!(acts.contains(&Action::PostUp));
+    assert_eq!(e.phase(), Phase::Run);
+    assert!(acts.contains(&Action::StartTimer(Timer::Balance, Duration::ZERO)));
+}
+
+#[test]
+fn joining_a_mature_cluster_is_mature_at_once() {
+    let (mut e, _) = in_view(small(2, 4, &[]), 2);
+    deliver(
+        &mut e,
+        1,
+        MessType::State,
+        &state(
+            1,
+            true,
+            &[
+                (0, Priority::Claimed),
+                (1, Priority::Claimed),
+                (2, Priority::Claimed),
+                (3, Priority::Claimed),
+            ],
+            &[],
+        ),
+    );
+    assert!(e.is_mature());
+    let acts = deliver(&mut e, 2, MessType::State, &state(2, false, &[], &[]));
+    // Nothing unclaimed: the newcomer gets its share from the leader's BALANCE.
+    assert!(acquired(&acts).is_empty());
+    assert_eq!(e.phase(), Phase::Run);
+    let b = msg::Balance {
+        moves: vec![(node(2), vip(0)), (node(2), vip(1))],
+    }
+    .encode();
+    let acts = deliver(&mut e, 1, MessType::Balance, &b);
+    assert_eq!(acquired(&acts), [0, 1]);
+    assert!(acts.contains(&Action::PostUp));
+}
+
+#[test]
+fn conflicts_follow_claim_priority() {
+    // n1 and n2 both held VIF 0 (a merge). n1's STATE comes first.
+    let (mut e, _) = in_view(small(2, 2, &[]), 2);
+    // n2 ran alone before: it holds both VIFs.
+    e.held = vec![true, true];
+    deliver(
+        &mut e,
+        1,
+        MessType::State,
+        &state(1, true, &[(0, Priority::Claimed)], &[]),
+    );
+    let acts = deliver(
+        &mut e,
+        2,
+        MessType::State,
+        &state(
+            2,
+            true,
+            &[(0, Priority::Claimed), (1, Priority::Claimed)],
+            &[],
+        ),
+    );
+    // Equal priority: the later sender (n2, this node) loses VIF 0.
+    assert_eq!(released(&acts), [0]);
+    assert!(acts.contains(&Action::PostDown));
+    assert_eq!(e.table()[0].owner, node(1));
+    assert_eq!(e.table()[1].owner, node(2));
+    // A PREFER_CLAIMED holder beats a CLAIMED one that came first.
+    let (mut e, _) = in_view(small(1, 1, &[]), 2);
+    e.held = vec![true];
+    deliver(
+        &mut e,
+        1,
+        MessType::State,
+        &state(1, true, &[(0, Priority::Claimed)], &[]),
+    );
+    let acts = deliver(
+        &mut e,
+        2,
+        MessType::State,
+        &state(2, true, &[(0, Priority::PreferClaimed)], &[0]),
+    );
+    assert_eq!(released(&acts), [0]);
+    assert_eq!(
+        (e.table()[0].owner, e.table()[0].priority),
+        (node(2), Priority::PreferClaimed)
+    );
+}
+
+#[test]
+fn a_preference_takes_a_vif_over() {
+    let (mut e, _) = in_view(small(1, 2, &[]), 2);
+    e.held = vec![true, true];
+    e.old = vec![
+        Slot {
+            owner: node(1),
+            priority: Priority::Claimed
+        };
+        2
+    ];
+    deliver(
+        &mut e,
+        1,
+        MessType::State,
+        &state(
+            1,
+            true,
+            &[(0, Priority::Claimed), (1, Priority::Claimed)],
+            &[],
+        ),
+    );
+    let acts = deliver(&mut e, 2, MessType::State, &state(2, true, &[], &[1]));
+    assert_eq!(released(&acts), [1]);
+    assert_eq!(
+        (e.table()[1].owner, e.table()[1].priority),
+        (node(2), Priority::PreferClaimed)
+    );
+    let counts: Vec<i32> = e.members().iter().map(|m| m.count).collect();
+    assert_eq!(counts, [1, 1]);
+}
+
+#[test]
+fn the_leader_moves_what_c_moves() {
+    // Counts 3,3,0 (three-hosts after tb3 joins): C picks the first
+    // member as busiest (ties keep it), then member 1.
+    let mut s = small(1, 6, &[]);
+    s.balance_rate = 3;
+    let (mut e, _) = in_view(s, 3);
+    let p = Priority::Claimed;
+    deliver(
+        &mut e,
+        1,
+        MessType::State,
+        &state(1, true, &[(3, p), (4, p), (5, p)], &[]),
+    );
+    deliver(&mut e, 3, MessType::State, &state(3, false, &[], &[]));
+    let acts = deliver(
+        &mut e,
+        2,
+        MessType::State,
+        &state(2, true, &[(0, p), (1, p), (2, p)], &[]),
+    );
+    assert!(acts.contains(&Action::StartTimer(Timer::Balance, Duration::ZERO)));
+    let acts = e.handle(Event::Timer(Timer::Balance));
+    let Some(Action::Multicast {
+        mess_type: MessType::Balance,
+        body,
+    }) = acts.first()
+    else {
+        panic!("{acts:?}")
+    };
+    let b = msg::Balance::decode(body, false).unwrap();
+    assert_eq!(b.moves, [(node(3), vip(3)), (node(3), vip(0))]);
+    // Once balanced, the leader sends nothing.
+    deliver(&mut e, 1, MessType::Balance, body);
+    let acts = e.handle(Event::Timer(Timer::Balance));
+    assert!(
+        !acts.iter().any(|a| matches!(a, Action::Multicast { .. })),
+        "{acts:?}"
+    );
+}
+
+#[test]
+fn hostile_and_stale_input_is_ignored() {
+    let (mut e, _) = in_view(small(1, 2, &[]), 2);
+    let p = Priority::Claimed;
+    let cases: Vec<(&str, u8, Vec<u8>, &str)> = vec![
+        (
+            "a truncated body",
+            2,
+            state(2, true, &[(0, p)], &[])[..30].to_vec(),
+            "malformed STATE",
+        ),
+        (
+            "an absurd count",
+            2,
+            {
+                let mut b = state(2, true, &[], &[]);
+                b[24..28].copy_from_slice(&1_000_000i32.to_ne_bytes());
+                b
+            },
+            "malformed STATE",
+        ),
+        (
+            "an index out of range",
+            2,
+            {
+                let mut b = state(2, true, &[], &[]);
+                b[16..20].copy_from_slice(&99i32.to_ne_bytes());
+                b
+            },
+            "claiming index 99",
+        ),
+        (
+            "another member's index",
+            2,
+            {
+                let mut b = state(2, true, &[(0, p)], &[]);
+                b[16..20].copy_from_slice(&0i32.to_ne_bytes());
+                b
+            },
+            "claiming index 0",
+        ),
+        (
+            "a stranger",
+            9,
+            state(2, true, &[(0, p)], &[]),
+            "claiming index 1",
+        ),
+    ];
+    for (what, from, body, log) in cases {
+        let acts = deliver(&mut e, from, MessType::State, &body);
+        assert!(warned(&acts, log), "{what}: {acts:?}");
+        assert!(!e.members()[1].got_state, "{what}");
+        assert_eq!(e.table()[0].owner, Ipv4Addr::UNSPECIFIED, "{what}");
+    }
+    // Another view's STATE: dropped quietly (normal during quick changes).
+    let mut b = state(2, true, &[(0, p)], &[]);
+    b[8..12].copy_from_slice(&1u32.to_ne_bytes());
+    let acts = deliver(&mut e, 2, MessType::State, &b);
+    assert!(!warned(&acts, ""), "{acts:?}");
+    assert!(!e.members()[1].got_state);
+    // A good one counts once; a second is ignored.
+    deliver(&mut e, 2, MessType::State, &state(2, true, &[(0, p)], &[]));
+    let acts = deliver(&mut e, 2, MessType::State, &state(2, true, &[(1, p)], &[]));
+    assert!(warned(&acts, "second STATE"));
+    assert_eq!(e.table()[1].owner, Ipv4Addr::UNSPECIFIED);
+    // An unknown VIP in a STATE is named, the rest is used.
+    let acts = deliver(&mut e, 1, MessType::State, &{
+        let mut s = msg::State::decode(&state(1, true, &[(1, p)], &[]), false).unwrap();
+        s.held.push((Ipv4Addr::new(203, 0, 113, 1), p));
+        s.encode()
+    });
+    assert!(warned(&acts, "203.0.113.1, which is not a VIF here"));
+    assert_eq!(e.phase(), Phase::Run);
+    assert_eq!(e.table()[1].owner, node(1));
+    // BALANCEs that are not the leader's, or that name strangers.
+    let table = e.table().to_vec();
+    for (from, moves, log) in [
+        (2, vec![(node(2), vip(1))], "does not lead"),
+        (1, vec![(node(9), vip(1))], "unknown VIF or member"),
+        (
+            1,
+            vec![(node(2), Ipv4Addr::new(203, 0, 113, 1))],
+            "unknown VIF or member",
+        ),
+    ] {
+        let acts = deliver(
+            &mut e,
+            from,
+            MessType::Balance,
+            &msg::Balance { moves }.encode(),
+        );
+        assert!(warned(&acts, log), "{acts:?}");
+        assert_eq!(e.table(), &table[..]);
+    }
+    let acts = deliver(&mut e, 1, MessType::Balance, &[1, 2, 3]);
+    assert!(warned(&acts, "malformed BALANCE"));
+    // MATURING from a stranger, and unknown message types.
+    let acts = deliver(&mut e, 9, MessType::Maturing, &[]);
+    assert!(warned(&acts, "not a member"));
+    assert!(e
+        .handle(Event::Message {
+            sender: "#n2#d",
+            mess_type: 77,
+            swapped: false,
+            body: &[0; 64]
+        })
+        .is_empty());
+}
+
+#[test]
+fn losing_the_link_releases_everything() {
+    let (mut e, _) = in_view(small(1, 3, &[]), 1);
+    let acts = deliver(&mut e, 1, MessType::State, &state(1, true, &[], &[]));
+    assert_eq!(acquired(&acts), [0, 1, 2]);
+    let acts = e.handle(Event::Disconnected);
+    assert_eq!(released(&acts), [0, 1, 2]);
+    assert!(acts.contains(&Action::PostDown));
+    assert!(acts.contains(&Action::CancelTimer(Timer::Maturity)));
+    assert_eq!(e.held().count(), 0);
+    // Nothing happens until connected again.
+    assert!(e.handle(Event::Timer(Timer::Maturity)).is_empty());
+    let acts = e.handle(Event::Connected {
+        private_group: "#n1#d",
+    });
+    assert!(acts.contains(&Action::StartTimer(Timer::Maturity, Duration::from_secs(5))));
+    assert!(!e.is_mature());
+}
+
+#[test]
+fn two_members_with_one_identity_are_reported() {
+    let (mut e, _) = in_view(small(1, 2, &[]), 2);
+    deliver(&mut e, 1, MessType::State, &state(1, true, &[], &[]));
+    let mut b = msg::State::decode(&state(2, true, &[], &[]), false).unwrap();
+    b.real = node(1);
+    let acts = deliver(&mut e, 2, MessType::State, &b.encode());
+    assert!(acts.iter().any(|a| matches!(a, Action::Log(Level::Error, t) if t.contains("both report real address 10.0.0.1"))), "{acts:?}");
 }
