@@ -14,6 +14,20 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+/// The identity warning `-t` gives on a machine where this node's
+/// address cannot be found (no usable host name, no interface up).
+const NO_IDENTITY: &str = "wackamole: warning: cannot determine this node's address: ";
+
+/// stderr less that warning: what the rest of a test may assert on,
+/// whatever the machine it runs on.
+fn stderr_but_identity(o: &Output) -> String {
+    text(&o.stderr)
+        .lines()
+        .filter(|l| !l.starts_with(NO_IDENTITY))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
 /// A scratch directory, removed on drop.
 struct Scratch(PathBuf);
 
@@ -56,7 +70,7 @@ fn check_the_sample() {
     assert!(s.contains("Group                wack1"), "{s}");
     assert!(s.contains("4 VIFs, 5 addresses"), "{s}");
     assert!(s.contains("eth1:198.51.100.20/32n28"), "{s}");
-    assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+    assert_eq!(stderr_but_identity(&out), "");
 }
 
 #[test]
@@ -173,7 +187,15 @@ fn version_and_help() {
     let out = wackamole(&["-h"]);
     assert_eq!(out.status.code(), Some(0));
     let s = text(&out.stdout);
-    for flag in ["-c FILE", "-d", "-s SPREAD", "-u NAME", "-t", "-v"] {
+    for flag in [
+        "-a ADDRESS",
+        "-c FILE",
+        "-d",
+        "-s SPREAD",
+        "-u NAME",
+        "-t",
+        "-v",
+    ] {
         assert!(s.contains(flag), "{flag} missing from\n{s}");
     }
 }
@@ -186,7 +208,7 @@ fn s_overrides_the_config_with_a_warning() {
     assert!(text(&out.stdout).contains("Spread 4804@10.0.0.1 (tcp:10.0.0.1:4804) is used"));
     // The same address: nothing to warn about.
     let out = wackamole(&["-t", "-c", &sample(), "-s", "4803"]);
-    assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+    assert_eq!(stderr_but_identity(&out), "");
     let out = wackamole(&["-t", "-c", &sample(), "-s", "notaport"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("-s: 'notaport' is not a port number"));
@@ -220,4 +242,173 @@ fn wackatrl_flags() {
     let out = run(&["-c", f.to_str().unwrap(), "-l"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("no virtual interfaces configured"));
+}
+
+/// The `NodeAddress` line of a `-t` summary.
+fn node_line(o: &Output) -> String {
+    let s = text(&o.stdout);
+    let lines: Vec<&str> = s
+        .lines()
+        .filter(|l| l.starts_with("  NodeAddress "))
+        .collect();
+    assert_eq!(lines.len(), 1, "{s}");
+    lines[0].to_string()
+}
+
+#[test]
+fn t_shows_the_identity_and_where_it_comes_from() {
+    let out = wackamole(&["-t", "-c", &sample()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let line = node_line(&out);
+    // Whatever this machine is: an address and its rule, or a warning
+    // (and still exit 0: the file is valid).
+    if text(&out.stderr).contains(NO_IDENTITY) {
+        assert_eq!(
+            line,
+            "  NodeAddress          (cannot be determined: see the warning)"
+        );
+        assert!(text(&out.stderr).contains(
+            "set it with 'NodeAddress = a.b.c.d' in the configuration or with -a ADDRESS"
+        ));
+    } else {
+        let rest = line.trim_start_matches("  NodeAddress          ");
+        let (addr, source) = rest.split_once(' ').unwrap();
+        let addr: std::net::Ipv4Addr = addr.parse().expect(&line);
+        assert!(!addr.is_loopback(), "{line}");
+        assert!(
+            source.starts_with("(host name ") || source.starts_with("(first address of "),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn a_sets_the_identity() {
+    let out = wackamole(&["-t", "-c", &sample(), "-a", "192.0.2.1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        node_line(&out),
+        "  NodeAddress          192.0.2.1 (from -a)"
+    );
+    assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn node_address_sets_the_identity_and_a_overrides_it_with_a_warning() {
+    let d = Scratch::new("node");
+    let f = d.file(
+        "w.conf",
+        "Group = g\nNodeAddress = 192.0.2.2\nVIFs { e:1.1.1.1/32 }\n",
+    );
+    let f = f.to_str().unwrap();
+    let out = wackamole(&["-t", "-c", f]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        node_line(&out),
+        "  NodeAddress          192.0.2.2 (from NodeAddress)"
+    );
+    assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+
+    let out = wackamole(&["-t", "-c", f, "-a", "192.0.2.1"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        node_line(&out),
+        "  NodeAddress          192.0.2.1 (from -a)"
+    );
+    assert_eq!(
+        text(&out.stderr),
+        format!("wackamole: warning: -a 192.0.2.1 overrides 'NodeAddress = 192.0.2.2' of {f}\n")
+    );
+    // The same address: nothing to warn about.
+    let out = wackamole(&["-t", "-c", f, "-a", "192.0.2.2"]);
+    assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn a_invalid_exits_2_with_the_reason() {
+    for (arg, reason) in [
+        (
+            "127.0.1.1",
+            "a loopback address (127.0.0.0/8) is the same on every host and cannot identify a node",
+        ),
+        ("tb1", "expected a dotted IPv4 address such as 192.0.2.1"),
+        ("224.0.0.1", "a multicast address (224.0.0.0/4) cannot identify a node"),
+        (
+            "192.0.2.1/24",
+            "a node address is a bare IPv4 address, without interface name or /PREFIX: write 192.0.2.1",
+        ),
+    ] {
+        let out = wackamole(&["-t", "-c", &sample(), "-a", arg]);
+        assert_eq!(out.status.code(), Some(2), "{arg}");
+        assert!(out.stdout.is_empty());
+        assert_eq!(
+            text(&out.stderr),
+            format!("wackamole: -a: invalid address '{arg}': {reason}\n")
+        );
+    }
+    // Checked before the config is read.
+    let out = wackamole(&["-t", "-c", "/nonexistent/w.conf", "-a", "0.0.0.0"]);
+    assert_eq!(out.status.code(), Some(2));
+    // -a needs its argument.
+    let out = wackamole(&["-a"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("Usage: wackamole [-a ADDRESS]"));
+}
+
+#[test]
+fn a_bad_node_address_in_the_file_exits_1_with_the_place() {
+    let d = Scratch::new("badnode");
+    let f = d.file(
+        "w.conf",
+        "Group = g\nNodeAddress = 127.0.1.1\nVIFs { e:1.1.1.1/32 }\n",
+    );
+    let out = wackamole(&["-t", "-c", f.to_str().unwrap(), "-a", "192.0.2.1"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "{}:2:15: invalid NodeAddress '127.0.1.1': a loopback address (127.0.0.0/8) is the same on every host and cannot identify a node\n",
+            f.display()
+        )
+    );
+}
+
+/// In a network namespace of its own (`unshare -n`, where the machine
+/// allows it) a host has only `lo`, down: no identity can be found.
+#[test]
+fn without_any_address_t_warns_but_passes() {
+    let unshare = |args: &[&str]| {
+        Command::new("unshare")
+            .arg("-n")
+            .arg(env!("CARGO_BIN_EXE_wackamole"))
+            .args(args)
+            .output()
+    };
+    match Command::new("unshare").args(["-n", "true"]).output() {
+        Ok(o) if o.status.success() => {}
+        _ => {
+            eprintln!("skipped: 'unshare -n' is not allowed here");
+            return;
+        }
+    }
+    let out = unshare(&["-t", "-c", &sample()]).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        node_line(&out),
+        "  NodeAddress          (cannot be determined: see the warning)"
+    );
+    let e = text(&out.stderr);
+    assert!(e.starts_with(NO_IDENTITY), "{e}");
+    assert!(
+        e.ends_with(", and no interface that is up has a non-loopback IPv4 address; set it with 'NodeAddress = a.b.c.d' in the configuration or with -a ADDRESS\n"),
+        "{e}"
+    );
+    assert_eq!(e.lines().count(), 1, "{e}");
+    // An explicit address needs nothing from the system.
+    let out = unshare(&["-t", "-c", &sample(), "-a", "192.0.2.1"]).unwrap();
+    assert_eq!(
+        node_line(&out),
+        "  NodeAddress          192.0.2.1 (from -a)"
+    );
+    assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
 }

@@ -1,10 +1,11 @@
 //! `wackamole`: the daemon's command line (flags of C wackamole 2.1.4,
-//! plus `-t`).
+//! plus `-t` and `-a`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use wackamole::config;
+use wackamole::net::identity;
 use wackamole::spread::addr::SpreadAddr;
 
 /// Spread keeps at most this many bytes of a private name.
@@ -12,6 +13,12 @@ const MAX_PRIVATE_NAME: usize = 10;
 
 fn options() -> getopts::Options {
     let mut o = getopts::Options::new();
+    o.optopt(
+        "a",
+        "",
+        "this node's own address, its identity in the cluster (overrides NodeAddress =)",
+        "ADDRESS",
+    );
     o.optopt(
         "c",
         "",
@@ -33,7 +40,7 @@ fn options() -> getopts::Options {
 }
 
 fn usage(o: &getopts::Options) -> String {
-    o.usage("Usage: wackamole [-c FILE] [-d] [-s SPREAD] [-u NAME] [-t] [-v]")
+    o.usage("Usage: wackamole [-a ADDRESS] [-c FILE] [-d] [-s SPREAD] [-u NAME] [-t] [-v]")
 }
 
 fn main() -> ExitCode {
@@ -71,6 +78,16 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let address_override = match m.opt_str("a") {
+        None => None,
+        Some(a) => match identity::parse_node_address(&a) {
+            Ok(addr) => Some(addr),
+            Err(e) => {
+                eprintln!("wackamole: -a: invalid address '{a}': {e}");
+                return ExitCode::from(2);
+            }
+        },
+    };
     if let Some(u) = m.opt_str("u") {
         if u.is_empty() || u.len() > MAX_PRIVATE_NAME {
             eprintln!(
@@ -95,8 +112,26 @@ fn main() -> ExitCode {
         }
     }
 
+    if let (Some(flag), Some(directive)) = (address_override, cfg.node_address()) {
+        if flag != directive {
+            eprintln!(
+                "wackamole: warning: -a {flag} overrides 'NodeAddress = {directive}' of {}",
+                cfg.file().display()
+            );
+        }
+    }
+
     if m.opt_present("t") {
-        print!("{}", cfg.summary());
+        // The daemon will refuse to start without an identity; a check
+        // of the file still passes, with the problem as a warning.
+        let node = match identity::identify(address_override, cfg.node_address()) {
+            Ok((addr, source)) => format!("{addr} ({source})"),
+            Err(e) => {
+                eprintln!("wackamole: warning: {e}");
+                "(cannot be determined: see the warning)".to_string()
+            }
+        };
+        print!("{}", cfg.summary_with_identity(&node));
         if let Some((text, addr)) = &spread_override {
             println!("  (-s)                 Spread {text} ({addr}) is used");
         }

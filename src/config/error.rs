@@ -7,6 +7,7 @@ use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
 pub use super::lexer::Pos;
+use crate::net::identity::AddressError;
 
 /// A config that cannot be used. `Display` gives
 /// `FILE:LINE:COL: message` (or `FILE: message` when no place applies).
@@ -84,6 +85,11 @@ pub enum ErrorKind {
     BadHook {
         spec: String,
         reason: String,
+    },
+    /// A `NodeAddress` value that cannot identify this node.
+    BadNodeAddress {
+        value: String,
+        problem: AddressError,
     },
 }
 
@@ -173,6 +179,9 @@ impl fmt::Display for ErrorKind {
             }
             ErrorKind::BadHook { spec, reason } => {
                 write!(f, "invalid RunDynamic '{spec}': {reason}")
+            }
+            ErrorKind::BadNodeAddress { value, problem } => {
+                write!(f, "invalid NodeAddress '{value}': {problem}")
             }
         }
     }

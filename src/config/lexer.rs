@@ -166,7 +166,7 @@ pub enum CClass {
 }
 
 /// The keywords of `config_gram.l`, matched case-insensitively on the
-/// whole word.
+/// whole word, and `NodeAddress`, which only this implementation knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Keyword {
     None,
@@ -191,6 +191,9 @@ pub enum Keyword {
     Notify,
     /// `VirtualInterfaces`, `VIPs` or `VIFs`.
     Vifs,
+    /// Not a keyword of C 2.1.4, which rejects the directive: this
+    /// node's identity (spec §2).
+    NodeAddress,
 }
 
 /// Canonical spellings, used in messages and suggestions.
@@ -218,6 +221,7 @@ pub const KEYWORDS: &[(&str, Keyword)] = &[
     ("VirtualInterfaces", Keyword::Vifs),
     ("VIPs", Keyword::Vifs),
     ("VIFs", Keyword::Vifs),
+    ("NodeAddress", Keyword::NodeAddress),
 ];
 
 impl Keyword {
@@ -380,6 +384,10 @@ mod tests {
         assert_eq!(CClass::of("vips"), CClass::Keyword(Keyword::Vifs));
         assert_eq!(CClass::of("VIFS"), CClass::Keyword(Keyword::Vifs));
         assert_eq!(CClass::of("ARP-CACHE"), CClass::Keyword(Keyword::ArpCache));
+        assert_eq!(
+            CClass::of("nodeaddress"),
+            CClass::Keyword(Keyword::NodeAddress)
+        );
         assert_eq!(CClass::of("1234"), CClass::Number);
         assert_eq!(CClass::of("5s"), CClass::Time);
         assert_eq!(CClass::of("5H"), CClass::Time);

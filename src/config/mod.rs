@@ -252,6 +252,7 @@ pub struct Config {
     preferred: Vec<Ipv4Addr>,
     vifs: Vec<Vif>,
     notify: Vec<NotifyEntry>,
+    node_address: Option<Ipv4Addr>,
 }
 
 impl Config {
@@ -325,9 +326,23 @@ impl Config {
     pub fn notify(&self) -> &[NotifyEntry] {
         &self.notify
     }
-    /// The `wackamole -t` summary.
+    /// This node's identity as `NodeAddress` sets it (checked: not
+    /// loopback, 0.0.0.0, multicast or broadcast); `None` when not set,
+    /// and then `-a` or the host's own addresses decide
+    /// (`net::identity`).
+    pub fn node_address(&self) -> Option<Ipv4Addr> {
+        self.node_address
+    }
+    /// The `wackamole -t` summary, with the `NodeAddress` line as the
+    /// file sets it.
     pub fn summary(&self) -> String {
-        summary::render(self)
+        summary::render(self, None)
+    }
+    /// The summary with `identity` on the `NodeAddress` line: the
+    /// effective identity and where it comes from, which only the
+    /// running program knows (`-a`, the host name, the interfaces).
+    pub fn summary_with_identity(&self, identity: &str) -> String {
+        summary::render(self, Some(identity))
     }
 }
 

@@ -16,7 +16,8 @@ pub fn duration(d: Duration) -> String {
     }
 }
 
-pub(super) fn render(c: &Config) -> String {
+/// `identity`, when given, is the `NodeAddress` line's text.
+pub(super) fn render(c: &Config, identity: Option<&str>) -> String {
     let mut o = String::new();
     let w = &mut o;
     let _ = writeln!(w, "{}: configuration is valid", c.file().display());
@@ -27,6 +28,12 @@ pub(super) fn render(c: &Config) -> String {
         c.spread()
     );
     let _ = writeln!(w, "  Group                {}", c.group());
+    let node = match (identity, c.node_address()) {
+        (Some(i), _) => i.to_string(),
+        (None, Some(a)) => a.to_string(),
+        (None, None) => "(not set: from the host name, else an interface)".to_string(),
+    };
+    let _ = writeln!(w, "  NodeAddress          {node}");
     let _ = writeln!(
         w,
         "  Control              {}{}",

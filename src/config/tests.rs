@@ -1095,3 +1095,130 @@ fn warnings_come_in_file_order() {
     assert!(w[0].starts_with("t.conf:3:8: "), "{w:?}");
     assert!(w[1].starts_with("t.conf:4:10: "), "{w:?}");
 }
+
+// ---- NodeAddress ----------------------------------------------------
+
+#[test]
+fn node_address() {
+    assert_eq!(ok(MIN).config.node_address(), None);
+    let l = ok_with("NodeAddress = 192.0.2.1\n");
+    assert_eq!(l.config.node_address(), Some(a("192.0.2.1")));
+    assert!(l.warnings.is_empty(), "{:?}", warnings(&l));
+    // Case-insensitive, anywhere, quoted or bare.
+    let c = ok("nodeADDRESS = '192.0.2.2'\nGroup = g\nVIFs { e:1.1.1.1/32 }").config;
+    assert_eq!(c.node_address(), Some(a("192.0.2.2")));
+}
+
+#[test]
+fn node_address_glued_to_its_equals_is_split_without_a_c_warning() {
+    // C rejects the directive whole, so "write 'NodeAddress = ...' for a
+    // file both accept" would be wrong advice.
+    for glued in [
+        "NodeAddress=192.0.2.1\n",
+        "NodeAddress= 192.0.2.1\n",
+        "NodeAddress =192.0.2.1\n",
+    ] {
+        let l = ok_with(glued);
+        assert_eq!(l.config.node_address(), Some(a("192.0.2.1")), "{glued}");
+        assert!(l.warnings.is_empty(), "{glued}: {:?}", warnings(&l));
+    }
+}
+
+#[test]
+fn node_address_repeated_warns_and_the_last_wins() {
+    let l = ok_with("NodeAddress = 192.0.2.1\nNodeAddress = 192.0.2.2\n");
+    assert_eq!(l.config.node_address(), Some(a("192.0.2.2")));
+    assert_eq!(
+        warnings(&l),
+        ["t.conf:4:1: warning: NodeAddress is set again (first at line 3); the last value wins"]
+    );
+}
+
+#[test]
+fn node_address_errors() {
+    assert_eq!(
+        error_with("NodeAddress = 127.0.1.1\n"),
+        "t.conf:3:15: invalid NodeAddress '127.0.1.1': a loopback address (127.0.0.0/8) is the same on every host and cannot identify a node"
+    );
+    assert_eq!(
+        error_with("NodeAddress = 0.0.0.0\n"),
+        "t.conf:3:15: invalid NodeAddress '0.0.0.0': the unspecified address 0.0.0.0 cannot identify a node"
+    );
+    assert_eq!(
+        error_with("NodeAddress = 224.0.0.18\n"),
+        "t.conf:3:15: invalid NodeAddress '224.0.0.18': a multicast address (224.0.0.0/4) cannot identify a node"
+    );
+    assert_eq!(
+        error_with("NodeAddress = 255.255.255.255\n"),
+        "t.conf:3:15: invalid NodeAddress '255.255.255.255': the broadcast address 255.255.255.255 cannot identify a node"
+    );
+    assert_eq!(
+        error_with("NodeAddress = 192.0.2.256\n"),
+        "t.conf:3:15: invalid NodeAddress '192.0.2.256': octet 256 is out of range 0-255"
+    );
+    assert_eq!(
+        error_with("NodeAddress = eth0:192.0.2.1/32\n"),
+        "t.conf:3:15: invalid NodeAddress 'eth0:192.0.2.1/32': a node address is a bare IPv4 address, without interface name or /PREFIX: write 192.0.2.1"
+    );
+    assert_eq!(
+        error_with("NodeAddress = tb1.example.org\n"),
+        "t.conf:3:15: invalid NodeAddress 'tb1.example.org': expected a dotted IPv4 address such as 192.0.2.1"
+    );
+    assert_eq!(
+        error_with("NodeAddress=127.0.0.1\n"),
+        "t.conf:3:13: invalid NodeAddress '127.0.0.1': a loopback address (127.0.0.0/8) is the same on every host and cannot identify a node"
+    );
+    // Value errors do not stop the parse: all are reported.
+    let e = errors(&format!(
+        "{MIN}NodeAddress = 127.0.0.1\nVIFs {{ e:1.1.1.300/32 }}\n"
+    ));
+    assert_eq!(e.len(), 2, "{e:#?}");
+    // Syntax.
+    assert_eq!(
+        error_with("NodeAddress 192.0.2.1\n"),
+        "t.conf:3:13: expected '=' after NodeAddress, found '192.0.2.1'"
+    );
+    assert_eq!(
+        error_with("NodeAddress =\nMature = 5s\n"),
+        "t.conf:4:1: expected an IPv4 address (a.b.c.d) for NodeAddress, found 'Mature'"
+    );
+    assert_eq!(
+        error_with("NodeAddress = {\n"),
+        "t.conf:3:15: expected an IPv4 address (a.b.c.d) for NodeAddress, found '{'"
+    );
+    assert_eq!(
+        error_with("NodeAddress =\n"),
+        "t.conf:4:1: expected an IPv4 address (a.b.c.d) for NodeAddress, found end of file"
+    );
+    assert_eq!(
+        error("NodeAdress = 192.0.2.1\n"),
+        "t.conf:1:1: unknown directive 'NodeAdress' (did you mean 'NodeAddress'?)"
+    );
+    // A block left open before it is caught there.
+    assert_eq!(
+        error("Group = g\nVIFs { e:1.1.1.1/32\nNodeAddress = 192.0.2.1\n"),
+        "t.conf:3:1: expected '}' to close VirtualInterfaces opened at line 2, found 'NodeAddress'"
+    );
+}
+
+#[test]
+fn summary_shows_node_address() {
+    let s = ok(MIN).config.summary();
+    assert!(
+        s.contains("\n  NodeAddress          (not set: from the host name, else an interface)\n"),
+        "{s}"
+    );
+    let c = ok_with("NodeAddress = 192.0.2.1\n").config;
+    assert!(
+        c.summary()
+            .contains("\n  Group                g\n  NodeAddress          192.0.2.1\n"),
+        "{}",
+        c.summary()
+    );
+    let s = c.summary_with_identity("192.0.2.5 (from -a)");
+    assert!(
+        s.contains("\n  NodeAddress          192.0.2.5 (from -a)\n"),
+        "{s}"
+    );
+    assert_eq!(s.matches("NodeAddress").count(), 1, "{s}");
+}

@@ -270,5 +270,6 @@ pub(super) fn finish(
         preferred,
         vifs: d.vifs,
         notify: d.notify,
+        node_address: d.node_address.map(|(a, _)| a),
     })
 }

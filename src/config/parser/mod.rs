@@ -12,6 +12,7 @@ use std::time::Duration;
 use super::error::{Error, ErrorKind, Pos, Warning, WarningKind};
 use super::lexer::{CClass, Keyword, Lexer, Token, TokenKind};
 use super::{Hook, NotifyEntry, PreferEntry, Vif};
+use crate::net::identity;
 
 /// A value and where it was written.
 pub(super) type At<T> = Option<(T, Pos)>;
@@ -41,6 +42,7 @@ pub(super) struct Draft {
     /// A VirtualInterfaces block was written (even an empty one).
     pub saw_vifs: bool,
     pub notify: Vec<NotifyEntry>,
+    pub node_address: At<Ipv4Addr>,
 }
 
 type PResult<T> = Result<T, Error>;
@@ -61,6 +63,7 @@ const DIRECTIVES: &[&str] = &[
     "PerlUse",
     "PerlUseLib",
     "LogFacility",
+    "NodeAddress",
 ];
 
 fn starts_directive(k: Keyword) -> bool {
@@ -90,7 +93,14 @@ fn takes_equals(k: Keyword, in_balance: bool) -> bool {
             | Keyword::Mature
             | Keyword::ArpCache
             | Keyword::ModuleDir
+            | Keyword::NodeAddress
     )
+}
+
+/// Directives C 2.1.4 knows. Its warnings about how a directive is
+/// written would be misleading for the others: C rejects them whole.
+fn c_knows(k: Keyword) -> bool {
+    k != Keyword::NodeAddress
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {
@@ -299,11 +309,13 @@ impl<'a> Parser<'a> {
                     "" => "...",
                     v => v,
                 };
-                self.c_rejects(
-                    t.pos,
-                    format!("'{}' without blanks around '='", t.text),
-                    format!("write '{} = {value}'", key.text),
-                );
+                if c_knows(k) {
+                    self.c_rejects(
+                        t.pos,
+                        format!("'{}' without blanks around '='", t.text),
+                        format!("write '{} = {value}'", key.text),
+                    );
+                }
                 // The warning is given; the '=' half must not give another.
                 let (eq_tok, value) = Self::split(&rest, 1);
                 if !value.text.is_empty() {
@@ -326,16 +338,24 @@ impl<'a> Parser<'a> {
     }
 
     fn equals(&mut self, after: &str) -> PResult<()> {
+        self.equals_of(after, true)
+    }
+
+    /// The `=` after a directive; `c_knows` is false for one C rejects
+    /// anyway (no warning about the blanks then).
+    fn equals_of(&mut self, after: &str, c_knows: bool) -> PResult<()> {
         let t = self.next();
         match t.kind {
             TokenKind::Equals => Ok(()),
             TokenKind::Bare if t.text.starts_with('=') => {
                 let (_, value) = Self::split(&t, 1);
-                self.c_rejects(
-                    t.pos,
-                    format!("'{}' with no blank after '='", t.text),
-                    format!("write '= {}'", value.text),
-                );
+                if c_knows {
+                    self.c_rejects(
+                        t.pos,
+                        format!("'{}' with no blank after '='", t.text),
+                        format!("write '= {}'", value.text),
+                    );
+                }
                 self.pending.push(value);
                 Ok(())
             }
@@ -541,6 +561,12 @@ impl<'a> Parser<'a> {
                 let (v, _) = self.string("a directory after PerlUseLib", false)?;
                 self.d.perl_use_lib.push(v);
             }
+            Keyword::NodeAddress => {
+                self.equals_of("NodeAddress", c_knows(k))?;
+                if let Some(v) = self.node_address()? {
+                    set!(node_address, v, "NodeAddress");
+                }
+            }
             Keyword::RunDynamic => self.run_dynamic(pos)?,
             Keyword::Balance => self.balance(pos)?,
             Keyword::Prefer => self.prefer(pos)?,
@@ -562,6 +588,31 @@ impl<'a> Parser<'a> {
             }
         }
         Ok(())
+    }
+
+    /// The value of `NodeAddress`: a dotted IPv4 address, bare or
+    /// quoted. `None` when it is recorded as wrong.
+    fn node_address(&mut self) -> PResult<Option<(Ipv4Addr, Pos)>> {
+        let t = self.next();
+        let expected = "an IPv4 address (a.b.c.d) for NodeAddress";
+        match t.kind {
+            TokenKind::Bare if Self::ends_block(&t) => return Err(self.syntax(&t, expected)),
+            TokenKind::Bare | TokenKind::Quoted => {}
+            _ => return Err(self.syntax(&t, expected)),
+        }
+        match identity::parse_node_address(t.text) {
+            Ok(a) => Ok(Some((a, t.pos))),
+            Err(problem) => {
+                self.record(
+                    t.pos,
+                    ErrorKind::BadNodeAddress {
+                        value: t.text.to_string(),
+                        problem,
+                    },
+                );
+                Ok(None)
+            }
+        }
     }
 
     fn open_brace(&mut self, after: &str) -> PResult<Pos> {
