@@ -25,11 +25,11 @@ use mio::{Events, Interest, Poll, Token};
 
 use wackamole::spread::client::Socket;
 use wackamole::spread::error::SpreadError;
+use wackamole::spread::model::{self as world, Delivery, Out, Reject, SessionId, World};
 use wackamole::spread::wire::handshake::{self, AUTH_CHOICE_LEN};
 use wackamole::spread::wire::message::{self, Cause, Membership};
 use wackamole::spread::wire::request::{self, Request};
 use wackamole::spread::wire::{GroupId, Order};
-use wackamole::spread::model::{self as world, Delivery, Out, Reject, SessionId, World};
 
 /// What this double announces: a 5.0.1 daemon.
 const DAEMON_VERSION: (u8, u8, u8) = (5, 0, 1);
