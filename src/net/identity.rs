@@ -433,17 +433,37 @@ pub fn list_interfaces() -> Result<Vec<Interface>, String> {
     Ok(out)
 }
 
+/// The interface list without the configured VIPs: a VIP moves between
+/// nodes and cannot be one's identity (the interface fallback would
+/// otherwise take whichever VIP happens to be up first).
+pub fn without_vips(
+    interfaces: Result<Vec<Interface>, String>,
+    vips: &[Ipv4Addr],
+) -> Result<Vec<Interface>, String> {
+    interfaces.map(|list| {
+        list.into_iter()
+            .map(|mut i| {
+                i.addresses.retain(|a| !vips.contains(a));
+                i
+            })
+            .collect()
+    })
+}
+
 /// This node's identity, from the system: [`resolve`] on
-/// [`lookup_host_name`] and [`list_interfaces`]. With `flag` or
-/// `directive` set, nothing is looked up (no resolver delay).
+/// [`lookup_host_name`] and [`list_interfaces`] (less the configured
+/// `vips`). With `flag` or `directive` set, nothing is looked up (no
+/// resolver delay).
 pub fn identify(
     flag: Option<Ipv4Addr>,
     directive: Option<Ipv4Addr>,
+    vips: &[Ipv4Addr],
 ) -> Result<(Ipv4Addr, Source), IdentityError> {
     if let Some(found) = explicit(flag, directive) {
         return Ok(found);
     }
-    resolve(None, None, &lookup_host_name(), &list_interfaces())
+    let interfaces = without_vips(list_interfaces(), vips);
+    resolve(None, None, &lookup_host_name(), &interfaces)
 }
 
 #[cfg(test)]

@@ -307,7 +307,7 @@ fn address_errors_read_well() {
 /// This machine: some usable address, or a clean error; never loopback.
 #[test]
 fn identify_on_this_machine() {
-    match identify(None, None) {
+    match identify(None, None, &[]) {
         Ok((addr, source)) => {
             assert_eq!(Unusable::of(addr), None, "{addr} ({source})");
             assert!(!matches!(source, Source::Flag | Source::Directive));
@@ -319,7 +319,22 @@ fn identify_on_this_machine() {
     assert!(ifs.iter().all(|i| !i.name.is_empty()));
     // With an explicit address nothing is looked up.
     assert_eq!(
-        identify(Some(a("192.0.2.9")), None),
+        identify(Some(a("192.0.2.9")), None, &[]),
         Ok((a("192.0.2.9"), Source::Flag))
     );
+}
+
+#[test]
+fn a_vip_is_never_the_identity() {
+    // eth0 carries a VIP first, then the host's own address.
+    let ifs = Ok(vec![Interface {
+        name: "eth0".into(),
+        up: true,
+        loopback: false,
+        addresses: vec![a("192.0.2.100"), a("192.0.2.3")],
+    }]);
+    let ifs = without_vips(ifs, &[a("192.0.2.100")]);
+    let (addr, _) = resolve(None, None, &debian(), &ifs).unwrap();
+    assert_eq!(addr, a("192.0.2.3"));
+    assert!(without_vips(Err("no".into()), &[]).is_err());
 }
