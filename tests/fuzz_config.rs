@@ -74,6 +74,8 @@ const VOCAB: &[&str] = &[
     "ModuleDir",
     "PerlUse",
     "PerlUseLib",
+    "NodeAddress",
+    "127.0.1.1",
     "LogFacility",
     "SpreadRetryInterval",
     "eth0:10.0.0.1/32",
