@@ -1,10 +1,13 @@
-//! The network stack: this node's identity ([`identity`]); to come:
-//! adding and removing VIPs with ioctls, gratuitous ARP and IPv6
-//! neighbour advertisements, `/proc/net/arp` sampling and the shared ARP
-//! cache, and the notification schedule.
+//! The network stack: this node's identity ([`identity`]); pure frame
+//! building ([`frame`]), the notification schedule ([`notify`]) and the
+//! shared ARP cache ([`arpcache`]); and the syscalls that add, remove
+//! and announce addresses ([`ifaddr`], [`packet`], over [`sys`]).
 //!
 //! Owns: every syscall that changes or announces an address. The only
-//! module where `unsafe` is allowed, each block in a small wrapper with
-//! its reason.
+//! module where `unsafe` is allowed: in [`sys`] alone, each block in a
+//! small wrapper with its reason.
 
+pub mod arpcache;
+pub mod frame;
 pub mod identity;
+pub mod notify;
