@@ -10,4 +10,6 @@
 pub mod arpcache;
 pub mod frame;
 pub mod identity;
+pub mod ifaddr;
 pub mod notify;
+pub mod sys;

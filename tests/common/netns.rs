@@ -1,0 +1,105 @@
+//! Network namespaces for tests: created and removed by the test itself
+//! (never the host's own interfaces), and a way to run code inside one.
+//! Shared by every test that touches interfaces or sends frames.
+
+#![allow(dead_code)]
+
+use std::fs::File;
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Whether this process may create namespaces (root). Tests that need
+/// them print why they skip when it may not.
+pub fn can_run() -> bool {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("SKIPPED: needs root to create network namespaces");
+        return false;
+    }
+    if Command::new("ip").arg("-V").output().is_err() {
+        eprintln!("SKIPPED: needs iproute2 ('ip')");
+        return false;
+    }
+    true
+}
+
+/// Runs `ip ARGS`, panicking with its stderr on failure.
+pub fn ip(args: &[&str]) -> String {
+    let out = Command::new("ip").args(args).output().expect("run ip");
+    assert!(
+        out.status.success(),
+        "ip {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A network namespace, deleted (with its interfaces) on drop.
+pub struct Netns {
+    pub name: String,
+}
+
+impl Netns {
+    pub fn new(tag: &str) -> Netns {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let name = format!("wkm{}-{tag}{n}", std::process::id());
+        ip(&["netns", "add", &name]);
+        let ns = Netns { name };
+        ns.ip(&["link", "set", "lo", "up"]);
+        ns
+    }
+
+    /// `ip -n NS ARGS`.
+    pub fn ip(&self, args: &[&str]) -> String {
+        let mut all = vec!["-n", self.name.as_str()];
+        all.extend_from_slice(args);
+        ip(&all)
+    }
+
+    /// Runs `cmd ARGS` inside the namespace.
+    pub fn exec(&self, args: &[&str]) -> std::process::Output {
+        Command::new("ip")
+            .args(["netns", "exec", &self.name])
+            .args(args)
+            .output()
+            .expect("ip netns exec")
+    }
+
+    /// Runs `f` on a thread that has entered the namespace (sockets it
+    /// opens belong to the namespace; the test's own thread does not move).
+    pub fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
+        let path = format!("/run/netns/{}", self.name);
+        std::thread::spawn(move || {
+            let fd = File::open(&path).expect("open the namespace");
+            nix::sched::setns(fd, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+            f()
+        })
+        .join()
+        .expect("the thread in the namespace panicked")
+    }
+
+    /// The `ip -4 -o addr` lines of `dev`.
+    pub fn addrs(&self, dev: &str) -> String {
+        self.ip(&["-o", "addr", "show", "dev", dev])
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .output();
+    }
+}
+
+/// A veth pair between two namespaces, with names `a` and `b`.
+pub fn veth(a_ns: &Netns, a: &str, b_ns: &Netns, b: &str) {
+    ip(&[
+        "link", "add", a, "netns", &a_ns.name, "type", "veth", "peer", "name", b, "netns",
+        &b_ns.name,
+    ]);
+    a_ns.ip(&["link", "set", a, "up"]);
+    b_ns.ip(&["link", "set", b, "up"]);
+}
