@@ -163,10 +163,10 @@ fn check_valid(c: &Config) -> Result<(), String> {
     }
     let mut seen = HashSet::new();
     for v in c.vifs() {
-        if v.extras.len() > 29 {
+        if v.addrs.len() > 30 {
             return Err("accepted more than 29 extras".into());
         }
-        for a in v.addresses() {
+        for a in v.v4() {
             if !seen.insert(a.addr) {
                 return Err(format!("accepted {} twice", a.addr));
             }
@@ -385,7 +385,7 @@ fn generated_valid_configs_parse_to_what_was_generated() {
                 .config
                 .vifs()
                 .iter()
-                .map(|v| v.addresses().map(|a| a.addr).collect())
+                .map(|v| v.v4().map(|a| a.addr).collect())
                 .collect();
             assert_eq!(got, want, "case {case}:\n{text}");
             assert_eq!(loaded.config.group(), group, "case {case}");

@@ -129,7 +129,7 @@ fn main() -> ExitCode {
             cfg.node_address(),
             &cfg.vifs()
                 .iter()
-                .flat_map(|v| v.addresses().map(|a| a.addr))
+                .flat_map(|v| v.v4().map(|a| a.addr))
                 .collect::<Vec<_>>(),
         ) {
             Ok((addr, source)) => format!("{addr} ({source})"),

@@ -41,7 +41,7 @@ impl Settings {
         let b = cfg.balance();
         Settings {
             me,
-            vifs: cfg.vifs().iter().map(|v| v.master.addr).collect(),
+            vifs: cfg.vifs().iter().map(|v| v.id()).collect(),
             prefer: cfg.preferred().to_vec(),
             balance_rate: b.effective_rate(cfg.vifs().len()),
             complete_balance: b.timer().is_none(),

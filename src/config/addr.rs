@@ -2,7 +2,7 @@
 //! `[IFNAME:]a.b.c.d/PREFIX[nNET]`, with C's meaning of every part.
 
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::error::MAX_IFNAME;
 
@@ -62,6 +62,69 @@ impl fmt::Display for IfAddr {
     }
 }
 
+/// An IPv6 address of a VIF (`IF:[2001:db8::10]/64`): beyond C 2.1.4.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct If6Addr {
+    pub ifname: String,
+    pub addr: Ipv6Addr,
+    /// 1–128.
+    pub prefix: u8,
+}
+
+impl fmt::Display for If6Addr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.ifname.is_empty() {
+            write!(f, "{}:", self.ifname)?;
+        }
+        write!(f, "[{}]/{}", self.addr, self.prefix)
+    }
+}
+
+/// One address of a VIF, either family.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum VipAddr {
+    V4(IfAddr),
+    V6(If6Addr),
+}
+
+impl VipAddr {
+    pub fn ifname(&self) -> &str {
+        match self {
+            VipAddr::V4(a) => &a.ifname,
+            VipAddr::V6(a) => &a.ifname,
+        }
+    }
+
+    pub fn ip(&self) -> IpAddr {
+        match self {
+            VipAddr::V4(a) => IpAddr::V4(a.addr),
+            VipAddr::V6(a) => IpAddr::V6(a.addr),
+        }
+    }
+}
+
+impl fmt::Display for VipAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            VipAddr::V4(a) => a.fmt(f),
+            VipAddr::V6(a) => a.fmt(f),
+        }
+    }
+}
+
+/// The 4-byte identity STATE and BALANCE carry for a VIF whose first
+/// address is IPv6 (the wire has room for IPv4 only): a hash of the
+/// address in 240.0.0.0/4, a range no host uses. The same on every node.
+pub fn wire_id_v6(a: Ipv6Addr) -> Ipv4Addr {
+    // FNV-1a, 32 bits: fixed forever, as it is on the wire.
+    let mut h: u32 = 0x811c_9dc5;
+    for b in a.octets() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    Ipv4Addr::from(0xf000_0000 | (h & 0x0fff_ffff))
+}
+
 /// Why a word is not an address.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AddrProblem {
@@ -70,6 +133,8 @@ pub enum AddrProblem {
     /// Meant as an address, but wrong; the reason is for the operator.
     Invalid(String),
     InterfaceNameTooLong(String),
+    /// An IPv6 address (`[...]`) where only IPv4 is allowed.
+    Ipv6,
 }
 
 /// An address word, parsed.
@@ -109,13 +174,67 @@ fn prefix_part(s: &str, what: &str) -> Result<(u8, bool), AddrProblem> {
     Ok(if v == 0 { (32, true) } else { (v as u8, false) })
 }
 
+/// `IF:` before an address. An IPv6 address holds ':' too, but only
+/// inside its brackets.
+fn split_ifname(word: &str) -> (&str, &str) {
+    match word.find(':') {
+        Some(i) if !word[..i].contains('[') => (&word[..i], &word[i + 1..]),
+        _ => ("", word),
+    }
+}
+
+/// An address of either family: IPv4 as [`parse`], IPv6 as
+/// `[IF:][ADDR]/PREFIX`.
+pub fn parse_any(word: &str) -> Result<(VipAddr, bool), AddrProblem> {
+    match parse(word) {
+        Ok(p) => Ok((VipAddr::V4(p.addr), p.zero_prefix)),
+        Err(AddrProblem::Ipv6) => parse_v6(word).map(|a| (VipAddr::V6(a), false)),
+        Err(e) => Err(e),
+    }
+}
+
+fn parse_v6(word: &str) -> Result<If6Addr, AddrProblem> {
+    let (ifname, rest) = split_ifname(word);
+    let inner = rest.strip_prefix('[').expect("checked by parse");
+    let Some((addr, tail)) = inner.split_once(']') else {
+        return Err(AddrProblem::Invalid("no ']' after the IPv6 address".into()));
+    };
+    let addr: Ipv6Addr = addr
+        .parse()
+        .map_err(|_| AddrProblem::Invalid(format!("'{addr}' is not an IPv6 address")))?;
+    let Some(prefix) = tail.strip_prefix('/') else {
+        return Err(AddrProblem::Invalid(
+            "the /PREFIX is required (for example /64)".into(),
+        ));
+    };
+    let prefix = digits(prefix, "prefix", 3)?;
+    if !(1..=128).contains(&prefix) {
+        return Err(AddrProblem::Invalid(format!(
+            "prefix {prefix} is out of range 1-128"
+        )));
+    }
+    if addr.is_unspecified() || addr.is_loopback() || addr.is_multicast() {
+        return Err(AddrProblem::Invalid(format!(
+            "{addr} cannot be a virtual address"
+        )));
+    }
+    if ifname.len() > MAX_IFNAME {
+        return Err(AddrProblem::InterfaceNameTooLong(ifname.to_string()));
+    }
+    Ok(If6Addr {
+        ifname: ifname.to_string(),
+        addr,
+        prefix: prefix as u8,
+    })
+}
+
 /// Parses one bare word of the config as an address, the way C's
 /// scanner and `toCIDR` read it, with range checks C lacks.
 pub fn parse(word: &str) -> Result<Parsed, AddrProblem> {
-    let (ifname, rest) = match word.split_once(':') {
-        Some((i, r)) => (i, r),
-        None => ("", word),
-    };
+    let (ifname, rest) = split_ifname(word);
+    if rest.starts_with('[') {
+        return Err(AddrProblem::Ipv6);
+    }
     if !rest.starts_with(|c: char| c.is_ascii_digit()) {
         return Err(AddrProblem::NotAnAddress);
     }
@@ -254,6 +373,56 @@ mod tests {
             Err(AddrProblem::InterfaceNameTooLong("abcdefghijklmnop".into()))
         );
         assert!(parse("abcdefghijklmno:10.0.0.1/24").is_ok());
+    }
+
+    #[test]
+    fn ipv6_addresses() {
+        let (a, _) = parse_any("eth0:[2001:db8::10]/64").unwrap();
+        let VipAddr::V6(a6) = &a else { panic!("{a:?}") };
+        assert_eq!(a6.ifname, "eth0");
+        assert_eq!(a6.addr, "2001:db8::10".parse::<Ipv6Addr>().unwrap());
+        assert_eq!(a6.prefix, 64);
+        assert_eq!(a.to_string(), "eth0:[2001:db8::10]/64");
+        assert_eq!(a.ifname(), "eth0");
+        let (b, _) = parse_any("[fd00::1]/128").unwrap();
+        assert_eq!(b.ifname(), "");
+        assert_eq!(parse("eth0:[2001:db8::10]/64"), Err(AddrProblem::Ipv6));
+        let bad = |w: &str| match parse_any(w) {
+            Err(AddrProblem::Invalid(r)) => r,
+            other => panic!("{w}: {other:?}"),
+        };
+        assert!(bad("eth0:[2001:db8::10/64").contains("no ']'"));
+        assert!(bad("eth0:[2001:db8::zz]/64").contains("not an IPv6 address"));
+        assert!(bad("eth0:[2001:db8::10]").contains("/PREFIX is required"));
+        assert!(bad("eth0:[2001:db8::10]/129").contains("out of range 1-128"));
+        assert!(bad("eth0:[2001:db8::10]/0").contains("out of range 1-128"));
+        assert!(bad("eth0:[ff02::1]/64").contains("cannot be a virtual address"));
+        assert!(matches!(
+            parse_any("abcdefghijklmnop:[2001:db8::1]/64"),
+            Err(AddrProblem::InterfaceNameTooLong(_))
+        ));
+    }
+
+    #[test]
+    fn ipv6_wire_ids_are_fixed_and_in_class_e() {
+        let id = wire_id_v6("2001:db8::10".parse().unwrap());
+        assert_eq!(id.octets()[0] & 0xf0, 0xf0);
+        // Fixed forever: it is what nodes of every version send.
+        assert_eq!(id, wire_id_v6("2001:db8::10".parse().unwrap()));
+        assert_eq!(
+            id,
+            Ipv4Addr::from(
+                0xf000_0000
+                    | (fnv(&"2001:db8::10".parse::<Ipv6Addr>().unwrap().octets()) & 0x0fff_ffff)
+            )
+        );
+        assert_ne!(id, wire_id_v6("2001:db8::11".parse().unwrap()));
+    }
+
+    fn fnv(b: &[u8]) -> u32 {
+        b.iter().fold(0x811c_9dc5u32, |h, &x| {
+            (h ^ u32::from(x)).wrapping_mul(16_777_619)
+        })
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! column of the token at fault.
 
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 
 pub use super::lexer::Pos;
@@ -58,7 +58,13 @@ pub enum ErrorKind {
         word: String,
     },
     DuplicateVip {
-        addr: Ipv4Addr,
+        addr: IpAddr,
+        first: Pos,
+    },
+    /// Two VIFs with one 4-byte identity on the wire (an IPv6 first
+    /// address hashing to another VIF's identity).
+    WireIdClash {
+        id: Ipv4Addr,
         first: Pos,
     },
     NoVifs,
@@ -149,6 +155,11 @@ impl fmt::Display for ErrorKind {
                 f,
                 "address {addr} is configured twice (first at {}:{}); each address may appear once",
                 first.line, first.col
+            ),
+            ErrorKind::WireIdClash { id, first } => write!(
+                f,
+                "this VIF's identity on the wire ({id}) is that of the VIF at line {}; reorder its addresses or pick another IPv6 first address",
+                first.line
             ),
             ErrorKind::NoVifs => write!(
                 f,

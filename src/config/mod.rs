@@ -19,7 +19,7 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use addr::IfAddr;
+pub use addr::{If6Addr, IfAddr, VipAddr};
 pub use error::{Error, ErrorKind, Errors, Pos, Warning, WarningKind};
 
 use crate::spread::addr::SpreadAddr;
@@ -49,20 +49,44 @@ pub mod defaults {
 }
 
 /// A virtual interface: addresses that are always held together. The
-/// master identifies it cluster-wide.
+/// first names it cluster-wide.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Vif {
-    pub master: IfAddr,
-    /// Up to 29 more addresses, in config order.
-    pub extras: Vec<IfAddr>,
+    /// Every address in config order (1 to 30), IPv4 or IPv6.
+    pub addrs: Vec<VipAddr>,
     /// Where it is written.
     pub pos: Pos,
 }
 
 impl Vif {
-    /// Master first, then the extras.
-    pub fn addresses(&self) -> impl Iterator<Item = &IfAddr> {
-        std::iter::once(&self.master).chain(&self.extras)
+    /// The first address, which names the VIF.
+    pub fn first(&self) -> &VipAddr {
+        &self.addrs[0]
+    }
+
+    /// The 4-byte identity STATE and BALANCE carry: the first address if
+    /// IPv4 (as in C), else [`addr::wire_id_v6`] of it.
+    pub fn id(&self) -> Ipv4Addr {
+        match self.first() {
+            VipAddr::V4(a) => a.addr,
+            VipAddr::V6(a) => addr::wire_id_v6(a.addr),
+        }
+    }
+
+    /// The IPv4 addresses, in order.
+    pub fn v4(&self) -> impl Iterator<Item = &IfAddr> {
+        self.addrs.iter().filter_map(|a| match a {
+            VipAddr::V4(a) => Some(a),
+            VipAddr::V6(_) => None,
+        })
+    }
+
+    /// The IPv6 addresses, in order.
+    pub fn v6(&self) -> impl Iterator<Item = &If6Addr> {
+        self.addrs.iter().filter_map(|a| match a {
+            VipAddr::V6(a) => Some(a),
+            VipAddr::V4(_) => None,
+        })
     }
 }
 
@@ -73,6 +97,8 @@ pub enum PreferEntry {
     None,
     /// `Prefer ADDR` (`braced` false) or an item of `Prefer { ... }`.
     Range { addr: IfAddr, braced: bool },
+    /// An IPv6 address: the VIF it is the first address of.
+    Exact6 { addr: std::net::Ipv6Addr },
 }
 
 /// What a Notify entry points at.
@@ -364,7 +390,7 @@ pub struct Loaded {
 /// let loaded = wackamole::config::parse(text, Path::new("wackamole.conf")).unwrap();
 /// assert_eq!(loaded.config.group(), "wack1");
 /// assert_eq!(loaded.config.mature(), Duration::from_secs(5));
-/// assert_eq!(loaded.config.vifs()[0].master.to_string(), "eth0:192.0.2.10/32");
+/// assert_eq!(loaded.config.vifs()[0].first().to_string(), "eth0:192.0.2.10/32");
 ///
 /// let bad = "Group = wack1\nVirtualInterfaces {\n eth0:192.0.2.10/32\nNotify None\n";
 /// let errors = wackamole::config::parse(bad, Path::new("wackamole.conf")).unwrap_err();

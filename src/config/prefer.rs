@@ -5,7 +5,7 @@
 use std::net::Ipv4Addr;
 
 use super::addr::mask;
-use super::{PreferEntry, Vif};
+use super::{PreferEntry, Vif, VipAddr};
 
 /// C keeps at most this many prefer addresses (MAX_PSEUDO).
 pub(super) const C_MAX_PREFER: usize = 254;
@@ -19,8 +19,14 @@ pub(super) fn ours(entry: &PreferEntry, vifs: &[Vif]) -> Vec<Ipv4Addr> {
         PreferEntry::Range { addr, .. } if addr.prefix >= 32 => vec![addr.addr],
         PreferEntry::Range { addr, .. } => vifs
             .iter()
-            .map(|v| v.master.addr)
+            .filter(|v| matches!(v.first(), VipAddr::V4(_)))
+            .map(|v| v.id())
             .filter(|&m| addr.contains(m))
+            .collect(),
+        PreferEntry::Exact6 { addr } => vifs
+            .iter()
+            .filter(|v| matches!(v.first(), VipAddr::V6(a) if a.addr == *addr))
+            .map(|v| v.id())
             .collect(),
     }
 }
@@ -36,6 +42,8 @@ pub(super) fn c_x86(entry: &PreferEntry, limit: usize) -> Vec<Ipv4Addr> {
     let (addr, braced) = match entry {
         PreferEntry::None => return vec![Ipv4Addr::UNSPECIFIED],
         PreferEntry::Range { addr, braced } => (addr, *braced),
+        // C has no IPv6 at all: nothing to compare with.
+        PreferEntry::Exact6 { .. } => return Vec::new(),
     };
     let prefix = u32::from(addr.prefix.clamp(1, 32));
     let span = |bits: u32| -> usize { 1usize.checked_shl(bits).unwrap_or(usize::MAX) };
@@ -72,13 +80,12 @@ mod tests {
 
     fn vif(a: [u8; 4]) -> Vif {
         Vif {
-            master: IfAddr {
+            addrs: vec![VipAddr::V4(IfAddr {
                 ifname: "eth0".into(),
                 addr: Ipv4Addr::from(a),
                 prefix: 32,
                 net_prefix: 24,
-            },
-            extras: vec![],
+            })],
             pos: Pos { line: 1, col: 1 },
         }
     }

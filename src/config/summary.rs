@@ -3,7 +3,7 @@
 use std::fmt::Write;
 use std::time::Duration;
 
-use super::{BalanceRate, Config, HookTarget, NotifyTarget, PreferEntry};
+use super::{BalanceRate, Config, HookTarget, NotifyTarget, PreferEntry, VipAddr};
 
 /// `300s` as `5m`, `7200s` as `2h`, else seconds.
 pub fn duration(d: Duration) -> String {
@@ -82,6 +82,7 @@ pub(super) fn render(c: &Config, identity: Option<&str>) -> String {
         .map(|p| match p {
             PreferEntry::None => "None".to_string(),
             PreferEntry::Range { addr, .. } => addr.to_string(),
+            PreferEntry::Exact6 { addr } => format!("[{addr}]/128"),
         })
         .collect();
     if prefer.is_empty() {
@@ -96,23 +97,39 @@ pub(super) fn render(c: &Config, identity: Option<&str>) -> String {
         );
     }
 
-    let addrs: usize = c.vifs().iter().map(|v| 1 + v.extras.len()).sum();
+    let addrs: usize = c.vifs().iter().map(|v| v.addrs.len()).sum();
     let _ = writeln!(w, "  VirtualInterfaces    {n} VIFs, {addrs} addresses");
     for (i, v) in c.vifs().iter().enumerate() {
-        for (j, a) in v.addresses().enumerate() {
+        for (j, a) in v.addrs.iter().enumerate() {
             let lead = if j == 0 {
                 format!("{:>5}", i + 1)
             } else {
                 "    +".to_string()
             };
-            let _ = writeln!(
-                w,
-                "  {lead}  {:<28} netmask {:<15} broadcast {:<15} notify within /{}",
-                a.to_string(),
-                a.netmask().to_string(),
-                a.broadcast().to_string(),
-                a.net_prefix
-            );
+            match a {
+                VipAddr::V4(a) => {
+                    let _ = writeln!(
+                        w,
+                        "  {lead}  {:<28} netmask {:<15} broadcast {:<15} notify within /{}",
+                        a.to_string(),
+                        a.netmask().to_string(),
+                        a.broadcast().to_string(),
+                        a.net_prefix
+                    );
+                }
+                VipAddr::V6(a6) => {
+                    let id = if j == 0 {
+                        format!(" (on the wire as {})", v.id())
+                    } else {
+                        String::new()
+                    };
+                    let _ = writeln!(
+                        w,
+                        "  {lead}  {:<28} announced to ff02::1{id}",
+                        a6.to_string()
+                    );
+                }
+            }
         }
     }
 

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::*;
+use crate::config::addr;
 
 const MIN: &str = "Group = g\nVIFs { eth0:10.0.0.1/32 }\n";
 
@@ -297,21 +298,22 @@ fn vifs_single_and_grouped() {
     let c = ok("Group = g\nVirtualInterfaces {\n eth0:10.0.0.1/24\n { eth0:10.0.0.2/32n16 eth1:192.168.0.2/32n29 }\n}\n").config;
     assert_eq!(c.vifs().len(), 2);
     let v = &c.vifs()[0];
-    assert_eq!(v.master.ifname, "eth0");
-    assert_eq!(v.master.addr, a("10.0.0.1"));
-    assert_eq!(v.master.netmask(), a("255.255.255.0"));
-    assert_eq!(v.master.broadcast(), a("10.0.0.255"));
-    assert_eq!(v.master.net_prefix, 24);
-    assert!(v.extras.is_empty());
+    let m = v.v4().next().unwrap();
+    assert_eq!(m.ifname, "eth0");
+    assert_eq!(m.addr, a("10.0.0.1"));
+    assert_eq!(m.netmask(), a("255.255.255.0"));
+    assert_eq!(m.broadcast(), a("10.0.0.255"));
+    assert_eq!(m.net_prefix, 24);
+    assert_eq!(v.addrs.len(), 1);
+    assert_eq!(v.id(), a("10.0.0.1"));
     assert_eq!(v.pos, Pos { line: 3, col: 2 });
     let v = &c.vifs()[1];
-    assert_eq!(v.master.addr, a("10.0.0.2"));
-    assert_eq!(v.master.net_prefix, 16);
-    assert_eq!(v.extras.len(), 1);
-    assert_eq!(v.extras[0].ifname, "eth1");
-    assert_eq!(v.extras[0].net_prefix, 29);
-    let all: Vec<Ipv4Addr> = v.addresses().map(|x| x.addr).collect();
-    assert_eq!(all, [a("10.0.0.2"), a("192.168.0.2")]);
+    let all: Vec<&IfAddr> = v.v4().collect();
+    assert_eq!(all.len(), 2);
+    assert_eq!((all[0].addr, all[0].net_prefix), (a("10.0.0.2"), 16));
+    assert_eq!((all[1].ifname.as_str(), all[1].net_prefix), ("eth1", 29));
+    assert_eq!(v.id(), a("10.0.0.2"));
+    assert_eq!(v.v6().count(), 0);
 }
 
 #[test]
@@ -329,7 +331,7 @@ fn vifs_keyword_spellings_and_blocks_accumulate() {
         ))
         .config;
         assert_eq!(c.vifs().len(), 2, "{kw}");
-        assert_eq!(c.vifs()[1].master.addr, a("1.1.1.2"));
+        assert_eq!(c.vifs()[1].id(), a("1.1.1.2"));
     }
     // Braces need no blanks.
     assert_eq!(
@@ -422,7 +424,7 @@ fn extras_limit() {
             .collect();
         format!("Group = g\nVIFs {{ {{ {} }} }}\n", addrs.join(" "))
     };
-    assert_eq!(ok(&group(30)).config.vifs()[0].extras.len(), 29);
+    assert_eq!(ok(&group(30)).config.vifs()[0].addrs.len(), 30);
     assert_eq!(
         error(&group(31)),
         "t.conf:2:8: this VIF has 30 extra addresses; at most 29 may follow the first"
@@ -432,7 +434,7 @@ fn extras_limit() {
 #[test]
 fn zero_prefix_reads_as_32_with_a_warning() {
     let l = ok("Group = g\nVIFs { e:1.1.1.1/0 }\n");
-    assert_eq!(l.config.vifs()[0].master.prefix, 32);
+    assert_eq!(l.config.vifs()[0].v4().next().unwrap().prefix, 32);
     assert_eq!(
         warnings(&l),
         ["t.conf:2:8: warning: 'e:1.1.1.1/0': a zero prefix is read as 32, as C wackamole did on x86; write 32"]
@@ -730,7 +732,7 @@ fn run_dynamic_errors() {
 fn comments_anywhere() {
     let c = ok("# head\nGroup = g # tail\nVIFs { # open\n e:1.1.1.1/32 # addr\n { e:1.1.1.2/32 #in\n e:1.1.1.3/32 } #x\n} #close\n# end").config;
     assert_eq!(c.vifs().len(), 2);
-    assert_eq!(c.vifs()[1].extras.len(), 1);
+    assert_eq!(c.vifs()[1].addrs.len(), 2);
     // '#' ends a bare word.
     assert_eq!(
         ok("Group = wack#1\nVIFs { e:1.1.1.1/32 }").config.group(),
@@ -1221,4 +1223,59 @@ fn summary_shows_node_address() {
         "{s}"
     );
     assert_eq!(s.matches("NodeAddress").count(), 1, "{s}");
+}
+
+// ---- IPv6 (beyond C 2.1.4) ------------------------------------------------
+
+#[test]
+fn ipv6_vifs_and_mixed_groups() {
+    let l = ok("Group = g\nVIFs {\n eth0:[2001:db8::10]/64\n { eth0:192.0.2.20/32 eth0:[2001:db8::20]/64 }\n}\nPrefer eth0:[2001:db8::10]/128\n");
+    let c = &l.config;
+    assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+    let v6 = &c.vifs()[0];
+    assert_eq!(v6.v4().count(), 0);
+    assert_eq!(
+        v6.v6().next().unwrap().to_string(),
+        "eth0:[2001:db8::10]/64"
+    );
+    // Its wire identity is the hash of its first address, in 240/4.
+    assert_eq!(v6.id(), addr::wire_id_v6("2001:db8::10".parse().unwrap()));
+    assert_eq!(v6.id().octets()[0] & 0xf0, 0xf0);
+    let mixed = &c.vifs()[1];
+    assert_eq!(mixed.id(), a("192.0.2.20"));
+    assert_eq!(mixed.v6().count(), 1);
+    // Preferring an IPv6 VIF sends its wire identity.
+    assert_eq!(c.preferred(), &[v6.id()]);
+    let s = c.summary();
+    assert!(s.contains("eth0:[2001:db8::10]/64"), "{s}");
+    assert!(
+        s.contains(&format!(
+            "announced to ff02::1 (on the wire as {})",
+            v6.id()
+        )),
+        "{s}"
+    );
+}
+
+#[test]
+fn ipv6_errors() {
+    assert_eq!(
+        error("Group = g\nVIFs { eth0:[2001:db8::10]/64 eth0:[2001:db8::10]/64 }"),
+        "t.conf:2:31: address 2001:db8::10 is configured twice (first at 2:8); each address may appear once"
+    );
+    assert_eq!(
+        error("Group = g\nVIFs { [2001:db8::10]/64 }"),
+        "t.conf:2:8: '[2001:db8::10]/64' is not a valid address: a VIF address needs its interface (for example eth0:[2001:db8::10]/64)"
+    );
+    assert_eq!(
+        error_with("Notify { eth0:[2001:db8::1]/64 }"),
+        "t.conf:3:10: 'eth0:[2001:db8::1]/64' is not a valid address: Notify takes IPv4 blocks; IPv6 VIPs are announced to all nodes (ff02::1)"
+    );
+    assert_eq!(
+        error_with("Prefer [2001:db8::1]/64"),
+        "t.conf:3:8: '[2001:db8::1]/64' is not a valid address: an IPv6 Prefer entry names one VIF by its first address: use /128"
+    );
+    assert!(error_with("VIFs { eth0:[2001:db8::1]/200 }").contains("out of range 1-128"));
+    let l = ok_with("Prefer [2001:db8::99]/128");
+    assert!(warnings(&l)[0].contains("Prefer [2001:db8::99]/128 names no configured VIP"));
 }

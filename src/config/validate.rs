@@ -163,7 +163,7 @@ pub(super) fn finish(
 
     for n in &d.notify {
         if let NotifyTarget::Block(b) = &n.target {
-            let reaches = d.vifs.iter().flat_map(|v| v.addresses()).any(|a| {
+            let reaches = d.vifs.iter().flat_map(|v| v.v4()).any(|a| {
                 (b.ifname.is_empty() || b.ifname == a.ifname)
                     && overlap(b.addr, b.prefix, a.addr, a.net_prefix)
             });
@@ -178,11 +178,29 @@ pub(super) fn finish(
         }
     }
 
-    let masters: HashMap<Ipv4Addr, ()> = d.vifs.iter().map(|v| (v.master.addr, ())).collect();
+    // Each VIF's identity on the wire, once.
+    let mut masters: HashMap<Ipv4Addr, Pos> = HashMap::new();
+    for v in &d.vifs {
+        if let Some(&first) = masters.get(&v.id()) {
+            cx.error(Some(v.pos), ErrorKind::WireIdClash { id: v.id(), first });
+        } else {
+            masters.insert(v.id(), v.pos);
+        }
+    }
     let mut preferred = Vec::new();
     let mut c_total = 0;
     for (entry, pos) in &d.prefer {
         let ours = prefer::ours(entry, &d.vifs);
+        if let PreferEntry::Exact6 { addr } = entry {
+            if ours.is_empty() {
+                cx.warn(
+                    Some(*pos),
+                    WarningKind::PreferMatchesNothing {
+                        entry: format!("[{addr}]/128"),
+                    },
+                );
+            }
+        }
         if let PreferEntry::Range { addr, .. } = entry {
             if !ours.iter().any(|a| masters.contains_key(a)) {
                 cx.warn(

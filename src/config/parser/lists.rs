@@ -2,21 +2,22 @@
 //! Prefer and Notify, and the address tokens they are made of.
 
 use super::{PResult, Parser};
-use crate::config::addr::{self, AddrProblem, IfAddr};
+use crate::config::addr::{self, AddrProblem, IfAddr, VipAddr};
 use crate::config::error::{ErrorKind, Pos, WarningKind, MAX_EXTRAS};
 use crate::config::lexer::{CClass, Keyword, Token, TokenKind};
 use crate::config::{NotifyEntry, NotifyTarget, PreferEntry, Vif};
 
 impl Parser<'_> {
-    /// Reads an address token. A word that is nothing like an address is
-    /// a syntax error; a wrong address is recorded and `None` returned.
-    fn address(&mut self, t: &Token<'_>, expected: &str) -> PResult<Option<IfAddr>> {
+    /// Reads an address token of either family. A word that is nothing
+    /// like an address is a syntax error; a wrong address is recorded and
+    /// `None` returned.
+    fn address_any(&mut self, t: &Token<'_>, expected: &str) -> PResult<Option<VipAddr>> {
         if t.kind != TokenKind::Bare {
             return Err(self.syntax(t, expected));
         }
-        match addr::parse(t.text) {
-            Ok(p) => {
-                if p.zero_prefix {
+        let problem = match addr::parse_any(t.text) {
+            Ok((a, zero_prefix)) => {
+                if zero_prefix {
                     self.warn(
                         t.pos,
                         WarningKind::ZeroPrefix {
@@ -24,42 +25,61 @@ impl Parser<'_> {
                         },
                     );
                 }
-                Ok(Some(p.addr))
+                return Ok(Some(a));
             }
-            Err(AddrProblem::NotAnAddress) => Err(self.syntax(t, expected)),
-            Err(AddrProblem::Invalid(reason)) => {
+            Err(p) => p,
+        };
+        match problem {
+            AddrProblem::NotAnAddress => return Err(self.syntax(t, expected)),
+            AddrProblem::Invalid(reason) => self.record(
+                t.pos,
+                ErrorKind::BadAddress {
+                    word: t.text.to_string(),
+                    reason,
+                },
+            ),
+            AddrProblem::InterfaceNameTooLong(name) => {
+                self.record(t.pos, ErrorKind::InterfaceNameTooLong { name })
+            }
+            AddrProblem::Ipv6 => unreachable!("parse_any reads IPv6"),
+        }
+        Ok(None)
+    }
+
+    /// An IPv4 address (Notify entries).
+    fn address(&mut self, t: &Token<'_>, expected: &str) -> PResult<Option<IfAddr>> {
+        match self.address_any(t, expected)? {
+            Some(VipAddr::V4(a)) => Ok(Some(a)),
+            Some(VipAddr::V6(_)) => {
                 self.record(
                     t.pos,
                     ErrorKind::BadAddress {
                         word: t.text.to_string(),
-                        reason,
+                        reason: "Notify takes IPv4 blocks; IPv6 VIPs are announced to all nodes (ff02::1)".into(),
                     },
                 );
                 Ok(None)
             }
-            Err(AddrProblem::InterfaceNameTooLong(name)) => {
-                self.record(t.pos, ErrorKind::InterfaceNameTooLong { name });
-                Ok(None)
-            }
+            None => Ok(None),
         }
     }
 
     /// A VIF address, which must name its interface and appear once.
-    fn vif_address(&mut self, t: &Token<'_>, expected: &str) -> PResult<Option<IfAddr>> {
-        let a = self.address(t, expected)?;
+    fn vif_address(&mut self, t: &Token<'_>, expected: &str) -> PResult<Option<VipAddr>> {
+        let a = self.address_any(t, expected)?;
         if let Some(a) = &a {
-            if let Some(&first) = self.seen.get(&a.addr) {
+            if let Some(&first) = self.seen.get(&a.ip()) {
                 self.record(
                     t.pos,
                     ErrorKind::DuplicateVip {
-                        addr: a.addr,
+                        addr: a.ip(),
                         first,
                     },
                 );
                 return Ok(None);
             }
-            self.seen.insert(a.addr, t.pos);
-            if a.ifname.is_empty() {
+            self.seen.insert(a.ip(), t.pos);
+            if a.ifname().is_empty() {
                 self.record(
                     t.pos,
                     ErrorKind::BadAddress {
@@ -94,10 +114,9 @@ impl Parser<'_> {
                     }
                 }
                 _ => {
-                    if let Some(master) = self.vif_address(&t, expected)? {
+                    if let Some(a) = self.vif_address(&t, expected)? {
                         self.d.vifs.push(Vif {
-                            master,
-                            extras: Vec::new(),
+                            addrs: vec![a],
                             pos: t.pos,
                         });
                     }
@@ -149,13 +168,31 @@ impl Parser<'_> {
         if !all_ok {
             return Ok(None);
         }
-        let mut it = addrs.into_iter();
-        let master = it.next().expect("not empty");
-        Ok(Some(Vif {
-            master,
-            extras: it.collect(),
-            pos: open,
-        }))
+        Ok(Some(Vif { addrs, pos: open }))
+    }
+
+    /// A Prefer item: IPv4 as C reads it, or an IPv6 VIF's first address.
+    fn prefer_item(&mut self, t: &Token<'_>, expected: &str, braced: bool) -> PResult<()> {
+        match self.address_any(t, expected)? {
+            Some(VipAddr::V4(addr)) => self
+                .d
+                .prefer
+                .push((PreferEntry::Range { addr, braced }, t.pos)),
+            Some(VipAddr::V6(a)) if a.prefix == 128 => self
+                .d
+                .prefer
+                .push((PreferEntry::Exact6 { addr: a.addr }, t.pos)),
+            Some(VipAddr::V6(_)) => self.record(
+                t.pos,
+                ErrorKind::BadAddress {
+                    word: t.text.to_string(),
+                    reason: "an IPv6 Prefer entry names one VIF by its first address: use /128"
+                        .into(),
+                },
+            ),
+            None => {}
+        }
+        Ok(())
     }
 
     pub(super) fn prefer(&mut self, key: Pos) -> PResult<()> {
@@ -170,11 +207,7 @@ impl Parser<'_> {
                     TokenKind::CloseBrace => break,
                     _ if Self::ends_block(&t) => return Err(self.unclosed(&t, "Prefer", open)),
                     _ => {
-                        if let Some(addr) = self.address(&t, expected)? {
-                            self.d
-                                .prefer
-                                .push((PreferEntry::Range { addr, braced: true }, t.pos));
-                        }
+                        self.prefer_item(&t, expected, true)?;
                         any = true;
                     }
                 }
@@ -189,16 +222,7 @@ impl Parser<'_> {
             return Ok(());
         }
         let expected = "None, an address (such as eth0:10.0.0.1/32) or '{' after Prefer";
-        if let Some(addr) = self.address(&t, expected)? {
-            self.d.prefer.push((
-                PreferEntry::Range {
-                    addr,
-                    braced: false,
-                },
-                t.pos,
-            ));
-        }
-        Ok(())
+        self.prefer_item(&t, expected, false)
     }
 
     /// `ping` and `throttle N` after a notify entry, in either order (C

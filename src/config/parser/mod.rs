@@ -5,7 +5,7 @@
 //! them all. Cross-directive checks live in `validate`.
 
 use std::collections::HashMap;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -152,7 +152,7 @@ struct Parser<'a> {
     errors: Vec<Error>,
     warnings: Vec<Warning>,
     /// Every VIF address so far, for the duplicate check.
-    seen: HashMap<Ipv4Addr, Pos>,
+    seen: HashMap<IpAddr, Pos>,
     d: Draft,
 }
 
