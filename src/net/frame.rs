@@ -3,8 +3,8 @@
 //! the unsolicited IPv6 Neighbor Advertisement of the IPv6 VIP path.
 //!
 //! Owns: the layout of those three frames, from the Ethernet header on,
-//! and the Internet checksum. Pure: no sockets, no clock; the senders in
-//! [`super::packet`] put these bytes on the wire unchanged.
+//! and the Internet checksum. Pure: no sockets, no clock; the senders
+//! put these bytes on the wire unchanged.
 //!
 //! Each frame has an owned form ([`ArpFrame`], [`IcmpEcho`],
 //! [`NeighborAdvert`]) with a parser that never panics, whatever the
