@@ -1,1 +1,365 @@
-//! (being written)
+//! The notification schedule: after an acquire, which destinations
+//! learn of each address of the VIF, and in which one-second round
+//! (spec §9.3).
+//!
+//! Owns: the choice of destinations (Notify blocks cut to the VIP's
+//! `nNET` network, shared-cache addresses inside it), their order, and
+//! the throttle. Pure and time-free: the daemon calls [`Scheduler::start`]
+//! on an acquire, [`Scheduler::cancel`] on a release, and
+//! [`Scheduler::round`] on each one-second tick, and turns each
+//! [`Announce`] into frames (see [`super::frame`]): two broadcast ARP
+//! replies; with a MAC, two more unicast to it; with `ping`, an ICMP echo.
+//!
+//! Where it departs from C:
+//! - every address of the VIF is announced (C shared each entry's
+//!   progress among the addresses, so only the first was);
+//! - an entry without an interface applies to the VIP's interface (C
+//!   never fired it); `ping` is carried for every destination (C could
+//!   only ping shared-cache ones, which have a MAC);
+//! - `throttle 0` means [`IMPLICIT_THROTTLE`] destinations per round, not
+//!   the whole block at once: a /16 would otherwise be 65,536
+//!   destinations — 131,072 broadcast frames — in one go;
+//! - no round holds more than [`MAX_ROUND`] destinations in all, however
+//!   many VIFs, addresses and entries are running;
+//! - the schedule ends with its last destination (C ran one more, empty,
+//!   pass a second later), and a release really cancels it.
+//!
+//! Destinations are never listed up front: each (address, entry) pair
+//! is a cursor over its range or over the cache snapshot, so a /16 costs
+//! no more memory than a /32.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+use crate::cluster::msg::ArpRecord;
+use crate::config::addr::mask;
+use crate::config::{IfAddr, NotifyEntry, NotifyTarget};
+
+/// Destinations per round for an entry with `throttle 0` (C: no limit).
+pub const IMPLICIT_THROTTLE: u32 = 1024;
+
+/// Destinations per round in all, over every running schedule; what does
+/// not fit waits for the next round, in order.
+pub const MAX_ROUND: usize = 4096;
+
+/// One destination to tell that `vip` is now here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Announce {
+    /// The VIF index given to [`Scheduler::start`].
+    pub vif: usize,
+    /// The VIP's interface (as configured, without an alias label): where
+    /// the frames go out.
+    pub ifname: String,
+    pub vip: Ipv4Addr,
+    pub dest: Ipv4Addr,
+    /// The destination's MAC when it came from the shared ARP cache: the
+    /// sender then follows the broadcast pair with a unicast pair.
+    pub dest_mac: Option<[u8; 6]>,
+    /// The entry's `ping`: also send an ICMP echo from the VIP.
+    pub ping: bool,
+}
+
+/// What [`Scheduler::start`] scheduled, for the daemon's log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Plan {
+    /// Destinations over every address and entry (a destination reached
+    /// by two entries, or for two addresses, counts twice).
+    pub destinations: u64,
+    /// Rounds needed by the slowest (address, entry) pair, when the
+    /// schedule runs alone (more if [`MAX_ROUND`] binds).
+    pub rounds: u64,
+    /// A `throttle 0` entry has more than [`IMPLICIT_THROTTLE`]
+    /// destinations for some address, so it takes several rounds where C
+    /// sent them all at once: worth a log line.
+    pub capped: bool,
+}
+
+/// The schedule of every VIF being announced, keyed by VIF index.
+#[derive(Debug, Clone, Default)]
+pub struct Scheduler {
+    schedules: BTreeMap<usize, Schedule>,
+    /// The VIF the last round ran out of room in: the next starts there.
+    resume_at: usize,
+}
+
+#[derive(Debug, Clone)]
+struct Schedule {
+    vips: Vec<Vip>,
+    /// The shared cache as it was at the acquire (C copied it too).
+    cache: Vec<ArpRecord>,
+    /// Unfinished (address, entry) pairs, address-major then in config
+    /// order; a finished one is removed.
+    cursors: Vec<Cursor>,
+    /// No round has run yet.
+    fresh: bool,
+    /// Round 1 came from [`Scheduler::first_round`]: sit out the next tick.
+    skip_next: bool,
+}
+
+#[derive(Debug, Clone)]
+struct Vip {
+    ifname: String,
+    addr: Ipv4Addr,
+    net_mask: u32,
+    net: u32,
+}
+
+impl Vip {
+    fn reaches(&self, a: Ipv4Addr) -> bool {
+        u32::from(a) & self.net_mask == self.net
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Cursor {
+    /// Index into `Schedule::vips`.
+    vip: usize,
+    per_round: u32,
+    ping: bool,
+    source: Source,
+}
+
+#[derive(Debug, Clone)]
+enum Source {
+    /// The addresses `next..end` (u64: a whole /0 has 2^32).
+    Block { next: u64, end: u64 },
+    /// `Schedule::cache[next..]`; `next` always on a match or at the end.
+    Cache { next: usize },
+}
+
+impl Scheduler {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Schedules the announcement of VIF `vif`'s IPv4 addresses (master
+    /// first, then the extras) to the destinations of `entries`, with
+    /// `cache` as the shared ARP cache snapshot. Replaces any schedule
+    /// `vif` had. Sends nothing: round 1 comes from the next
+    /// [`round`](Self::round), or at once from
+    /// [`first_round`](Self::first_round).
+    pub fn start<'a>(
+        &mut self,
+        vif: usize,
+        addrs: impl IntoIterator<Item = &'a IfAddr>,
+        entries: &[NotifyEntry],
+        cache: &[ArpRecord],
+    ) -> Plan {
+        self.schedules.remove(&vif);
+        let vips: Vec<Vip> = addrs
+            .into_iter()
+            .map(|a| {
+                let net_mask = mask(a.net_prefix);
+                Vip {
+                    ifname: a.ifname.clone(),
+                    addr: a.addr,
+                    net_mask,
+                    net: u32::from(a.addr) & net_mask,
+                }
+            })
+            .collect();
+        let mut plan = Plan::default();
+        let mut cursors = Vec::new();
+        let mut uses_cache = false;
+        for (vi, v) in vips.iter().enumerate() {
+            for e in entries {
+                let per_round = match e.throttle {
+                    0 => IMPLICIT_THROTTLE,
+                    t => t,
+                };
+                let (source, count) = match &e.target {
+                    NotifyTarget::Block(b) => {
+                        if !b.ifname.is_empty() && b.ifname != v.ifname {
+                            continue;
+                        }
+                        let bm = mask(b.prefix);
+                        let b_start = u32::from(b.addr) & bm;
+                        let b_end = b_start | !bm;
+                        let start = b_start.max(v.net);
+                        let end = b_end.min(v.net | !v.net_mask);
+                        if end < start {
+                            continue;
+                        }
+                        let (next, end) = (u64::from(start), u64::from(end) + 1);
+                        (Source::Block { next, end }, end - next)
+                    }
+                    NotifyTarget::ArpCache => {
+                        let count = cache.iter().filter(|r| v.reaches(r.ip)).count();
+                        if count == 0 {
+                            continue;
+                        }
+                        uses_cache = true;
+                        let next = cache.iter().position(|r| v.reaches(r.ip));
+                        let next = next.unwrap_or(cache.len());
+                        (Source::Cache { next }, count as u64)
+                    }
+                };
+                plan.destinations += count;
+                plan.rounds = plan.rounds.max(count.div_ceil(u64::from(per_round)));
+                plan.capped |= e.throttle == 0 && count > u64::from(IMPLICIT_THROTTLE);
+                cursors.push(Cursor {
+                    vip: vi,
+                    per_round,
+                    ping: e.ping,
+                    source,
+                });
+            }
+        }
+        if !cursors.is_empty() {
+            let cache = if uses_cache {
+                cache.to_vec()
+            } else {
+                Vec::new()
+            };
+            self.schedules.insert(
+                vif,
+                Schedule {
+                    vips,
+                    cache,
+                    cursors,
+                    fresh: true,
+                    skip_next: false,
+                },
+            );
+        }
+        plan
+    }
+
+    /// Stops `vif`'s schedule (on a release); `false` if it had none.
+    pub fn cancel(&mut self, vif: usize) -> bool {
+        self.schedules.remove(&vif).is_some()
+    }
+
+    /// Round 1 of `vif`'s schedule, now, touching no other schedule;
+    /// empty if it has none or has already run a round. That schedule
+    /// then sits out the next [`round`](Self::round), so its rounds stay
+    /// at least one tick apart (round 2 comes one to two seconds later).
+    pub fn first_round(&mut self, vif: usize) -> Vec<Announce> {
+        let mut out = Vec::new();
+        let Some(s) = self.schedules.get_mut(&vif) else {
+            return out;
+        };
+        if !s.fresh {
+            return out;
+        }
+        let mut budget = MAX_ROUND;
+        s.run(vif, &mut budget, &mut out);
+        s.skip_next = true;
+        if s.cursors.is_empty() {
+            self.schedules.remove(&vif);
+        }
+        out
+    }
+
+    /// The sends due on this tick: the next round of every schedule, in
+    /// VIF order, each address (master first) and entry (config order) in
+    /// turn, at most its throttle each, block destinations upward, cache
+    /// destinations in cache order; no more than [`MAX_ROUND`] in all.
+    /// A schedule whose last destination is sent is gone afterwards.
+    pub fn round(&mut self) -> Vec<Announce> {
+        let mut out = Vec::new();
+        let mut budget = MAX_ROUND;
+        let keys: Vec<usize> = self
+            .schedules
+            .range(self.resume_at..)
+            .chain(self.schedules.range(..self.resume_at))
+            .map(|(&k, _)| k)
+            .collect();
+        for vif in keys {
+            if budget == 0 {
+                // It got nothing this time: it goes first next time.
+                self.resume_at = vif;
+                break;
+            }
+            let s = self.schedules.get_mut(&vif).expect("key just listed");
+            if s.skip_next {
+                s.skip_next = false;
+                continue;
+            }
+            let cut = s.run(vif, &mut budget, &mut out);
+            if s.cursors.is_empty() {
+                self.schedules.remove(&vif);
+            }
+            if budget == 0 {
+                // Cut short, it goes first next time; else the next one.
+                self.resume_at = if cut { vif } else { vif.saturating_add(1) };
+                break;
+            }
+        }
+        out
+    }
+
+    /// No schedule is running: no further round is due.
+    pub fn is_idle(&self) -> bool {
+        self.schedules.is_empty()
+    }
+
+    /// `vif` has destinations left.
+    pub fn is_active(&self, vif: usize) -> bool {
+        self.schedules.contains_key(&vif)
+    }
+}
+
+impl Schedule {
+    /// One round: each cursor in order sends up to its throttle, within
+    /// `budget`; finished cursors are dropped. Returns whether the budget
+    /// ran out before every cursor had its full turn.
+    fn run(&mut self, vif: usize, budget: &mut usize, out: &mut Vec<Announce>) -> bool {
+        self.fresh = false;
+        let mut cut = false;
+        let (vips, cache) = (&self.vips, &self.cache);
+        for c in &mut self.cursors {
+            if *budget == 0 {
+                cut = true;
+                break;
+            }
+            let v = &vips[c.vip];
+            let quota = (c.per_round as usize).min(*budget);
+            let mut sent = 0;
+            let mut send = |dest: Ipv4Addr, dest_mac: Option<[u8; 6]>| {
+                out.push(Announce {
+                    vif,
+                    ifname: v.ifname.clone(),
+                    vip: v.addr,
+                    dest,
+                    dest_mac,
+                    ping: c.ping,
+                });
+            };
+            let more = match &mut c.source {
+                Source::Block { next, end } => {
+                    let n = (*end - *next).min(quota as u64);
+                    for a in *next..*next + n {
+                        // Within u32: `end` is at most 2^32.
+                        send(Ipv4Addr::from(a as u32), None);
+                    }
+                    *next += n;
+                    sent = n as usize;
+                    *next < *end
+                }
+                Source::Cache { next } => {
+                    while sent < quota && *next < cache.len() {
+                        let r = cache[*next];
+                        send(r.ip, Some(r.mac));
+                        sent += 1;
+                        *next += 1;
+                        while *next < cache.len() && !v.reaches(cache[*next].ip) {
+                            *next += 1;
+                        }
+                    }
+                    *next < cache.len()
+                }
+            };
+            *budget -= sent;
+            cut |= more && quota < c.per_round as usize;
+        }
+        self.cursors.retain(|c| match c.source {
+            Source::Block { next, end } => next < end,
+            Source::Cache { next } => next < cache.len(),
+        });
+        cut
+    }
+}
+
+#[cfg(test)]
+mod tests;
