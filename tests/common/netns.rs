@@ -80,6 +80,31 @@ impl Netns {
         .expect("the thread in the namespace panicked")
     }
 
+    /// Like [`Netns::run`], but returns at once: join the handle for the
+    /// result.
+    pub fn spawn<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> std::thread::JoinHandle<T> {
+        let path = format!("/run/netns/{}", self.name);
+        std::thread::spawn(move || {
+            let fd = File::open(&path).expect("open the namespace");
+            nix::sched::setns(fd, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+            f()
+        })
+    }
+
+    /// The MAC address of `dev`.
+    pub fn mac(&self, dev: &str) -> [u8; 6] {
+        let out = self.ip(&["-o", "link", "show", "dev", dev]);
+        let at = out.find("link/ether ").expect("an Ethernet link") + "link/ether ".len();
+        let mut mac = [0u8; 6];
+        for (m, h) in mac.iter_mut().zip(out[at..at + 17].split(':')) {
+            *m = u8::from_str_radix(h, 16).expect("hex");
+        }
+        mac
+    }
+
     /// The `ip -4 -o addr` lines of `dev`.
     pub fn addrs(&self, dev: &str) -> String {
         self.ip(&["-o", "addr", "show", "dev", dev])
