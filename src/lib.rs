@@ -20,6 +20,9 @@ pub mod hooks;
 pub mod net;
 pub mod spread;
 
+#[cfg(test)]
+mod testutil;
+
 /// The version banner of `-v`.
 pub fn version_banner() -> String {
     format!(

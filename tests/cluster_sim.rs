@@ -7,6 +7,9 @@
 //! `WACKAMOLE_SIM_SCHEDULES=N` runs N schedules (default 10,000);
 //! `WACKAMOLE_SIM_SEED=S` replays the one schedule S.
 
+mod common;
+
+use common::rng::Rng;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::net::Ipv4Addr;
 use std::time::Duration;
@@ -16,26 +19,6 @@ use wackamole::cluster::msg::{MessType, Priority};
 use wackamole::spread::model::{Delivery, Out, SessionId, World};
 
 const GROUP: &str = "wack";
-
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xD1B5_4A32_D192_ED03 | 1)
-    }
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn chance(&mut self, percent: usize) -> bool {
-        self.below(100) < percent
-    }
-}
 
 struct Node {
     daemon: usize,

@@ -3,6 +3,9 @@
 //! configs generated from the grammar must parse to what was generated.
 //! Seeded, so a failure is reproducible: the message names the case.
 
+mod common;
+
+use common::rng::Rng;
 use std::collections::HashSet;
 use std::net::Ipv4Addr;
 use std::path::Path;
@@ -10,30 +13,6 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use wackamole::config::{self, Config};
-
-/// xorshift64*: small, seedable, good enough to explore inputs.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Self {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn chance(&mut self, percent: usize) -> bool {
-        self.below(100) < percent
-    }
-    fn pick<T: Copy>(&mut self, v: &[T]) -> T {
-        v[self.below(v.len())]
-    }
-}
 
 const SAMPLE: &str = include_str!("../wackamole.conf.sample");
 const THREE_HOSTS: &str = include_str!("data/three-hosts.conf");

@@ -298,13 +298,7 @@ pub fn decode_arp_cache(b: &[u8]) -> Vec<ArpRecord> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::testutil::hex;
 
     fn a(s: &str) -> Ipv4Addr {
         s.parse().unwrap()

@@ -1,3 +1,4 @@
 //! Code shared by the integration tests.
 
 pub mod netns;
+pub mod rng;

@@ -7,19 +7,13 @@ use std::path::Path;
 
 use super::*;
 use crate::cluster::msg::MessType;
+use crate::testutil::hex;
 
 const THREE_HOSTS: &str =
     include_str!("../../../tests/data/wackamole-2.1.4/three-hosts.decoded.txt");
 const PREFER_JOIN: &str =
     include_str!("../../../tests/data/wackamole-2.1.4/prefer-join.decoded.txt");
 const THREE_HOSTS_CONF: &str = include_str!("../../../tests/data/three-hosts.conf");
-
-fn hex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
 
 fn a(s: &str) -> Ipv4Addr {
     s.parse().unwrap()

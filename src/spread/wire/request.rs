@@ -153,13 +153,7 @@ pub fn parse(b: &[u8]) -> Result<Option<(String, Request, usize)>, SpreadError> 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::testutil::hex;
 
     // From join-multicast-leave.txt (client A, x86).
     const JOIN: &str = "80000180237761636b3123636170000000000000000000000000000000000000000000000100000080000080000000007761636b00000000000000000000000000000000000000000000000000000000";
