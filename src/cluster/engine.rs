@@ -253,6 +253,43 @@ impl Engine {
             .map(|(i, _)| i)
     }
 
+    /// Takes a new configuration (a reload) without touching a VIF whose
+    /// identity stays: table, previous table and holdings follow each VIF
+    /// to its new place. Returns the indexes, in the OLD table, of held
+    /// VIFs the new configuration removed (the caller takes them down by
+    /// their old definition), and the actions of what follows: in RUN,
+    /// new VIFs are claimed at once by the claim-unclaimed rule, which
+    /// every node that loads the same configuration computes alike. The
+    /// next view exchanges states as usual.
+    pub fn reconfigure(&mut self, s: Settings) -> (Vec<usize>, Vec<Action>) {
+        let removed: Vec<usize> = (0..self.s.vifs.len())
+            .filter(|&j| self.held[j] && !s.vifs.contains(&self.s.vifs[j]))
+            .collect();
+        let n = s.vifs.len();
+        let mut table = vec![FREE; n];
+        let mut old = vec![FREE; n];
+        let mut held = vec![false; n];
+        for (i, id) in s.vifs.iter().enumerate() {
+            if let Some(&j) = self.by_master.get(id) {
+                table[i] = self.table[j];
+                old[i] = self.old[j];
+                held[i] = self.held[j];
+            }
+        }
+        self.by_master = s.vifs.iter().enumerate().map(|(i, a)| (*a, i)).collect();
+        self.table = table;
+        self.old = old;
+        self.held = held;
+        self.s = s;
+        if !removed.is_empty() {
+            self.out.push(Action::PostDown);
+        }
+        if self.connected && self.mature && self.phase == Phase::Run {
+            self.claim_round();
+        }
+        (removed, std::mem::take(&mut self.out))
+    }
+
     pub fn handle(&mut self, ev: Event<'_>) -> Vec<Action> {
         match ev {
             Event::Connected { private_group } => self.on_connected(private_group),

@@ -685,3 +685,40 @@ fn two_members_with_one_identity_are_reported() {
     let acts = deliver(&mut e, 2, MessType::State, &b.encode());
     assert!(acts.iter().any(|a| matches!(a, Action::Log(Level::Error, t) if t.contains("both report real address 10.0.0.1"))), "{acts:?}");
 }
+
+#[test]
+fn a_reload_keeps_unchanged_vifs_and_claims_new_ones() {
+    let (mut e, _) = in_view(small(1, 3, &[]), 2);
+    deliver(&mut e, 1, MessType::State, &state(1, true, &[], &[]));
+    let acts = deliver(&mut e, 2, MessType::State, &state(2, true, &[], &[]));
+    assert_eq!(acquired(&acts), [0, 2]);
+    // VIF 1 (n2's) is removed, VIF 3 and 4 are added, VIF 0 and 2 stay.
+    let mut s = small(1, 5, &[]);
+    s.vifs = vec![vip(3), vip(2), vip(0), vip(4)];
+    let (removed, acts) = e.reconfigure(s);
+    assert!(
+        removed.is_empty(),
+        "nothing this node holds was removed: {acts:?}"
+    );
+    // Held VIFs followed their addresses to their new places.
+    let held: Vec<Ipv4Addr> = e.held().map(|i| e.settings().vifs[i]).collect();
+    let mut want = vec![vip(2), vip(0)];
+    // The new VIFs are dealt by claim-unclaimed: counts 2 (n1) and 0 (n2).
+    assert_eq!(acquired(&acts), Vec::<usize>::new());
+    assert_eq!(e.table()[0].owner, node(2));
+    assert_eq!(e.table()[3].owner, node(2));
+    want.sort();
+    let mut held = held;
+    held.sort();
+    assert_eq!(held, want);
+    // Removing a held VIF releases it, by its old index.
+    let mut s = small(1, 5, &[]);
+    s.vifs = vec![vip(3), vip(0), vip(4)];
+    let (removed, acts) = e.reconfigure(s);
+    assert_eq!(removed, [1], "vip(2) was at index 1 of the old table");
+    assert!(acts.contains(&Action::PostDown));
+    assert_eq!(
+        e.held().map(|i| e.settings().vifs[i]).collect::<Vec<_>>(),
+        [vip(0)]
+    );
+}
