@@ -1,0 +1,436 @@
+//! The daemon's end of the control socket: a listener and its sessions,
+//! non-blocking, inside the daemon's one mio loop.
+//!
+//! The server never decides anything: [`Server::ready`] turns bytes into
+//! requests, the daemon acts and hands back the reply bytes with
+//! [`Server::reply`], in request order. A client that misbehaves (an
+//! unknown byte, a flood of requests, replies it never reads) loses its
+//! session; nothing it does can block the daemon.
+
+use std::io::{self, ErrorKind, Read};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use mio::net::{UnixListener, UnixStream};
+use mio::{Interest, Registry, Token};
+use nix::sys::socket::{send, MsgFlags};
+
+use super::Request;
+
+/// Sessions at once; a connection beyond closes the oldest session. The
+/// session tokens are `first_session_token .. first_session_token +
+/// MAX_SESSIONS`.
+pub const MAX_SESSIONS: usize = 64;
+/// Reply bytes a session may leave unread before it is dropped.
+pub const MAX_UNSENT: usize = 1 << 20;
+/// Requests a session may have unanswered before it is dropped.
+pub const MAX_PENDING: usize = 64;
+/// The longest path a Unix socket address holds (`sun_path` less the NUL).
+pub const MAX_PATH: usize = 107;
+
+/// A session, as the daemon names it in [`Server::reply`]. A reply to a
+/// session that has gone (or whose slot has been reused) is dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SessionId {
+    slot: usize,
+    generation: u64,
+}
+
+struct Session {
+    stream: UnixStream,
+    generation: u64,
+    out: Vec<u8>,
+    /// Bytes of `out` already written.
+    sent: usize,
+    /// Requests handed to the daemon and not yet answered.
+    pending: usize,
+    /// No more reading (EOF or an unknown byte): close once every reply
+    /// is written.
+    closing: bool,
+}
+
+impl Session {
+    fn unsent(&self) -> usize {
+        self.out.len() - self.sent
+    }
+
+    /// Writes as much as the socket takes. `Err` when the session is
+    /// broken. `MSG_NOSIGNAL`: a client gone away is an error here, never
+    /// a SIGPIPE for the daemon.
+    fn flush(&mut self) -> io::Result<()> {
+        while self.sent < self.out.len() {
+            let fd = self.stream.as_raw_fd();
+            match send(fd, &self.out[self.sent..], MsgFlags::MSG_NOSIGNAL).map_err(io::Error::from)
+            {
+                Ok(0) => return Err(ErrorKind::WriteZero.into()),
+                Ok(n) => self.sent += n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if self.sent == self.out.len() {
+            self.out.clear();
+            self.sent = 0;
+        } else if self.sent > self.out.len() / 2 {
+            self.out.drain(..self.sent);
+            self.sent = 0;
+        }
+        Ok(())
+    }
+
+    fn finished(&self) -> bool {
+        self.closing && self.pending == 0 && self.unsent() == 0
+    }
+}
+
+/// What reading a session gave.
+enum ReadOutcome {
+    /// Requests (possibly none); the session lives on.
+    Requests(Vec<Request>),
+    /// The session must go, with the reason for the log.
+    Drop(String),
+}
+
+/// The listening control socket and its sessions.
+pub struct Server {
+    listener: UnixListener,
+    path: PathBuf,
+    /// Device and inode of the socket we created, so that `remove` does
+    /// not unlink a successor's socket.
+    ident: Option<(u64, u64)>,
+    registry: Option<Registry>,
+    listener_token: Token,
+    first_session_token: usize,
+    sessions: Vec<Option<Session>>,
+    next_generation: u64,
+}
+
+fn context(e: io::Error, what: String) -> io::Error {
+    io::Error::new(e.kind(), format!("{what}: {e}"))
+}
+
+impl Server {
+    /// Creates the control socket at `path` (mode 0600). A stale socket
+    /// there is replaced; a socket some process still serves, or a file
+    /// that is not a socket, is an error. Paths over 107 bytes do not fit
+    /// a Unix socket address and are refused.
+    pub fn bind(path: &Path) -> io::Result<Server> {
+        let shown = path.display();
+        let len = path.as_os_str().len();
+        if len == 0 {
+            return Err(io::Error::new(
+                ErrorKind::InvalidInput,
+                "the control socket path is empty",
+            ));
+        }
+        if len > MAX_PATH {
+            return Err(io::Error::new(
+                ErrorKind::InvalidInput,
+                format!(
+                    "the control socket path {shown} is {len} bytes; a Unix socket path holds at most {MAX_PATH}"
+                ),
+            ));
+        }
+        match std::fs::symlink_metadata(path) {
+            Ok(m) if m.file_type().is_socket() => {
+                if std::os::unix::net::UnixStream::connect(path).is_ok() {
+                    return Err(io::Error::new(
+                        ErrorKind::AddrInUse,
+                        format!("another process is serving the control socket {shown} (is wackamole already running?)"),
+                    ));
+                }
+                std::fs::remove_file(path).map_err(|e| {
+                    context(e, format!("cannot remove the stale control socket {shown}"))
+                })?;
+            }
+            Ok(_) => {
+                return Err(io::Error::new(
+                    ErrorKind::AlreadyExists,
+                    format!(
+                    "{shown} exists and is not a socket; not replacing it with the control socket"
+                ),
+                ))
+            }
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(context(e, format!("cannot inspect {shown}"))),
+        }
+        let listener = UnixListener::bind(path)
+            .map_err(|e| context(e, format!("cannot create the control socket {shown}")))?;
+        let cleanup = |e: io::Error| {
+            let _ = std::fs::remove_file(path);
+            e
+        };
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| cleanup(context(e, format!("cannot set mode 0600 on {shown}"))))?;
+        let ident = std::fs::symlink_metadata(path)
+            .ok()
+            .map(|m| (m.dev(), m.ino()));
+        Ok(Server {
+            listener,
+            path: path.to_path_buf(),
+            ident,
+            registry: None,
+            listener_token: Token(usize::MAX),
+            first_session_token: usize::MAX - MAX_SESSIONS,
+            sessions: Vec::new(),
+            next_generation: 0,
+        })
+    }
+
+    /// The socket's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Registers the listener under `listener_token`; sessions take the
+    /// tokens `first_session_token .. first_session_token +
+    /// MAX_SESSIONS`, which the daemon leaves to the server.
+    pub fn register(
+        &mut self,
+        registry: &Registry,
+        listener_token: Token,
+        first_session_token: usize,
+    ) -> io::Result<()> {
+        let end = first_session_token.checked_add(MAX_SESSIONS);
+        let overlaps = (first_session_token..end.unwrap_or(usize::MAX)).contains(&listener_token.0);
+        if end.is_none() || overlaps {
+            return Err(io::Error::new(
+                ErrorKind::InvalidInput,
+                "the listener token lies in the session token range",
+            ));
+        }
+        registry.register(&mut self.listener, listener_token, Interest::READABLE)?;
+        self.registry = Some(registry.try_clone()?);
+        self.listener_token = listener_token;
+        self.first_session_token = first_session_token;
+        Ok(())
+    }
+
+    /// Whether `t` is the listener's or a session's token.
+    pub fn owns(&self, t: Token) -> bool {
+        t == self.listener_token
+            || (self.first_session_token..self.first_session_token + MAX_SESSIONS).contains(&t.0)
+    }
+
+    /// Open sessions.
+    pub fn session_count(&self) -> usize {
+        self.sessions.iter().flatten().count()
+    }
+
+    /// Handles a readiness event on one of our tokens: accepts on the
+    /// listener, reads on a session (until the socket is drained, as the
+    /// registration is edge-triggered). Returns the whole requests read,
+    /// in order; answer each with [`Server::reply`]. Also flushes, so
+    /// calling it for writable events is harmless.
+    pub fn ready(&mut self, t: Token, registry: &Registry) -> Vec<(SessionId, Request)> {
+        let mut out = Vec::new();
+        if t == self.listener_token {
+            self.accept_all(registry, &mut out);
+        } else if let Some(slot) = self.slot_of(t) {
+            self.read_session(slot, &mut out);
+            self.flush_slot(slot);
+        }
+        out
+    }
+
+    /// Writes what a session has queued (on a writable event).
+    pub fn writable(&mut self, t: Token) {
+        if let Some(slot) = self.slot_of(t) {
+            self.flush_slot(slot);
+        }
+    }
+
+    /// Queues the reply to one request of `s` and writes what the socket
+    /// takes. Replies must come in the order of the requests.
+    pub fn reply(&mut self, s: SessionId, bytes: &[u8]) {
+        let Some(sess) = self.session_mut(s) else {
+            log::debug!("control: reply to a closed session dropped");
+            return;
+        };
+        sess.pending = sess.pending.saturating_sub(1);
+        sess.out.extend_from_slice(bytes);
+        self.flush_slot(s.slot);
+    }
+
+    /// Closes every session (the listener stays).
+    pub fn close_all(&mut self) {
+        for slot in 0..self.sessions.len() {
+            self.close(slot);
+        }
+    }
+
+    /// Closes everything and unlinks the socket, if it is still ours.
+    /// (Dropping a `Server` does not unlink: a forked parent must not
+    /// remove its child's socket.)
+    pub fn remove(mut self) {
+        self.close_all();
+        if let Some(r) = &self.registry {
+            let _ = r.deregister(&mut self.listener);
+        }
+        let ours = std::fs::symlink_metadata(&self.path)
+            .ok()
+            .map(|m| (m.dev(), m.ino()));
+        if ours.is_some() && ours == self.ident {
+            if let Err(e) = std::fs::remove_file(&self.path) {
+                log::warn!(
+                    "control: cannot remove the socket {}: {e}",
+                    self.path.display()
+                );
+            }
+        }
+    }
+
+    fn free_slot(&self) -> Option<usize> {
+        (0..MAX_SESSIONS).find(|&i| self.sessions.get(i).map_or(true, Option::is_none))
+    }
+
+    /// The slot of the session opened first (the table is full).
+    fn oldest_slot(&self) -> usize {
+        (0..self.sessions.len())
+            .min_by_key(|&i| self.sessions[i].as_ref().map_or(0, |s| s.generation))
+            .unwrap_or(0)
+    }
+
+    fn slot_of(&self, t: Token) -> Option<usize> {
+        let slot = t.0.checked_sub(self.first_session_token)?;
+        (slot < MAX_SESSIONS).then_some(slot)
+    }
+
+    fn session_mut(&mut self, s: SessionId) -> Option<&mut Session> {
+        self.sessions
+            .get_mut(s.slot)?
+            .as_mut()
+            .filter(|x| x.generation == s.generation)
+    }
+
+    fn accept_all(&mut self, registry: &Registry, out: &mut Vec<(SessionId, Request)>) {
+        loop {
+            let mut stream = match self.listener.accept() {
+                Ok((stream, _)) => stream,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    log::warn!("control: accept on {}: {e}", self.path.display());
+                    return;
+                }
+            };
+            let slot = match self.free_slot() {
+                Some(slot) => slot,
+                None => {
+                    // A stuck or stopped client must not lock the
+                    // operator out: the oldest session makes room.
+                    let oldest = self.oldest_slot();
+                    log::warn!(
+                        "control: {MAX_SESSIONS} sessions open; closing the oldest for a new one"
+                    );
+                    self.close(oldest);
+                    oldest
+                }
+            };
+            let token = Token(self.first_session_token + slot);
+            if let Err(e) =
+                registry.register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)
+            {
+                log::warn!("control: cannot watch a new session: {e}");
+                continue;
+            }
+            if self.sessions.len() <= slot {
+                self.sessions.resize_with(slot + 1, || None);
+            }
+            self.next_generation += 1;
+            self.sessions[slot] = Some(Session {
+                stream,
+                generation: self.next_generation,
+                out: Vec::new(),
+                sent: 0,
+                pending: 0,
+                closing: false,
+            });
+            log::debug!("control: session {slot} opened");
+            // Bytes may have arrived with the connection.
+            self.read_session(slot, out);
+        }
+    }
+
+    fn read_session(&mut self, slot: usize, out: &mut Vec<(SessionId, Request)>) {
+        let Some(sess) = self.sessions.get_mut(slot).and_then(Option::as_mut) else {
+            return;
+        };
+        let id = SessionId {
+            slot,
+            generation: sess.generation,
+        };
+        match read_requests(sess) {
+            ReadOutcome::Requests(reqs) => {
+                sess.pending += reqs.len();
+                out.extend(reqs.into_iter().map(|r| (id, r)));
+                if sess.finished() {
+                    self.close(slot);
+                }
+            }
+            ReadOutcome::Drop(why) => {
+                log::warn!("control: session dropped: {why}");
+                self.close(slot);
+            }
+        }
+    }
+
+    fn flush_slot(&mut self, slot: usize) {
+        let Some(sess) = self.sessions.get_mut(slot).and_then(Option::as_mut) else {
+            return;
+        };
+        if let Err(e) = sess.flush() {
+            log::debug!("control: session {slot} write: {e}");
+            self.close(slot);
+        } else if sess.unsent() > MAX_UNSENT {
+            log::warn!("control: session dropped: over {MAX_UNSENT} reply bytes left unread");
+            self.close(slot);
+        } else if sess.finished() {
+            self.close(slot);
+        }
+    }
+
+    fn close(&mut self, slot: usize) {
+        if let Some(mut sess) = self.sessions.get_mut(slot).and_then(Option::take) {
+            if let Some(r) = &self.registry {
+                let _ = r.deregister(&mut sess.stream);
+            }
+            log::debug!("control: session {slot} closed");
+        }
+    }
+}
+
+/// Reads until the socket would block, EOF or an unknown byte.
+fn read_requests(sess: &mut Session) -> ReadOutcome {
+    let mut reqs = Vec::new();
+    let mut buf = [0u8; 256];
+    while !sess.closing {
+        match sess.stream.read(&mut buf) {
+            Ok(0) => sess.closing = true,
+            Ok(n) => {
+                for &b in &buf[..n] {
+                    match Request::from_byte(b) {
+                        Some(r) => reqs.push(r),
+                        None => {
+                            log::debug!("control: unknown request byte {b}; closing the session");
+                            sess.closing = true;
+                            break;
+                        }
+                    }
+                }
+                if sess.pending + reqs.len() > MAX_PENDING {
+                    return ReadOutcome::Drop(format!("over {MAX_PENDING} requests unanswered"));
+                }
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return ReadOutcome::Drop(format!("read: {e}")),
+        }
+    }
+    ReadOutcome::Requests(reqs)
+}
+
+#[cfg(test)]
+mod tests;
