@@ -1,48 +1,139 @@
-//! `wackatrl`: the control tool (flags of C wackatrl 2.1.4). The control
-//! protocol arrives with the daemon; today it reads the config and says
-//! which socket it would talk to.
+//! `wackatrl`: asks a running wackamole for its VIF table (`-l`), its
+//! status as JSON (`-j`), to simulate a failure (`-f`) or end one (`-s`),
+//! or to reload its config (`-r`), over the control socket that the
+//! config's `Control` names. `-l`, `-f` and `-s` also work against a C
+//! wackamole 2.1.4.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use wackamole::config;
+use wackamole::control::client::{describe, Client, ClientError};
+use wackamole::control::{format_listing, Request};
+
+/// How long wackatrl waits for the daemon at each step.
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+const BRIEF: &str = "Usage: wackatrl [-c FILE] -l|-j|-f|-s|-r";
 
 fn main() -> ExitCode {
     let mut o = getopts::Options::new();
     o.optopt("c", "", "configuration file (for its Control path)", "FILE");
     o.optflag("l", "", "list the VIF table");
+    o.optflag("j", "", "print the daemon's status as JSON");
     o.optflag(
         "f",
         "",
         "simulate a failure: leave Spread and release every VIP",
     );
     o.optflag("s", "", "end a simulated failure: rejoin Spread");
+    o.optflag("r", "", "reload the configuration");
     o.optflag("h", "", "print this help and exit");
-    let brief = "Usage: wackatrl [-c FILE] -l|-f|-s";
     let args: Vec<String> = std::env::args().skip(1).collect();
     let m = match o.parse(&args) {
         Ok(m) if m.free.is_empty() => m,
-        _ => {
-            eprint!("{}", o.usage(brief));
-            return ExitCode::from(2);
-        }
+        Ok(m) => return usage(&o, &format!("unexpected argument '{}'", m.free[0])),
+        Err(e) => return usage(&o, &e.to_string()),
     };
     if m.opt_present("h") {
-        print!("{}", o.usage(brief));
+        print!("{}", o.usage(BRIEF));
         return ExitCode::SUCCESS;
     }
-    let requests = ["l", "f", "s"].iter().filter(|f| m.opt_present(f)).count();
-    if requests != 1 {
-        eprint!("{}", o.usage(brief));
-        return ExitCode::from(2);
-    }
+    let chosen: Vec<Request> = [
+        ("l", Request::GetState),
+        ("j", Request::StatusJson),
+        ("f", Request::Failure),
+        ("s", Request::Success),
+        ("r", Request::Reload),
+    ]
+    .into_iter()
+    .filter(|(f, _)| m.opt_present(f))
+    .map(|(_, r)| r)
+    .collect();
+    let req = match chosen[..] {
+        [r] => r,
+        [] => return usage(&o, "one of -l, -j, -f, -s, -r is needed"),
+        _ => return usage(&o, "only one of -l, -j, -f, -s, -r at a time"),
+    };
     let path = m.opt_str("c").map(PathBuf::from);
     let Some(cfg) = config::load_and_report(path.as_deref()) else {
         return ExitCode::FAILURE;
     };
-    eprintln!(
-        "wackatrl: the control protocol is not part of this build yet (socket {})",
-        cfg.control().display()
-    );
-    ExitCode::FAILURE
+    match run(cfg.control(), req) {
+        Ok(code) => code,
+        Err(msg) => {
+            eprintln!("wackatrl: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn usage(o: &getopts::Options, why: &str) -> ExitCode {
+    eprintln!("wackatrl: {why}");
+    eprint!("{}", o.usage(BRIEF));
+    ExitCode::from(2)
+}
+
+/// Talks to the daemon; `Err` is the message for stderr (exit 1).
+fn run(sock: &Path, req: Request) -> Result<ExitCode, String> {
+    let shown = sock.display();
+    let mut c = Client::connect(sock, TIMEOUT).map_err(|e| match e {
+        ClientError::Connect(e) => format!(
+            "cannot reach wackamole at {shown}: {} (is wackamole running?)",
+            describe(&e)
+        ),
+        e => format!("cannot reach wackamole at {shown}: {e}"),
+    })?;
+    let failed = |e: ClientError| {
+        match e {
+        ClientError::Closed if req.is_extension() => format!(
+            "the daemon at {shown} closed the connection: it does not know this request (a C wackamole 2.1.4?)"
+        ),
+        ClientError::Closed => {
+            format!("the daemon at {shown} closed the connection without replying")
+        }
+        e => format!("{req} to the daemon at {shown}: {e}"),
+    }
+    };
+    match req {
+        Request::GetState => {
+            let vifs = c.get_state().map_err(failed)?;
+            print!("{}", format_listing(&vifs));
+            Ok(ExitCode::SUCCESS)
+        }
+        Request::Failure | Request::Success => {
+            let status = c.post(req).map_err(failed)?;
+            if status != 0 {
+                eprintln!("wackatrl: the daemon at {shown} answered {req} with status {status}");
+            }
+            let vifs = c.get_state().map_err(|e| match e {
+                ClientError::Closed => {
+                    format!("the daemon at {shown} closed the connection before sending its table")
+                }
+                e => format!("GET_STATE to the daemon at {shown}: {e}"),
+            })?;
+            print!("{}", format_listing(&vifs));
+            Ok(if status == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Request::StatusJson => {
+            let v = c.status_json().map_err(failed)?;
+            println!("{}", v.to_pretty());
+            Ok(ExitCode::SUCCESS)
+        }
+        Request::Reload => {
+            let (ok, message) = c.reload().map_err(failed)?;
+            if ok {
+                println!("{message}");
+                Ok(ExitCode::SUCCESS)
+            } else {
+                eprintln!("wackatrl: reload refused: {message}");
+                Ok(ExitCode::FAILURE)
+            }
+        }
+    }
 }

@@ -1,0 +1,324 @@
+//! The `wackatrl` binary against fake daemons on a Unix socket in a
+//! scratch directory: one that answers every request with bytes from the
+//! library's encoders, and one that, like C wackamole 2.1.4, closes the
+//! connection on a request byte it does not know.
+
+use std::io::{Read, Write};
+use std::net::Ipv4Addr;
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Arc, Mutex};
+
+use wackamole::config::{IfAddr, VipAddr};
+use wackamole::control::json::Value;
+use wackamole::control::{
+    encode_ack, encode_reload, encode_state, encode_status, status_value, MemberInfo, Snapshot,
+    VifInfo,
+};
+
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(tag: &str) -> Scratch {
+        let p = std::env::temp_dir().join(format!("wackatrl-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        Scratch(p)
+    }
+
+    fn sock(&self) -> PathBuf {
+        self.0.join("ctl.sock")
+    }
+
+    /// A config whose `Control` is this directory's socket.
+    fn config(&self) -> PathBuf {
+        let f = self.0.join("wackamole.conf");
+        std::fs::write(
+            &f,
+            format!(
+                "Group = g\n\
+                 VirtualInterfaces {{\n    eth0:10.0.0.1/24\n    {{ eth1:192.168.7.2/32 eth1:192.168.7.3/28 }}\n}}\n\
+                 Control = {}\n",
+                self.sock().display()
+            ),
+        )
+        .unwrap();
+        f
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn v4(ifname: &str, a: &str, prefix: u8) -> VipAddr {
+    VipAddr::V4(IfAddr {
+        ifname: ifname.into(),
+        addr: a.parse().unwrap(),
+        prefix,
+        net_prefix: 24,
+    })
+}
+
+fn snapshot() -> Snapshot {
+    Snapshot {
+        node: Some("10.1.1.1".parse().unwrap()),
+        node_source: "NodeAddress".into(),
+        private_group: Some("#wack1#n1".into()),
+        spread: "4803".into(),
+        group: "g".into(),
+        connected: true,
+        failure_simulated: false,
+        state: "RUN",
+        mature: true,
+        view_id: Some([1, 2, 3]),
+        members: vec![MemberInfo {
+            name: "#wack1#n1".into(),
+            addr: "10.1.1.1".parse().unwrap(),
+            count: 1,
+        }],
+        vifs: vec![
+            VifInfo {
+                addrs: vec![v4("eth0", "10.0.0.1", 24)],
+                owner: "10.1.1.1".parse().unwrap(),
+                priority: 2,
+                held_here: true,
+            },
+            VifInfo {
+                addrs: vec![v4("eth1", "192.168.7.2", 32), v4("eth1", "192.168.7.3", 28)],
+                owner: Ipv4Addr::UNSPECIFIED,
+                priority: 0,
+                held_here: false,
+            },
+        ],
+        last_change: None,
+    }
+}
+
+const LISTING: &str = "Owner: 10.1.1.1\n\
+                       \t*    eth0:10.0.0.1/24\n\
+                       Owner: not acquired\n\
+                       \t*    eth1:192.168.7.2/32\n\
+                       \t ->  eth1:192.168.7.3/28\n";
+
+#[derive(Clone)]
+struct Answers {
+    /// Close on bytes 3 and 4, as C 2.1.4 does.
+    c_daemon: bool,
+    ack: Vec<u8>,
+    reload: Vec<u8>,
+}
+
+impl Answers {
+    fn rust() -> Answers {
+        Answers {
+            c_daemon: false,
+            ack: encode_ack().to_vec(),
+            reload: encode_reload(true, "reloaded: 2 VIFs"),
+        }
+    }
+}
+
+/// Serves `sock` in a thread; returns the request bytes received, in
+/// order, across connections.
+fn fake_daemon(sock: &Path, answers: Answers) -> Arc<Mutex<Vec<u8>>> {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let listener = UnixListener::bind(sock).unwrap();
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let mut s = conn.unwrap();
+            let mut b = [0u8; 1];
+            while let Ok(1) = s.read(&mut b) {
+                log.lock().unwrap().push(b[0]);
+                let reply = match b[0] {
+                    0 => encode_state(&snapshot()),
+                    1 | 2 => answers.ack.clone(),
+                    3 if !answers.c_daemon => encode_status(&snapshot()),
+                    4 if !answers.c_daemon => answers.reload.clone(),
+                    _ => break,
+                };
+                if s.write_all(&reply).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    seen
+}
+
+fn wackatrl(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wackatrl"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn run(d: &Scratch, flag: &str) -> Output {
+    let conf = d.config();
+    wackatrl(&["-c", conf.to_str().unwrap(), flag])
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn l_prints_the_table_as_c_does_with_real_prefixes() {
+    let d = Scratch::new("l");
+    let seen = fake_daemon(&d.sock(), Answers::rust());
+    let out = run(&d, "-l");
+    assert_eq!(text(&out.stderr), "");
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(text(&out.stdout), LISTING);
+    assert_eq!(*seen.lock().unwrap(), [0]);
+}
+
+#[test]
+fn j_prints_the_status_as_indented_json() {
+    let d = Scratch::new("j");
+    let seen = fake_daemon(&d.sock(), Answers::rust());
+    let out = run(&d, "-j");
+    assert_eq!(text(&out.stderr), "");
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with("{\n  \"node\": \"10.1.1.1\",\n"),
+        "{stdout}"
+    );
+    assert!(stdout.ends_with("\n}\n"), "{stdout}");
+    assert_eq!(Value::parse(&stdout).unwrap(), status_value(&snapshot()));
+    assert!(stdout.contains("\"view_id\": \"1:2:3\""), "{stdout}");
+    assert_eq!(*seen.lock().unwrap(), [3]);
+}
+
+#[test]
+fn f_and_s_post_then_list() {
+    for (flag, byte) in [("-f", 1u8), ("-s", 2u8)] {
+        let d = Scratch::new(&format!("fs{byte}"));
+        let seen = fake_daemon(&d.sock(), Answers::rust());
+        let out = run(&d, flag);
+        assert_eq!(text(&out.stderr), "", "{flag}");
+        assert_eq!(out.status.code(), Some(0), "{flag}");
+        assert_eq!(text(&out.stdout), LISTING, "{flag}");
+        assert_eq!(*seen.lock().unwrap(), [byte, 0], "{flag}");
+    }
+}
+
+#[test]
+fn a_non_zero_status_for_f_is_reported() {
+    let d = Scratch::new("fbad");
+    let answers = Answers {
+        ack: (-1i32).to_be_bytes().to_vec(),
+        ..Answers::rust()
+    };
+    fake_daemon(&d.sock(), answers);
+    let out = run(&d, "-f");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stdout), LISTING);
+    assert!(
+        text(&out.stderr).contains("answered FAILURE with status -1"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn r_prints_the_daemons_message() {
+    let d = Scratch::new("rok");
+    let seen = fake_daemon(&d.sock(), Answers::rust());
+    let out = run(&d, "-r");
+    assert_eq!(text(&out.stderr), "");
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(text(&out.stdout), "reloaded: 2 VIFs\n");
+    assert_eq!(*seen.lock().unwrap(), [4]);
+
+    let d = Scratch::new("rbad");
+    let answers = Answers {
+        reload: encode_reload(
+            false,
+            "/etc/wackamole.conf:3:1: expected '}', found \"Notify\"",
+        ),
+        ..Answers::rust()
+    };
+    fake_daemon(&d.sock(), answers);
+    let out = run(&d, "-r");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stdout), "");
+    assert_eq!(
+        text(&out.stderr),
+        "wackatrl: reload refused: /etc/wackamole.conf:3:1: expected '}', found \"Notify\"\n"
+    );
+}
+
+#[test]
+fn without_a_daemon_the_socket_is_named() {
+    let d = Scratch::new("none");
+    let out = run(&d, "-l");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stdout), "");
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "wackatrl: cannot reach wackamole at {}: No such file or directory (is wackamole running?)\n",
+            d.sock().display()
+        )
+    );
+    // A socket nobody listens on any more.
+    drop(UnixListener::bind(d.sock()).unwrap());
+    let out = run(&d, "-j");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("Connection refused (is wackamole running?)"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn a_c_daemon_serves_l_f_s_and_refuses_j_and_r_plainly() {
+    let d = Scratch::new("c");
+    let answers = Answers {
+        c_daemon: true,
+        ..Answers::rust()
+    };
+    fake_daemon(&d.sock(), answers);
+    for flag in ["-l", "-f", "-s"] {
+        let out = run(&d, flag);
+        assert_eq!(out.status.code(), Some(0), "{flag}");
+        assert_eq!(text(&out.stdout), LISTING, "{flag}");
+    }
+    for flag in ["-j", "-r"] {
+        let out = run(&d, flag);
+        assert_eq!(out.status.code(), Some(1), "{flag}");
+        assert_eq!(text(&out.stdout), "", "{flag}");
+        assert_eq!(
+            text(&out.stderr),
+            format!(
+                "wackatrl: the daemon at {} closed the connection: it does not know this request (a C wackamole 2.1.4?)\n",
+                d.sock().display()
+            ),
+            "{flag}"
+        );
+    }
+}
+
+#[test]
+fn usage_exits_2() {
+    for args in [&[][..], &["-l", "-j"], &["-x"], &["-l", "extra"]] {
+        let out = wackatrl(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            text(&out.stderr).contains("Usage: wackatrl [-c FILE] -l|-j|-f|-s|-r"),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert_eq!(text(&out.stdout), "");
+    }
+    let out = wackatrl(&["-h"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).contains("-r"));
+}
