@@ -92,6 +92,10 @@ pub enum ErrorKind {
         spec: String,
         reason: String,
     },
+    /// A `RunScript` path that is not absolute.
+    RelativeScript {
+        path: String,
+    },
     /// A `NodeAddress` value that cannot identify this node.
     BadNodeAddress {
         value: String,
@@ -191,6 +195,10 @@ impl fmt::Display for ErrorKind {
             ErrorKind::BadHook { spec, reason } => {
                 write!(f, "invalid RunDynamic '{spec}': {reason}")
             }
+            ErrorKind::RelativeScript { path } => write!(
+                f,
+                "RunScript path '{path}' is not absolute; write the full path (/usr/local/sbin/...)"
+            ),
             ErrorKind::BadNodeAddress { value, problem } => {
                 write!(f, "invalid NodeAddress '{value}': {problem}")
             }

@@ -194,6 +194,8 @@ pub enum Keyword {
     /// Not a keyword of C 2.1.4, which rejects the directive: this
     /// node's identity (spec §2).
     NodeAddress,
+    /// Not a keyword of C 2.1.4 either: a program run on a hook event.
+    RunScript,
 }
 
 /// Canonical spellings, used in messages and suggestions.
@@ -222,6 +224,7 @@ pub const KEYWORDS: &[(&str, Keyword)] = &[
     ("VIPs", Keyword::Vifs),
     ("VIFs", Keyword::Vifs),
     ("NodeAddress", Keyword::NodeAddress),
+    ("RunScript", Keyword::RunScript),
 ];
 
 impl Keyword {
@@ -388,6 +391,7 @@ mod tests {
             CClass::of("nodeaddress"),
             CClass::Keyword(Keyword::NodeAddress)
         );
+        assert_eq!(CClass::of("RUNSCRIPT"), CClass::Keyword(Keyword::RunScript));
         assert_eq!(CClass::of("1234"), CClass::Number);
         assert_eq!(CClass::of("5s"), CClass::Time);
         assert_eq!(CClass::of("5H"), CClass::Time);

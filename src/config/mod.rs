@@ -151,9 +151,11 @@ pub enum HookTarget {
     },
     /// `Package::func` (or a bare name): a Perl sub.
     Perl { sub_name: String },
+    /// `RunScript PATH`: a program, run without a shell (absolute).
+    Script { path: PathBuf },
 }
 
-/// A `RunDynamic` line.
+/// A `RunDynamic` or `RunScript` line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hook {
     pub target: HookTarget,

@@ -156,7 +156,7 @@ pub(super) fn render(c: &Config, identity: Option<&str>) -> String {
     }
 
     if !c.hooks().is_empty() {
-        let _ = writeln!(w, "  RunDynamic           {} hooks", c.hooks().len());
+        let _ = writeln!(w, "  Hooks                {}", c.hooks().len());
         for h in c.hooks() {
             let what = match &h.target {
                 HookTarget::Shared {
@@ -165,6 +165,7 @@ pub(super) fn render(c: &Config, identity: Option<&str>) -> String {
                     module_dir,
                 } => format!("{func}() from {}/{module}[.so]", module_dir.display()),
                 HookTarget::Perl { sub_name } => format!("Perl {sub_name}"),
+                HookTarget::Script { path } => format!("program {}", path.display()),
             };
             let _ = writeln!(w, "    {:<10} {what}", h.event.as_str());
         }

@@ -726,6 +726,73 @@ fn run_dynamic_errors() {
     );
 }
 
+#[test]
+fn run_script_hooks() {
+    let l = ok_with(
+        "RunScript /usr/local/sbin/vip-up on up\nRunScript '/opt/my hooks/down' on down\nrunscript /x POST\tUP\nRunDynamic m:f post down\n",
+    );
+    // Beyond C, which rejects the whole directive: no warning about how
+    // it is written (the blanks of 'POST\tUP').
+    assert!(l.warnings.is_empty(), "{:?}", warnings(&l));
+    let h = l.config.hooks();
+    assert_eq!(h.len(), 4);
+    let script = |p: &str| HookTarget::Script { path: p.into() };
+    assert_eq!(h[0].target, script("/usr/local/sbin/vip-up"));
+    assert_eq!(h[0].event, HookEvent::OnUp);
+    assert_eq!(h[0].pos, Pos { line: 3, col: 1 });
+    assert_eq!(h[1].target, script("/opt/my hooks/down"));
+    assert_eq!(h[1].event, HookEvent::OnDown);
+    assert_eq!(h[2].target, script("/x"));
+    assert_eq!(h[2].event, HookEvent::PostUp);
+    // Config order is kept across the two directives.
+    assert!(matches!(h[3].target, HookTarget::Shared { .. }));
+    let s = l.config.summary();
+    assert!(s.contains("Hooks                4"), "{s}");
+    assert!(
+        s.contains("on up      program /usr/local/sbin/vip-up"),
+        "{s}"
+    );
+}
+
+#[test]
+fn run_script_errors() {
+    assert_eq!(
+        error_with("RunScript vip-up on up\n"),
+        "t.conf:3:11: RunScript path 'vip-up' is not absolute; write the full path (/usr/local/sbin/...)"
+    );
+    assert_eq!(
+        error_with("RunScript ./bin/x on up\n"),
+        "t.conf:3:11: RunScript path './bin/x' is not absolute; write the full path (/usr/local/sbin/...)"
+    );
+    assert_eq!(
+        error_with("RunScript '' post down\n"),
+        "t.conf:3:11: RunScript must not be empty"
+    );
+    assert_eq!(
+        error_with("RunScript /x\n"),
+        "t.conf:4:1: expected 'on up', 'on down', 'post up' or 'post down' after RunScript, found end of file"
+    );
+    assert_eq!(
+        error_with("RunScript /x on\ndown\n"),
+        "t.conf:4:1: expected 'up' or 'down' after 'on' on the same line, found 'down'"
+    );
+    assert_eq!(
+        error_with("RunScript /x post sideways\n"),
+        "t.conf:3:19: expected 'up' or 'down' after 'post' on the same line, found 'sideways'"
+    );
+    assert_eq!(
+        error_with("RunScript on up\n"),
+        "t.conf:3:14: expected 'on up', 'on down', 'post up' or 'post down' after RunScript, found 'up'"
+    );
+    assert_eq!(
+        error_with("RunScript\n"),
+        "t.conf:4:1: expected the absolute path of a program after RunScript, found end of file"
+    );
+    // A relative path and a bad RunDynamic are both reported in one run.
+    let e = errors(&format!("{MIN}RunScript x on up\nRunDynamic :f on up\n"));
+    assert_eq!(e.len(), 2, "{e:#?}");
+}
+
 // ---- lexical matters ---------------------------------------------------------
 
 #[test]

@@ -64,6 +64,7 @@ const DIRECTIVES: &[&str] = &[
     "PerlUseLib",
     "LogFacility",
     "NodeAddress",
+    "RunScript",
 ];
 
 fn starts_directive(k: Keyword) -> bool {
@@ -100,7 +101,7 @@ fn takes_equals(k: Keyword, in_balance: bool) -> bool {
 /// Directives C 2.1.4 knows. Its warnings about how a directive is
 /// written would be misleading for the others: C rejects them whole.
 fn c_knows(k: Keyword) -> bool {
-    k != Keyword::NodeAddress
+    !matches!(k, Keyword::NodeAddress | Keyword::RunScript)
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {
@@ -568,6 +569,7 @@ impl<'a> Parser<'a> {
                 }
             }
             Keyword::RunDynamic => self.run_dynamic(pos)?,
+            Keyword::RunScript => self.run_script(pos)?,
             Keyword::Balance => self.balance(pos)?,
             Keyword::Prefer => self.prefer(pos)?,
             Keyword::Notify => self.notify(pos)?,

@@ -1,4 +1,7 @@
-//! `RunDynamic SPEC EVENT`: which hook, which event.
+//! `RunDynamic SPEC EVENT` and `RunScript PATH EVENT`: which hook, which
+//! event.
+
+use std::path::PathBuf;
 
 use super::{PResult, Parser};
 use crate::config::error::{ErrorKind, Pos};
@@ -6,10 +9,11 @@ use crate::config::lexer::TokenKind;
 use crate::config::{Hook, HookEvent, HookTarget};
 
 impl Parser<'_> {
-    pub(super) fn run_dynamic(&mut self, key: Pos) -> PResult<()> {
-        let (spec, spec_pos) =
-            self.string("a module:function or Perl::sub after RunDynamic", false)?;
-        let expected = "'on up', 'on down', 'post up' or 'post down' after RunDynamic";
+    /// The two words of an event, on one line: `on up`, `on down`,
+    /// `post up` or `post down`. `c_knows` is false for a directive C
+    /// rejects anyway (no warning about the blanks then).
+    fn hook_event(&mut self, directive: &str, c_knows: bool) -> PResult<HookEvent> {
+        let expected = format!("'on up', 'on down', 'post up' or 'post down' after {directive}");
         let when = self.next();
         let is_on = when.text.eq_ignore_ascii_case("on");
         if when.kind != TokenKind::Bare || !(is_on || when.text.eq_ignore_ascii_case("post")) {
@@ -27,7 +31,7 @@ impl Parser<'_> {
                 format!("'up' or 'down' after '{}' on the same line", when.text),
             ));
         }
-        if gap != " " {
+        if gap != " " && c_knows {
             self.c_rejects(
                 when.pos,
                 format!(
@@ -37,12 +41,18 @@ impl Parser<'_> {
                 format!("write '{} {}'", when.text, what.text),
             );
         }
-        let event = match (is_on, is_up) {
+        Ok(match (is_on, is_up) {
             (true, true) => HookEvent::OnUp,
             (true, false) => HookEvent::OnDown,
             (false, true) => HookEvent::PostUp,
             (false, false) => HookEvent::PostDown,
-        };
+        })
+    }
+
+    pub(super) fn run_dynamic(&mut self, key: Pos) -> PResult<()> {
+        let (spec, spec_pos) =
+            self.string("a module:function or Perl::sub after RunDynamic", false)?;
+        let event = self.hook_event("RunDynamic", true)?;
         let target = if spec.contains("::") || !spec.contains(':') {
             if spec.is_empty() {
                 self.record(
@@ -88,6 +98,36 @@ impl Parser<'_> {
         };
         self.d.hooks.push(Hook {
             target,
+            event,
+            pos: key,
+        });
+        Ok(())
+    }
+
+    /// `RunScript PATH EVENT`: beyond C, which rejects the directive.
+    /// The path is taken as written and must be absolute: the daemon
+    /// runs it long after start, from `/`.
+    pub(super) fn run_script(&mut self, key: Pos) -> PResult<()> {
+        let (path, path_pos) =
+            self.string("the absolute path of a program after RunScript", false)?;
+        let event = self.hook_event("RunScript", false)?;
+        if path.is_empty() {
+            self.record(
+                path_pos,
+                ErrorKind::EmptyValue {
+                    directive: "RunScript",
+                },
+            );
+            return Ok(());
+        }
+        if !path.starts_with('/') {
+            self.record(path_pos, ErrorKind::RelativeScript { path });
+            return Ok(());
+        }
+        self.d.hooks.push(Hook {
+            target: HookTarget::Script {
+                path: PathBuf::from(path),
+            },
             event,
             pos: key,
         });
