@@ -44,6 +44,11 @@ fn usage(o: &getopts::Options) -> String {
 }
 
 fn main() -> ExitCode {
+    // The daemon starts itself again to run a RunDynamic hook (hidden
+    // mode, see wackamole::hooks::runner); nothing else applies then.
+    if let Some(status) = wackamole::hooks::runner::main_if_runner() {
+        return status;
+    }
     let args: Vec<String> = std::env::args().skip(1).collect();
     let opts = options();
     let m = match opts.parse(&args) {
