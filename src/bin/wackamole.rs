@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use wackamole::config;
+use wackamole::daemon::{self, process};
 use wackamole::net::identity;
 use wackamole::spread::addr::SpreadAddr;
 
@@ -27,6 +28,12 @@ fn options() -> getopts::Options {
     );
     o.optflag("d", "", "debug: stay in the foreground and log to stderr");
     o.optopt(
+        "p",
+        "",
+        "pid file (default /var/run/wackamole.pid; under -d only when given)",
+        "FILE",
+    );
+    o.optopt(
         "s",
         "",
         "Spread daemon: PORT, PORT@HOST or a socket path (overrides Spread =)",
@@ -40,7 +47,9 @@ fn options() -> getopts::Options {
 }
 
 fn usage(o: &getopts::Options) -> String {
-    o.usage("Usage: wackamole [-a ADDRESS] [-c FILE] [-d] [-s SPREAD] [-u NAME] [-t] [-v]")
+    o.usage(
+        "Usage: wackamole [-a ADDRESS] [-c FILE] [-d] [-p FILE] [-s SPREAD] [-u NAME] [-t] [-v]",
+    )
 }
 
 fn main() -> ExitCode {
@@ -150,8 +159,78 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
 
-    eprintln!(
-        "wackamole: the daemon is not part of this build yet; use -t to check a configuration"
+    if !process::is_root() {
+        eprintln!("wackamole: {}", daemon::StartError::NotRoot);
+        return ExitCode::FAILURE;
+    }
+    let debug = m.opt_present("d");
+    let pidfile = m
+        .opt_str("p")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(process::DEFAULT_PIDFILE));
+    if !debug && !process::is_detached_child() {
+        // Run again in the background, with the config path made
+        // absolute (the daemon works from /).
+        let mut child = vec!["-c".to_string(), cfg.file().display().to_string()];
+        for flag in ["a", "p", "s", "u"] {
+            if let Some(v) = m.opt_str(flag) {
+                child.push(format!("-{flag}"));
+                child.push(v);
+            }
+        }
+        return match process::detach(&child, &pidfile) {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("wackamole: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let control =
+        std::path::absolute(cfg.control()).unwrap_or_else(|_| cfg.control().to_path_buf());
+    if process::is_detached_child() {
+        if let Err(e) = process::become_daemon() {
+            eprintln!("wackamole: cannot detach: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    daemon::logging::init(debug, cfg.log_facility());
+    let _pidfile = if !debug || m.opt_present("p") {
+        match process::PidFile::create(&pidfile) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                log::error!("{e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        None
+    };
+    log::info!(
+        "{}",
+        wackamole::version_banner()
+            .lines()
+            .next()
+            .unwrap_or("wackamole")
     );
-    ExitCode::FAILURE
+    let opts = daemon::Options {
+        debug,
+        spread: spread_override.map(|(_, a)| a),
+        user: m.opt_str("u"),
+        node_address: address_override,
+        pidfile,
+        control,
+    };
+    match daemon::run(cfg, opts) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            log::error!("{e}");
+            if debug {
+                // Already on stderr through the logger.
+            } else {
+                eprintln!("wackamole: {e}");
+            }
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -1,0 +1,899 @@
+//! One wackamole node: the event loop and the executor of the engine's
+//! actions.
+
+use std::collections::HashSet;
+use std::net::Ipv4Addr;
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+use log::{debug, error, info, warn};
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token};
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+
+use super::timers::{Key, Timers};
+use super::{Options, StartError};
+use crate::cluster::engine::{self, Action, Engine, Event, Level, Settings, View};
+use crate::cluster::msg::{self, MessType};
+use crate::config::{self, Config, VipAddr};
+use crate::control::{self, Request, Snapshot};
+use crate::net::announce::Announcer;
+use crate::net::arpcache::{self, SharedCache};
+use crate::net::identity;
+use crate::net::ifaddr::{self, Acquired, Interfaces, Interfaces6, Released};
+use crate::net::notify::{Announce, Scheduler};
+use crate::spread::addr::SpreadAddr;
+use crate::spread::client::{Client, Connecting};
+use crate::spread::wire::message::Message;
+use crate::spread::wire::service;
+
+const SPREAD: Token = Token(0);
+const SIGNALS: Token = Token(1);
+const CONTROL: Token = Token(2);
+const CONTROL_SESSIONS: usize = 100;
+
+/// How long a Spread handshake may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Rounds of neighbour notification are a second apart.
+const NOTIFY_TICK: Duration = Duration::from_secs(1);
+
+enum Link {
+    /// Not connected; a reconnect is due (or a simulated failure holds).
+    Down,
+    Connecting(Connecting),
+    Up(Client),
+}
+
+/// A running node.
+pub struct Node {
+    cfg: Config,
+    opts: Options,
+    me: Ipv4Addr,
+    /// Which rule chose `me`, for the status.
+    me_source: String,
+    engine: Engine,
+    link: Link,
+    poll: Poll,
+    timers: Timers,
+    signals: SignalFd,
+    ifs: Interfaces,
+    ifs6: Interfaces6,
+    announcer: Announcer,
+    scheduler: Scheduler,
+    cache: SharedCache,
+    arp_round: u64,
+    promoted: HashSet<String>,
+    /// `wackatrl -f`: stay off Spread until `-s`.
+    failure_simulated: bool,
+    stop: bool,
+    /// A Spread error seen while executing actions: handled after them.
+    link_broken: Option<String>,
+    control: Option<control::Server>,
+    last_change: Option<String>,
+}
+
+fn spread_addr(cfg: &Config, opts: &Options) -> SpreadAddr {
+    opts.spread.clone().unwrap_or_else(|| cfg.spread().clone())
+}
+
+impl Node {
+    pub fn start(cfg: Config, opts: Options) -> Result<Node, StartError> {
+        let vips: Vec<Ipv4Addr> = cfg
+            .vifs()
+            .iter()
+            .flat_map(|v| v.v4().map(|a| a.addr))
+            .collect();
+        let (me, source) = identity::identify(opts.node_address, cfg.node_address(), &vips)
+            .map_err(|e| StartError::Identity(e.to_string()))?;
+        info!("this node is {me} ({source})");
+        let setup = |e: ifaddr::IfError| StartError::Setup(e.to_string());
+        let ifs = Interfaces::open().map_err(setup)?;
+        let ifs6 = Interfaces6::open().map_err(setup)?;
+        let announcer = Announcer::new().map_err(setup)?;
+        let poll = Poll::new().map_err(|e| StartError::Setup(format!("poll: {e}")))?;
+        let mut mask = SigSet::empty();
+        for s in [
+            Signal::SIGTERM,
+            Signal::SIGINT,
+            Signal::SIGQUIT,
+            Signal::SIGHUP,
+        ] {
+            mask.add(s);
+        }
+        mask.thread_block()
+            .map_err(|e| StartError::Setup(format!("blocking signals: {e}")))?;
+        let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
+            .map_err(|e| StartError::Setup(format!("signalfd: {e}")))?;
+        poll.registry()
+            .register(
+                &mut SourceFd(&signals.as_raw_fd()),
+                SIGNALS,
+                Interest::READABLE,
+            )
+            .map_err(|e| StartError::Setup(format!("poll: {e}")))?;
+        let engine = Engine::new(Settings::new(&cfg, me));
+        let mut node = Node {
+            cfg,
+            opts,
+            me,
+            me_source: source.to_string(),
+            engine,
+            link: Link::Down,
+            poll,
+            timers: Timers::default(),
+            signals,
+            ifs,
+            ifs6,
+            announcer,
+            scheduler: Scheduler::new(),
+            cache: SharedCache::new(),
+            arp_round: 0,
+            promoted: HashSet::new(),
+            failure_simulated: false,
+            stop: false,
+            link_broken: None,
+            last_change: None,
+            control: None,
+        };
+        let mut server = control::Server::bind(&node.opts.control)
+            .map_err(|e| StartError::Control(e.to_string()))?;
+        server
+            .register(node.poll.registry(), CONTROL, CONTROL_SESSIONS)
+            .map_err(|e| StartError::Control(e.to_string()))?;
+        info!("control socket {}", node.opts.control.display());
+        node.control = Some(server);
+        node.prepare_interfaces();
+        node.connect();
+        Ok(node)
+    }
+
+    /// At start: promote_secondaries on every VIF interface, and no VIP
+    /// left behind by a crashed run.
+    fn prepare_interfaces(&mut self) {
+        let vifs: Vec<config::Vif> = self.cfg.vifs().to_vec();
+        for v in &vifs {
+            for a in &v.addrs {
+                self.promote(a.ifname());
+            }
+        }
+        let v4: Vec<&config::IfAddr> = vifs.iter().flat_map(|v| v.v4()).collect();
+        for (a, r) in self.ifs.remove_stale(&v4) {
+            match r {
+                Ok(Released::Removed { label }) => {
+                    info!("removed {a} from {label}: left by an earlier run")
+                }
+                Ok(Released::OnBaseInterface { ifname }) => warn!(
+                    "{a} is configured as a VIP but is {ifname}'s own address: leaving it alone"
+                ),
+                Ok(Released::NotPresent) => {}
+                Err(e) => warn!("removing stale {a}: {e}"),
+            }
+        }
+        for v in &vifs {
+            for a in v.v6() {
+                let _ = self.ifs6.release(&a.ifname, a.addr, a.prefix);
+            }
+        }
+    }
+
+    fn promote(&mut self, ifname: &str) {
+        if self.promoted.insert(ifname.to_string()) {
+            match ifaddr::promote_secondaries(ifname) {
+                Ok(true) => info!("turned promote_secondaries on for {ifname}"),
+                Ok(false) => {}
+                Err(e) => warn!("cannot turn promote_secondaries on for {ifname}: {e}"),
+            }
+        }
+    }
+
+    pub fn run(&mut self) {
+        let mut events = Events::with_capacity(64);
+        while !self.stop {
+            let now = Instant::now();
+            let timeout = self.timers.timeout(now);
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() != std::io::ErrorKind::Interrupted {
+                    error!("poll: {e}");
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                continue;
+            }
+            for ev in events.iter() {
+                match ev.token() {
+                    SPREAD => self.spread_ready(),
+                    SIGNALS => self.signals_ready(),
+                    t => self.control_ready(t, ev.is_writable()),
+                }
+                if self.stop {
+                    break;
+                }
+            }
+            self.after_events();
+            // Timers run after the sockets are served, as in C.
+            for k in self.timers.take_due(Instant::now()) {
+                self.timer(k);
+                self.after_events();
+            }
+        }
+        self.shutdown();
+    }
+
+    fn after_events(&mut self) {
+        if let Some(why) = self.link_broken.take() {
+            self.lose_link(&why);
+        }
+    }
+
+    // ---- Spread ---------------------------------------------------------
+
+    fn connect(&mut self) {
+        if self.failure_simulated {
+            return;
+        }
+        let addr = spread_addr(&self.cfg, &self.opts);
+        let user = self.opts.user.clone().unwrap_or_else(super::default_user);
+        match Connecting::start(&addr, &user, true) {
+            Ok(mut c) => {
+                if let Err(e) = self.poll.registry().register(
+                    c.socket(),
+                    SPREAD,
+                    Interest::READABLE | Interest::WRITABLE,
+                ) {
+                    warn!("cannot watch the Spread socket: {e}");
+                    self.retry_later();
+                    return;
+                }
+                self.timers
+                    .set_in(Key::ConnectTimeout, Instant::now(), CONNECT_TIMEOUT);
+                self.link = Link::Connecting(c);
+                self.spread_ready();
+            }
+            Err(e) => {
+                warn!(
+                    "cannot reach Spread at {addr}: {e}; retrying in {:?}",
+                    self.cfg.spread_retry_interval()
+                );
+                self.retry_later();
+            }
+        }
+    }
+
+    fn retry_later(&mut self) {
+        self.link = Link::Down;
+        self.timers.set_in(
+            Key::Reconnect,
+            Instant::now(),
+            self.cfg.spread_retry_interval(),
+        );
+    }
+
+    fn spread_ready(&mut self) {
+        match std::mem::replace(&mut self.link, Link::Down) {
+            Link::Down => {}
+            Link::Connecting(mut c) => match c.advance() {
+                Ok(false) => self.link = Link::Connecting(c),
+                Ok(true) => {
+                    self.timers.cancel(Key::ConnectTimeout);
+                    let mut client = c.finish();
+                    let pg = client.private_group().to_string();
+                    info!(
+                        "connected to Spread at {} as {pg}; joining {}",
+                        spread_addr(&self.cfg, &self.opts),
+                        self.cfg.group()
+                    );
+                    if let Err(e) = client.join(self.cfg.group()) {
+                        let _ = self.poll.registry().deregister(client.socket());
+                        warn!("cannot join {}: {e}", self.cfg.group());
+                        self.retry_later();
+                        return;
+                    }
+                    self.link = Link::Up(client);
+                    let acts = self.engine.handle(Event::Connected { private_group: &pg });
+                    self.execute(acts);
+                    // Deliveries may already be buffered.
+                    self.spread_ready();
+                }
+                Err(e) => {
+                    let _ = self.poll.registry().deregister(c.socket());
+                    self.timers.cancel(Key::ConnectTimeout);
+                    warn!(
+                        "cannot connect to Spread at {}: {e}; retrying in {:?}",
+                        spread_addr(&self.cfg, &self.opts),
+                        self.cfg.spread_retry_interval()
+                    );
+                    self.retry_later();
+                }
+            },
+            Link::Up(mut client) => {
+                let mut msgs = Vec::new();
+                let result = loop {
+                    match client.receive() {
+                        Ok(Some(m)) => msgs.push(m),
+                        Ok(None) => break client.flush().map_err(|e| e.to_string()),
+                        Err(e) => break Err(e.to_string()),
+                    }
+                };
+                let pg = client.private_group().to_string();
+                self.link = Link::Up(client);
+                for m in msgs {
+                    self.deliver(m, &pg);
+                }
+                if let Err(e) = result {
+                    self.link_broken = Some(e);
+                }
+            }
+        }
+    }
+
+    fn deliver(&mut self, m: Message, private_group: &str) {
+        let group = self.cfg.group().to_string();
+        let acts = match m {
+            Message::Membership(mb) if mb.group == group => match mb.index_of(private_group) {
+                Some(my_index) => self.engine.handle(Event::View(View {
+                    id: mb.group_id.0,
+                    members: mb.members,
+                    my_index,
+                })),
+                None => {
+                    error!("a membership of {group} without this node in it; ignored");
+                    return;
+                }
+            },
+            Message::Membership(mb) => {
+                warn!("ignoring a membership of another group, {}", mb.group);
+                return;
+            }
+            Message::Transition { group: g, .. } if g == group => {
+                self.engine.handle(Event::Transition)
+            }
+            Message::Data(d) => self.engine.handle(Event::Message {
+                sender: &d.sender,
+                mess_type: d.mess_type,
+                swapped: d.endian_mismatch,
+                body: &d.data,
+            }),
+            Message::Reject(d) => {
+                warn!(
+                    "Spread refused a message of type {} to {:?}",
+                    d.mess_type, d.groups
+                );
+                return;
+            }
+            Message::Transition { .. } | Message::SelfLeave { .. } => return,
+        };
+        self.execute(acts);
+    }
+
+    /// The link to Spread is gone: release everything, try again later.
+    fn lose_link(&mut self, why: &str) {
+        match std::mem::replace(&mut self.link, Link::Down) {
+            Link::Up(mut c) => {
+                let _ = self.poll.registry().deregister(c.socket());
+            }
+            Link::Connecting(mut c) => {
+                let _ = self.poll.registry().deregister(c.socket());
+            }
+            Link::Down => {}
+        }
+        warn!("lost Spread: {why}");
+        let acts = self.engine.handle(Event::Disconnected);
+        self.execute(acts);
+        if !self.failure_simulated {
+            self.timers.set_in(
+                Key::Reconnect,
+                Instant::now(),
+                self.cfg.spread_retry_interval(),
+            );
+        }
+    }
+
+    fn multicast(&mut self, t: MessType, body: &[u8]) {
+        let group = self.cfg.group().to_string();
+        let service = if t == MessType::ArpCache {
+            service::RELIABLE
+        } else {
+            service::AGREED
+        };
+        if let Link::Up(c) = &mut self.link {
+            if let Err(e) = c.multicast(service, &[&group], t as i16, body) {
+                self.link_broken = Some(e.to_string());
+            }
+        }
+    }
+
+    // ---- the executor ----------------------------------------------------
+
+    fn execute(&mut self, actions: Vec<Action>) {
+        for a in actions {
+            match a {
+                Action::Multicast { mess_type, body } => self.multicast(mess_type, &body),
+                Action::Acquire(i) => self.acquire(i),
+                Action::Release(i) => self.release(i),
+                Action::PostUp => self.post_hooks(true),
+                Action::PostDown => self.post_hooks(false),
+                Action::StartTimer(t, d) => self.timers.set_in(Key::Engine(t), Instant::now(), d),
+                Action::CancelTimer(t) => self.timers.cancel(Key::Engine(t)),
+                Action::ShareArpCache => self.share_arp_cache(),
+                Action::LearnArp(records) => self.cache.learn(&records, self.arp_round),
+                Action::Log(level, text) => match level {
+                    Level::Error => error!("{text}"),
+                    Level::Warn => warn!("{text}"),
+                    Level::Info => info!("{text}"),
+                    Level::Debug => debug!("{text}"),
+                },
+            }
+        }
+    }
+
+    fn vif_name(v: &config::Vif) -> String {
+        v.first().to_string()
+    }
+
+    fn acquire(&mut self, i: usize) {
+        let Some(v) = self.cfg.vifs().get(i).cloned() else {
+            return;
+        };
+        let mut up = Vec::new();
+        for a in &v.addrs {
+            self.promote(a.ifname());
+            match a {
+                VipAddr::V4(a4) => match self.ifs.acquire(a4) {
+                    Ok(Acquired::Added { label }) => up.push(format!("{} on {label}", a4.addr)),
+                    Ok(Acquired::AlreadyUp { label }) => {
+                        up.push(format!("{} (already on {label})", a4.addr))
+                    }
+                    Err(e) => error!("acquire {}: {e}", a4),
+                },
+                VipAddr::V6(a6) => match self.ifs6.acquire(&a6.ifname, a6.addr, a6.prefix) {
+                    Ok(()) => up.push(format!("{} on {}", a6.addr, a6.ifname)),
+                    Err(e) => error!("acquire {a6}: {e}"),
+                },
+            }
+        }
+        info!(
+            "acquired VIF {} ({}): {}",
+            i + 1,
+            Self::vif_name(&v),
+            up.join(", ")
+        );
+        self.last_change = Some(format!("acquired {}", Self::vif_name(&v)));
+        // Tell the neighbours at once; later rounds a second apart.
+        let plan = self
+            .scheduler
+            .start(i, v.v4(), self.cfg.notify(), &self.cache.snapshot());
+        if plan.capped {
+            warn!(
+                "notifying {} destinations for {} at most {} a second per entry (set a throttle)",
+                plan.destinations,
+                Self::vif_name(&v),
+                crate::net::notify::IMPLICIT_THROTTLE
+            );
+        }
+        let first = self.scheduler.first_round(i);
+        self.send_announcements(first);
+        for a in v.v6() {
+            if let Err(e) = self.announcer.announce6(&a.ifname, a.addr) {
+                warn!("announcing {a}: {e}");
+            }
+        }
+        if !self.scheduler.is_idle() && !self.timers.is_set(Key::NotifyTick) {
+            self.timers
+                .set_in(Key::NotifyTick, Instant::now(), NOTIFY_TICK);
+        }
+    }
+
+    fn send_announcements(&mut self, sends: Vec<Announce>) {
+        for s in sends {
+            if let Err(e) = self
+                .announcer
+                .announce(&s.ifname, s.vip, s.dest, s.dest_mac, s.ping)
+            {
+                warn!("announcing {} to {}: {e}", s.vip, s.dest);
+                self.announcer.forget(&s.ifname);
+            }
+        }
+    }
+
+    fn release(&mut self, i: usize) {
+        let Some(v) = self.cfg.vifs().get(i).cloned() else {
+            return;
+        };
+        self.release_vif(&v);
+        // Removing a primary can take the secondaries with it.
+        let held: Vec<config::IfAddr> = self
+            .engine
+            .held()
+            .filter_map(|j| self.cfg.vifs().get(j))
+            .flat_map(|v| v.v4().cloned())
+            .collect();
+        let refs: Vec<&config::IfAddr> = held.iter().collect();
+        for (a, r) in self.ifs.ensure(&refs) {
+            match r {
+                Ok(_) => warn!("{a} had vanished with another address: put it back"),
+                Err(e) => error!("{a} vanished and could not be put back: {e}"),
+            }
+        }
+        let _ = i;
+    }
+
+    /// Takes one VIF's addresses down (its own definition, so that a
+    /// reload can release a VIF the new config no longer has).
+    fn release_vif(&mut self, v: &config::Vif) {
+        if let Some(i) = self.cfg.vifs().iter().position(|x| x.id() == v.id()) {
+            self.scheduler.cancel(i);
+        }
+        let mut down = Vec::new();
+        for a in &v.addrs {
+            match a {
+                VipAddr::V4(a4) => match self.ifs.release(a4.addr) {
+                    Ok(Released::Removed { label }) => {
+                        down.push(format!("{} from {label}", a4.addr))
+                    }
+                    Ok(Released::NotPresent) => down.push(format!("{} (was not up)", a4.addr)),
+                    Ok(Released::OnBaseInterface { ifname }) => {
+                        warn!("{} is {ifname}'s own address: left up", a4.addr)
+                    }
+                    Err(e) => error!("release {a4}: {e}"),
+                },
+                VipAddr::V6(a6) => match self.ifs6.release(&a6.ifname, a6.addr, a6.prefix) {
+                    Ok(()) => down.push(format!("{} from {}", a6.addr, a6.ifname)),
+                    Err(e) => error!("release {a6}: {e}"),
+                },
+            }
+        }
+        info!("released VIF ({}): {}", Self::vif_name(v), down.join(", "));
+        self.last_change = Some(format!("released {}", Self::vif_name(v)));
+    }
+
+    fn post_hooks(&mut self, _up: bool) {}
+
+    fn share_arp_cache(&mut self) {
+        self.arp_round += 1;
+        self.cache.expire(self.arp_round);
+        let records = match arpcache::sample() {
+            Ok(r) => r,
+            Err(e) => {
+                warn!("cannot read {}: {e}", arpcache::PROC_NET_ARP);
+                Vec::new()
+            }
+        };
+        let body = msg::encode_arp_cache(&records);
+        self.multicast(MessType::ArpCache, &body);
+    }
+
+    // ---- timers and signals ------------------------------------------------
+
+    fn timer(&mut self, k: Key) {
+        match k {
+            Key::Engine(t) => {
+                let acts = self.engine.handle(Event::Timer(t));
+                self.execute(acts);
+            }
+            Key::Reconnect => {
+                if matches!(self.link, Link::Down) {
+                    self.connect();
+                }
+            }
+            Key::ConnectTimeout => {
+                if matches!(self.link, Link::Connecting(_)) {
+                    if let Link::Connecting(mut c) = std::mem::replace(&mut self.link, Link::Down) {
+                        let _ = self.poll.registry().deregister(c.socket());
+                    }
+                    warn!("Spread did not answer within {CONNECT_TIMEOUT:?}; retrying");
+                    self.retry_later();
+                }
+            }
+            Key::NotifyTick => {
+                let sends = self.scheduler.round();
+                self.send_announcements(sends);
+                if !self.scheduler.is_idle() {
+                    self.timers
+                        .set_in(Key::NotifyTick, Instant::now(), NOTIFY_TICK);
+                }
+            }
+            Key::Hooks => {}
+        }
+    }
+
+    fn signals_ready(&mut self) {
+        loop {
+            match self.signals.read_signal() {
+                Ok(Some(info)) => match Signal::try_from(info.ssi_signo as i32) {
+                    Ok(Signal::SIGHUP) => {
+                        info!("SIGHUP: reloading {}", self.cfg.file().display());
+                        let _ = self.reload();
+                    }
+                    Ok(s) => {
+                        info!("{s}: releasing every VIP and stopping");
+                        self.stop = true;
+                    }
+                    Err(_) => {}
+                },
+                Ok(None) => return,
+                Err(e) => {
+                    warn!("reading signals: {e}");
+                    return;
+                }
+            }
+        }
+    }
+
+    // ---- the control socket ------------------------------------------------
+
+    fn control_ready(&mut self, t: Token, writable: bool) {
+        let Some(server) = self.control.as_mut() else {
+            return;
+        };
+        if !server.owns(t) {
+            return;
+        }
+        let requests = server.ready(t, self.poll.registry());
+        if writable {
+            server.writable(t);
+        }
+        for (session, req) in requests {
+            let reply = match req {
+                Request::GetState => control::encode_state(&self.snapshot()),
+                Request::StatusJson => control::encode_status(&self.snapshot()),
+                Request::Failure => {
+                    if !self.failure_simulated {
+                        info!(
+                            "wackatrl: simulating a failure: leaving Spread until told otherwise"
+                        );
+                        self.failure_simulated = true;
+                        self.timers.cancel(Key::Reconnect);
+                        self.lose_link("failure simulated by wackatrl -f");
+                    }
+                    control::encode_ack().to_vec()
+                }
+                Request::Success => {
+                    if self.failure_simulated {
+                        info!("wackatrl: the simulated failure is over: connecting to Spread");
+                        self.failure_simulated = false;
+                        self.connect();
+                    }
+                    control::encode_ack().to_vec()
+                }
+                Request::Reload => match self.reload() {
+                    Ok(m) => control::encode_reload(true, &m),
+                    Err(m) => control::encode_reload(false, &m),
+                },
+            };
+            if let Some(server) = self.control.as_mut() {
+                server.reply(session, &reply);
+            }
+        }
+    }
+
+    /// What `wackatrl` shows.
+    fn snapshot(&self) -> Snapshot {
+        let table = self.engine.table();
+        let held: HashSet<usize> = self.engine.held().collect();
+        let connected = matches!(self.link, Link::Up(_));
+        Snapshot {
+            node: Some(self.me),
+            node_source: self.me_source.clone(),
+            private_group: match &self.link {
+                Link::Up(c) => Some(c.private_group().to_string()),
+                _ => None,
+            },
+            spread: spread_addr(&self.cfg, &self.opts).to_string(),
+            group: self.cfg.group().to_string(),
+            connected,
+            failure_simulated: self.failure_simulated,
+            state: if !connected {
+                "DISCONNECTED"
+            } else {
+                match self.engine.phase() {
+                    engine::Phase::Boot => "BOOT",
+                    engine::Phase::Gather => "GATHER",
+                    engine::Phase::Run => "RUN",
+                    engine::Phase::Balance => "BALANCE",
+                }
+            },
+            mature: self.engine.is_mature(),
+            view_id: self.engine.view_id(),
+            members: self
+                .engine
+                .members()
+                .iter()
+                .map(|m| control::MemberInfo {
+                    name: m.name.clone(),
+                    addr: m.addr,
+                    count: m.count,
+                })
+                .collect(),
+            vifs: self
+                .cfg
+                .vifs()
+                .iter()
+                .enumerate()
+                .map(|(i, v)| control::VifInfo {
+                    addrs: v.addrs.clone(),
+                    owner: table.get(i).map_or(Ipv4Addr::UNSPECIFIED, |s| s.owner),
+                    priority: table.get(i).map_or(0, |s| s.priority as u8),
+                    held_here: held.contains(&i),
+                })
+                .collect(),
+            last_change: self.last_change.clone(),
+        }
+    }
+
+    // ---- reload ---------------------------------------------------------
+
+    /// Reads the config again. A config that does not parse is refused,
+    /// the old one kept; a valid one is applied without dropping any VIP
+    /// whose definition did not change. Returns what happened.
+    pub fn reload(&mut self) -> Result<String, String> {
+        let new = match config::parse(
+            &String::from_utf8_lossy(&std::fs::read(self.cfg.file()).map_err(|e| {
+                let m = format!(
+                    "reload refused: cannot read {}: {e}",
+                    self.cfg.file().display()
+                );
+                error!("{m}");
+                m
+            })?),
+            self.cfg.file(),
+        ) {
+            Ok(l) => {
+                for w in &l.warnings {
+                    warn!("{w}");
+                }
+                l.config
+            }
+            Err(e) => {
+                for line in e.lines() {
+                    error!("{line}");
+                }
+                let m = format!(
+                    "reload refused: {} error(s); the running configuration is kept",
+                    e.errors.len()
+                );
+                error!("{m}");
+                return Err(m);
+            }
+        };
+        let old = std::mem::replace(&mut self.cfg, new);
+        let mut changes = Vec::new();
+        let reconnect = old.group() != self.cfg.group()
+            || spread_addr(&old, &self.opts) != spread_addr(&self.cfg, &self.opts)
+            || old.node_address() != self.cfg.node_address();
+        let ids = |c: &Config| {
+            c.vifs()
+                .iter()
+                .map(|v| (v.id(), v.clone()))
+                .collect::<Vec<_>>()
+        };
+        let (old_vifs, new_vifs) = (ids(&old), ids(&self.cfg));
+        let added: Vec<String> = new_vifs
+            .iter()
+            .filter(|(id, _)| !old_vifs.iter().any(|(o, _)| o == id))
+            .map(|(_, v)| Self::vif_name(v))
+            .collect();
+        let removed: Vec<String> = old_vifs
+            .iter()
+            .filter(|(id, _)| !new_vifs.iter().any(|(n, _)| n == id))
+            .map(|(_, v)| Self::vif_name(v))
+            .collect();
+        let redefined: Vec<config::Vif> = new_vifs
+            .iter()
+            .filter_map(|(id, v)| {
+                old_vifs
+                    .iter()
+                    .find(|(o, ov)| o == id && ov != v)
+                    .map(|(_, ov)| ov.clone())
+            })
+            .collect();
+        if !added.is_empty() {
+            changes.push(format!("VIFs added: {}", added.join(" ")));
+        }
+        if !removed.is_empty() {
+            changes.push(format!("VIFs removed: {}", removed.join(" ")));
+        }
+        if !redefined.is_empty() {
+            changes.push(format!(
+                "VIFs redefined: {}",
+                redefined
+                    .iter()
+                    .map(Self::vif_name)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ));
+        }
+        for (what, a, b) in [
+            ("Mature", old.mature(), self.cfg.mature()),
+            ("Arp-Cache", old.arp_cache(), self.cfg.arp_cache()),
+            (
+                "SpreadRetryInterval",
+                old.spread_retry_interval(),
+                self.cfg.spread_retry_interval(),
+            ),
+            (
+                "Balance Interval",
+                old.balance().interval,
+                self.cfg.balance().interval,
+            ),
+        ] {
+            if a != b {
+                changes.push(format!("{what} {a:?} -> {b:?}"));
+            }
+        }
+        if old.balance().rate != self.cfg.balance().rate {
+            changes.push(format!(
+                "AcquisitionsPerRound {:?} -> {:?}",
+                old.balance().rate,
+                self.cfg.balance().rate
+            ));
+        }
+        if old.preferred() != self.cfg.preferred() {
+            changes.push("Prefer changed (sent at the next membership)".into());
+        }
+        if old.notify() != self.cfg.notify() {
+            changes.push("Notify changed".into());
+        }
+        if old.hooks() != self.cfg.hooks() {
+            changes.push("hooks changed".into());
+        }
+        if reconnect {
+            changes.push("Group, Spread or NodeAddress changed: reconnecting".into());
+            self.lose_link("reloading with another group, Spread daemon or identity");
+            if let Ok((me, _)) =
+                identity::identify(self.opts.node_address, self.cfg.node_address(), &[])
+            {
+                self.me = me;
+            }
+            self.engine = Engine::new(Settings::new(&self.cfg, self.me));
+            self.timers.cancel(Key::Reconnect);
+            self.connect();
+        } else {
+            // A redefined VIF (same first address, other addresses) goes
+            // down by its old definition and comes up by the new one.
+            for v in &redefined {
+                if let Some(i) = self.cfg.vifs().iter().position(|n| n.id() == v.id()) {
+                    if self.engine.held().any(|h| h == i) {
+                        self.release_vif(v);
+                        self.acquire(i);
+                    }
+                }
+            }
+            let (dropped, acts) = self.engine.reconfigure(Settings::new(&self.cfg, self.me));
+            for j in dropped {
+                if let Some(v) = old.vifs().get(j).cloned() {
+                    self.release_vif(&v);
+                }
+            }
+            self.execute(acts);
+        }
+        let summary = if changes.is_empty() {
+            "reloaded: nothing changed".to_string()
+        } else {
+            format!("reloaded: {}", changes.join("; "))
+        };
+        info!("{summary}");
+        Ok(summary)
+    }
+
+    // ---- the end ----------------------------------------------------------
+
+    fn shutdown(&mut self) {
+        let acts = self.engine.handle(Event::Shutdown);
+        self.execute(acts);
+        if let Link::Up(c) = std::mem::replace(&mut self.link, Link::Down) {
+            c.disconnect();
+        }
+        if let Some(server) = self.control.take() {
+            server.remove();
+        }
+        info!("stopped");
+    }
+
+    pub fn held(&self) -> Vec<usize> {
+        self.engine.held().collect()
+    }
+
+    pub fn engine(&self) -> &engine::Engine {
+        &self.engine
+    }
+}

@@ -1,0 +1,311 @@
+//! A local cluster for end-to-end tests: `spread-sim` with one simulated
+//! Spread daemon per host, a bridge namespace, host namespaces with a
+//! veth on the bridge, and a `wackamole -d` in each. Everything is
+//! removed on drop, also when a test fails.
+
+#![allow(dead_code)]
+
+use std::fs;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::netns::Netns;
+
+pub const SUBNET: &str = "10.80.0";
+
+pub struct Host {
+    pub ns: Netns,
+    pub conf: PathBuf,
+    pub log: PathBuf,
+    pub control: PathBuf,
+    pub pidfile: PathBuf,
+    pub daemon: Option<Child>,
+    pub addr: Ipv4Addr,
+}
+
+pub struct Cluster {
+    pub dir: PathBuf,
+    pub sim: Child,
+    pub sw: Netns,
+    pub hosts: Vec<Host>,
+    pub vips: Vec<Ipv4Addr>,
+}
+
+fn bin(name: &str) -> PathBuf {
+    // The test binary lives in target/<profile>/deps; the programs one up.
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().unwrap().parent().unwrap().join(name)
+}
+
+pub fn wackamole_bin() -> PathBuf {
+    bin("wackamole")
+}
+
+pub fn wackatrl_bin() -> PathBuf {
+    bin("wackatrl")
+}
+
+impl Cluster {
+    /// `n` hosts sharing `vips` VIPs, nothing started yet but spread-sim.
+    pub fn new(tag: &str, n: usize, vips: usize, extra_conf: &str) -> Cluster {
+        let dir = std::env::temp_dir().join(format!("wkm-{tag}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let mut sim = Command::new(bin("spread-sim"));
+        for i in 1..=n {
+            sim.arg("-d")
+                .arg(format!("d{i}={}", dir.join(format!("d{i}.sock")).display()));
+        }
+        sim.arg("-c").arg(dir.join("sim.ctl"));
+        let sim = sim
+            .stderr(Stdio::from(fs::File::create(dir.join("sim.log")).unwrap()))
+            .spawn()
+            .expect("start spread-sim");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !dir.join("sim.ctl").exists() {
+            assert!(Instant::now() < deadline, "spread-sim did not start");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let sw = Netns::new(&format!("{tag}sw"));
+        sw.ip(&["link", "add", "br0", "type", "bridge"]);
+        sw.ip(&["link", "set", "br0", "up"]);
+        let vips: Vec<Ipv4Addr> = (0..vips)
+            .map(|i| format!("{SUBNET}.{}", 101 + i).parse().unwrap())
+            .collect();
+        let mut hosts = Vec::new();
+        for i in 1..=n {
+            let ns = Netns::new(&format!("{tag}h"));
+            let port = format!("p{i}");
+            super::netns::veth(&ns, "e0", &sw, &port);
+            sw.ip(&["link", "set", &port, "master", "br0"]);
+            let addr: Ipv4Addr = format!("{SUBNET}.{i}").parse().unwrap();
+            ns.ip(&["addr", "add", &format!("{addr}/24"), "dev", "e0"]);
+            let conf = dir.join(format!("h{i}.conf"));
+            let control = dir.join(format!("h{i}.ctl"));
+            let host = Host {
+                ns,
+                conf,
+                log: dir.join(format!("h{i}.log")),
+                control,
+                pidfile: dir.join(format!("h{i}.pid")),
+                daemon: None,
+                addr,
+            };
+            hosts.push(host);
+        }
+        let c = Cluster {
+            dir,
+            sim,
+            sw,
+            hosts,
+            vips,
+        };
+        for i in 0..n {
+            c.write_conf(i, &c.vips, extra_conf);
+        }
+        c
+    }
+
+    /// Writes host `i`'s config with `vips`.
+    pub fn write_conf(&self, i: usize, vips: &[Ipv4Addr], extra: &str) {
+        let h = &self.hosts[i];
+        let list: Vec<String> = vips.iter().map(|v| format!("  e0:{v}/32")).collect();
+        let text = format!(
+            "Spread = {}\nGroup = wack\nControl = {}\nNodeAddress = {}\nMature = 1s\nSpreadRetryInterval = 1s\n\
+             Balance {{ AcquisitionsPerRound = all }}\nArp-Cache = 30s\nVirtualInterfaces {{\n{}\n}}\n{extra}\n",
+            self.dir.join(format!("d{}.sock", i + 1)).display(),
+            h.control.display(),
+            h.addr,
+            list.join("\n")
+        );
+        fs::write(&h.conf, text).unwrap();
+    }
+
+    pub fn start(&mut self, i: usize) {
+        let h = &mut self.hosts[i];
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&h.log)
+            .unwrap();
+        let child = Command::new("ip")
+            .args(["netns", "exec", &h.ns.name])
+            .arg(wackamole_bin())
+            .arg("-d")
+            .arg("-c")
+            .arg(&h.conf)
+            .arg("-p")
+            .arg(&h.pidfile)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("start wackamole");
+        h.daemon = Some(child);
+    }
+
+    pub fn start_all(&mut self) {
+        for i in 0..self.hosts.len() {
+            self.start(i);
+        }
+    }
+
+    /// Sends `sig` (e.g. "TERM", "HUP") to host `i`'s daemon.
+    pub fn signal(&self, i: usize, sig: &str) {
+        let pid = self.hosts[i].daemon.as_ref().expect("running").id();
+        let ok = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(pid.to_string())
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+
+    /// Waits for host `i`'s daemon to exit; its status code.
+    pub fn wait_exit(&mut self, i: usize, within: Duration) -> Option<i32> {
+        let child = self.hosts[i].daemon.as_mut()?;
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(st) = child.try_wait().unwrap() {
+                self.hosts[i].daemon = None;
+                return st.code();
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The VIPs up on host `i` now.
+    pub fn held(&self, i: usize) -> Vec<Ipv4Addr> {
+        held_in(&self.hosts[i].ns.name, &self.vips_all())
+    }
+
+    fn vips_all(&self) -> Vec<Ipv4Addr> {
+        // Every address in the subnet above .100 counts as a VIP.
+        (101..=254)
+            .map(|o| format!("{SUBNET}.{o}").parse().unwrap())
+            .collect()
+    }
+
+    /// For each VIP, the hosts holding it.
+    pub fn holders(&self, vips: &[Ipv4Addr]) -> Vec<Vec<usize>> {
+        let held: Vec<Vec<Ipv4Addr>> = (0..self.hosts.len()).map(|i| self.held(i)).collect();
+        vips.iter()
+            .map(|v| {
+                (0..self.hosts.len())
+                    .filter(|&i| held[i].contains(v))
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// Waits until every VIP of `vips` is up on exactly one of `live`
+    /// hosts (and nowhere else); panics with the logs after `within`.
+    pub fn wait_settled(&self, vips: &[Ipv4Addr], live: &[usize], within: Duration) {
+        let deadline = Instant::now() + within;
+        loop {
+            let holders = self.holders(vips);
+            if holders.iter().all(|h| h.len() == 1 && live.contains(&h[0])) {
+                return;
+            }
+            if Instant::now() > deadline {
+                panic!("not settled: holders {holders:?}\n{}", self.logs());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn log(&self, i: usize) -> String {
+        fs::read_to_string(&self.hosts[i].log).unwrap_or_default()
+    }
+
+    pub fn logs(&self) -> String {
+        (0..self.hosts.len())
+            .map(|i| format!("--- h{} log:\n{}", i + 1, self.log(i)))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// Waits until host `i`'s log contains `needle`.
+    pub fn wait_log(&self, i: usize, needle: &str, within: Duration) {
+        let deadline = Instant::now() + within;
+        while !self.log(i).contains(needle) {
+            if Instant::now() > deadline {
+                panic!("h{} never logged {needle:?}\n{}", i + 1, self.logs());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn sim_ctl(&self, cmd: &str) -> String {
+        let out = Command::new(bin("spread-sim"))
+            .arg("--ctl")
+            .arg(self.dir.join("sim.ctl"))
+            .args(cmd.split(' '))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "spread-sim {cmd}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs `wackatrl ARGS` against host `i`.
+    pub fn wackatrl(&self, i: usize, args: &[&str]) -> std::process::Output {
+        Command::new(wackatrl_bin())
+            .arg("-c")
+            .arg(&self.hosts[i].conf)
+            .args(args)
+            .output()
+            .unwrap()
+    }
+}
+
+/// The addresses of `candidates` up in namespace `ns`.
+pub fn held_in(ns: &str, candidates: &[Ipv4Addr]) -> Vec<Ipv4Addr> {
+    let out = Command::new("ip")
+        .args(["-n", ns, "-o", "-4", "addr", "show"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    candidates
+        .iter()
+        .copied()
+        .filter(|v| text.contains(&format!("inet {v}/")))
+        .collect()
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for h in &mut self.hosts {
+            if let Some(mut c) = h.daemon.take() {
+                let _ = Command::new("kill")
+                    .arg("-TERM")
+                    .arg(c.id().to_string())
+                    .status();
+                let deadline = Instant::now() + Duration::from_secs(5);
+                while Instant::now() < deadline {
+                    if let Ok(Some(_)) = c.try_wait() {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+        let _ = self.sim.kill();
+        let _ = self.sim.wait();
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+pub fn exists(p: &Path) -> bool {
+    p.exists()
+}

@@ -1,0 +1,227 @@
+//! The daemon end to end: three `wackamole -d` in network namespaces on
+//! a bridge, with `spread-sim` standing in for Spread. Run as root; they
+//! print SKIPPED otherwise.
+
+mod common;
+
+use std::net::Ipv4Addr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::cluster::{held_in, Cluster};
+use common::netns::can_run;
+
+const SETTLE: Duration = Duration::from_secs(20);
+
+fn three(tag: &str) -> Cluster {
+    let mut c = Cluster::new(tag, 3, 6, "");
+    c.start_all();
+    let vips = c.vips.clone();
+    c.wait_settled(&vips, &[0, 1, 2], SETTLE);
+    c
+}
+
+fn counts(c: &Cluster) -> Vec<usize> {
+    (0..c.hosts.len()).map(|i| c.held(i).len()).collect()
+}
+
+#[test]
+fn three_nodes_hold_every_vip_once_and_evenly() {
+    if !can_run() {
+        return;
+    }
+    let c = three("even");
+    assert_eq!(counts(&c), [2, 2, 2], "{}", c.logs());
+    // One clear line per acquisition and per membership.
+    let log = c.log(0);
+    assert!(log.contains("acquired VIF"), "{log}");
+    assert!(log.contains("membership "), "{log}");
+}
+
+#[test]
+fn wackatrl_agrees_with_ip_addr() {
+    if !can_run() {
+        return;
+    }
+    let c = three("trl");
+    for i in 0..3 {
+        let out = c.wackatrl(i, &["-l"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        // Every VIP is listed with its owner; the ones owned by this host
+        // are exactly those up here.
+        let mine: Vec<Ipv4Addr> = c.held(i);
+        let owner_lines: Vec<&str> = text.lines().filter(|l| l.starts_with("Owner: ")).collect();
+        assert_eq!(owner_lines.len(), 6, "{text}");
+        let here = format!("Owner: {}", c.hosts[i].addr);
+        assert_eq!(
+            owner_lines.iter().filter(|l| **l == here).count(),
+            mine.len(),
+            "{text}"
+        );
+        let json: String = String::from_utf8_lossy(&c.wackatrl(i, &["-j"]).stdout)
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        assert!(json.contains("\"state\":\"RUN\""), "{json}");
+        assert!(
+            json.contains(&format!("\"node\":\"{}\"", c.hosts[i].addr)),
+            "{json}"
+        );
+        assert!(
+            json.contains("\"node_source\":\"fromNodeAddress\""),
+            "{json}"
+        );
+        assert_eq!(
+            json.matches("\"held_here\":true").count(),
+            mine.len(),
+            "{json}"
+        );
+    }
+}
+
+#[test]
+fn sighup_adds_a_vip_without_dropping_any_other() {
+    if !can_run() {
+        return;
+    }
+    let c = three("hup");
+    let mut more = c.vips.clone();
+    let new: Ipv4Addr = "10.80.0.107".parse().unwrap();
+    more.push(new);
+    for i in 0..3 {
+        c.write_conf(i, &more, "");
+    }
+    // Sample `ip addr` everywhere while the nodes reload.
+    let stop = Arc::new(AtomicBool::new(false));
+    let names: Vec<String> = c.hosts.iter().map(|h| h.ns.name.clone()).collect();
+    let old = c.vips.clone();
+    let sampler = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut worst = usize::MAX;
+            let mut samples = 0;
+            while !stop.load(Ordering::SeqCst) {
+                let up: std::collections::HashSet<Ipv4Addr> =
+                    names.iter().flat_map(|n| held_in(n, &old)).collect();
+                worst = worst.min(up.len());
+                samples += 1;
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            (worst, samples)
+        })
+    };
+    for i in 0..3 {
+        c.signal(i, "HUP");
+    }
+    c.wait_settled(&more, &[0, 1, 2], SETTLE);
+    std::thread::sleep(Duration::from_millis(200));
+    stop.store(true, Ordering::SeqCst);
+    let (worst, samples) = sampler.join().unwrap();
+    assert!(samples > 3);
+    assert_eq!(worst, 6, "a VIP went down during the reload\n{}", c.logs());
+    for i in 0..3 {
+        c.wait_log(i, "reloaded: VIFs added: e0:10.80.0.107/32", SETTLE);
+        assert!(
+            !c.log(i).contains("released VIF"),
+            "h{}: {}",
+            i + 1,
+            c.log(i)
+        );
+    }
+}
+
+#[test]
+fn a_broken_config_on_sighup_changes_nothing() {
+    if !can_run() {
+        return;
+    }
+    let c = three("bad");
+    let before: Vec<Vec<Ipv4Addr>> = (0..3).map(|i| c.held(i)).collect();
+    std::fs::write(
+        &c.hosts[0].conf,
+        "Group = wack\nVirtualInterfaces {\n e0:10.80.0.300/32\n",
+    )
+    .unwrap();
+    c.signal(0, "HUP");
+    c.wait_log(0, "reload refused", SETTLE);
+    let log = c.log(0);
+    assert!(log.contains("octet 300 is out of range"), "{log}");
+    std::thread::sleep(Duration::from_millis(300));
+    let after: Vec<Vec<Ipv4Addr>> = (0..3).map(|i| c.held(i)).collect();
+    assert_eq!(before, after);
+}
+
+#[test]
+fn sigterm_releases_everything_and_the_others_take_over() {
+    if !can_run() {
+        return;
+    }
+    let mut c = three("term");
+    c.signal(0, "TERM");
+    assert_eq!(c.wait_exit(0, SETTLE), Some(0), "{}", c.logs());
+    assert!(c.held(0).is_empty(), "h1 released everything");
+    assert!(!c.hosts[0].pidfile.exists(), "the pid file is gone");
+    assert!(!c.hosts[0].control.exists(), "the control socket is gone");
+    let vips = c.vips.clone();
+    c.wait_settled(&vips, &[1, 2], SETTLE);
+    assert_eq!(counts(&c)[1..], [3, 3]);
+}
+
+#[test]
+fn wackatrl_f_hands_over_and_s_brings_the_node_back() {
+    if !can_run() {
+        return;
+    }
+    let c = three("fail");
+    let out = c.wackatrl(1, &["-f"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let vips = c.vips.clone();
+    c.wait_settled(&vips, &[0, 2], SETTLE);
+    assert!(c.held(1).is_empty());
+    let out = c.wackatrl(1, &["-s"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    c.wait_settled(&vips, &[0, 1, 2], SETTLE);
+    // Balanced again once it is back ('all' rebalances at once).
+    let deadline = std::time::Instant::now() + SETTLE;
+    while counts(&c) != [2, 2, 2] && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(counts(&c), [2, 2, 2], "{}", c.logs());
+}
+
+#[test]
+fn losing_spread_releases_and_the_others_take_over() {
+    if !can_run() {
+        return;
+    }
+    let c = three("crash");
+    c.sim_ctl("crash d1");
+    let vips = c.vips.clone();
+    c.wait_settled(&vips, &[1, 2], SETTLE);
+    assert!(
+        c.held(0).is_empty(),
+        "a node cut off from its group serves nothing"
+    );
+    c.wait_log(0, "lost Spread", SETTLE);
+    // Spread comes back: the node reconnects and gets its share again.
+    c.sim_ctl("restart d1");
+    let deadline = std::time::Instant::now() + SETTLE;
+    while counts(&c) != [2, 2, 2] && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(counts(&c), [2, 2, 2], "{}", c.logs());
+}
