@@ -225,3 +225,56 @@ fn losing_spread_releases_and_the_others_take_over() {
     }
     assert_eq!(counts(&c), [2, 2, 2], "{}", c.logs());
 }
+
+#[test]
+fn hooks_run_on_acquire_and_release() {
+    if !can_run() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("wkm-hookscript-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("hook.sh");
+    let out = dir.join("events");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho \"$WACKAMOLE_EVENT $WACKAMOLE_VIP\" >> {}\n",
+            out.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let extra = format!(
+        "RunScript {0} on up\nRunScript {0} on down\nRunScript {0} post up\n",
+        script.display()
+    );
+    let mut c = Cluster::new("hooks", 2, 4, &extra);
+    c.start_all();
+    let vips = c.vips.clone();
+    c.wait_settled(&vips, &[0, 1], SETTLE);
+    let events = |n: usize| -> String {
+        let deadline = std::time::Instant::now() + SETTLE;
+        loop {
+            let text = std::fs::read_to_string(&out).unwrap_or_default();
+            if text.lines().count() >= n || std::time::Instant::now() > deadline {
+                return text;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let text = events(4);
+    for v in &vips {
+        assert!(text.contains(&format!("on up {v}")), "{text}\n{}", c.logs());
+    }
+    assert!(text.contains("post up"), "{text}");
+    c.signal(0, "TERM");
+    assert_eq!(c.wait_exit(0, SETTLE), Some(0));
+    let text = events(4 + 2 + 2);
+    assert_eq!(
+        text.matches("on down ").count(),
+        2,
+        "h1 released its two VIFs: {text}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -16,8 +16,10 @@ use super::timers::{Key, Timers};
 use super::{Options, StartError};
 use crate::cluster::engine::{self, Action, Engine, Event, Level, Settings, View};
 use crate::cluster::msg::{self, MessType};
+use crate::config::HookEvent;
 use crate::config::{self, Config, VipAddr};
 use crate::control::{self, Request, Snapshot};
+use crate::hooks::{self, HookVif, Hooks};
 use crate::net::announce::Announcer;
 use crate::net::arpcache::{self, SharedCache};
 use crate::net::identity;
@@ -71,6 +73,7 @@ pub struct Node {
     link_broken: Option<String>,
     control: Option<control::Server>,
     last_change: Option<String>,
+    hooks: Hooks,
 }
 
 fn spread_addr(cfg: &Config, opts: &Options) -> SpreadAddr {
@@ -113,6 +116,12 @@ impl Node {
             )
             .map_err(|e| StartError::Setup(format!("poll: {e}")))?;
         let engine = Engine::new(Settings::new(&cfg, me));
+        let hooks = Hooks::new(
+            cfg.hooks(),
+            cfg.perl_use_lib(),
+            cfg.perl_use(),
+            hooks::DEFAULT_LIMIT,
+        );
         let mut node = Node {
             cfg,
             opts,
@@ -135,6 +144,7 @@ impl Node {
             link_broken: None,
             last_change: None,
             control: None,
+            hooks,
         };
         let mut server = control::Server::bind(&node.opts.control)
             .map_err(|e| StartError::Control(e.to_string()))?;
@@ -458,6 +468,7 @@ impl Node {
             up.join(", ")
         );
         self.last_change = Some(format!("acquired {}", Self::vif_name(&v)));
+        self.fire(HookEvent::OnUp, Some(&HookVif::new(&v, None)));
         // Tell the neighbours at once; later rounds a second apart.
         let plan = self
             .scheduler
@@ -544,9 +555,44 @@ impl Node {
         }
         info!("released VIF ({}): {}", Self::vif_name(v), down.join(", "));
         self.last_change = Some(format!("released {}", Self::vif_name(v)));
+        self.fire(HookEvent::OnDown, Some(&HookVif::new(v, Some(self.me))));
     }
 
-    fn post_hooks(&mut self, _up: bool) {}
+    fn post_hooks(&mut self, up: bool) {
+        let event = if up {
+            HookEvent::PostUp
+        } else {
+            HookEvent::PostDown
+        };
+        self.fire(event, None);
+    }
+
+    /// Starts the hooks of `event` (each in a child process) and makes
+    /// sure the loop comes back to reap them.
+    fn fire(&mut self, event: HookEvent, vif: Option<&HookVif>) {
+        for e in self.hooks.fire(event, vif, Instant::now()) {
+            error!("{e}");
+        }
+        self.arm_hooks();
+    }
+
+    fn arm_hooks(&mut self) {
+        match self.hooks.next_deadline() {
+            Some(at) => self.timers.set(Key::Hooks, at),
+            None => self.timers.cancel(Key::Hooks),
+        }
+    }
+
+    fn reap_hooks(&mut self) {
+        for f in self.hooks.reap(Instant::now()) {
+            if f.succeeded() {
+                info!("{f}");
+            } else {
+                warn!("{f}");
+            }
+        }
+        self.arm_hooks();
+    }
 
     fn share_arp_cache(&mut self) {
         self.arp_round += 1;
@@ -592,7 +638,7 @@ impl Node {
                         .set_in(Key::NotifyTick, Instant::now(), NOTIFY_TICK);
                 }
             }
-            Key::Hooks => {}
+            Key::Hooks => self.reap_hooks(),
         }
     }
 
@@ -833,8 +879,16 @@ impl Node {
         if old.notify() != self.cfg.notify() {
             changes.push("Notify changed".into());
         }
-        if old.hooks() != self.cfg.hooks() {
+        if old.hooks() != self.cfg.hooks()
+            || old.perl_use() != self.cfg.perl_use()
+            || old.perl_use_lib() != self.cfg.perl_use_lib()
+        {
             changes.push("hooks changed".into());
+            self.hooks.reconfigure(
+                self.cfg.hooks(),
+                self.cfg.perl_use_lib(),
+                self.cfg.perl_use(),
+            );
         }
         if reconnect {
             changes.push("Group, Spread or NodeAddress changed: reconnecting".into());
@@ -885,6 +939,17 @@ impl Node {
         }
         if let Some(server) = self.control.take() {
             server.remove();
+        }
+        // Let the `on down` hooks finish; their time limit bounds this.
+        while self.hooks.running() > 0 {
+            let wait = self
+                .hooks
+                .next_deadline()
+                .map_or(Duration::from_millis(50), |t| {
+                    t.saturating_duration_since(Instant::now())
+                });
+            std::thread::sleep(wait.min(Duration::from_millis(200)));
+            self.reap_hooks();
         }
         info!("stopped");
     }

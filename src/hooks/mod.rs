@@ -269,6 +269,7 @@ impl Hooks {
             .stdout(Stdio::null())
             .stderr(Stdio::from(OwnedFd::from(theirs)))
             .process_group(0);
+        sys::unblock_signals_in_child(&mut cmd);
         let child = cmd.spawn().map_err(|e| {
             let program = cmd.get_program().to_string_lossy().into_owned();
             match (&self.hooks[i].target, e.kind()) {

@@ -364,3 +364,24 @@ pub fn kill_process_group(pgid: u32, signal: libc::c_int) -> io::Result<()> {
     // and pgid > 1 rules out "every process" (-1) and our own group (0).
     check(unsafe { libc::kill(-pgid, signal) }).map(|_| ())
 }
+
+/// Makes `cmd`'s child start with no signal blocked. The daemon blocks
+/// TERM, INT, QUIT and HUP to read them from a signalfd, and a blocked
+/// mask survives exec: without this a hook, or a service a hook starts,
+/// could not be stopped with SIGTERM.
+pub fn unblock_signals_in_child(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs between fork and exec; it only calls
+    // sigemptyset and sigprocmask, which are async-signal-safe, on a
+    // local set.
+    unsafe {
+        cmd.pre_exec(|| {
+            let mut set: libc::sigset_t = mem::zeroed();
+            libc::sigemptyset(&mut set);
+            if libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut()) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
