@@ -278,3 +278,47 @@ fn hooks_run_on_acquire_and_release() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn systemd_hears_ready_and_the_status() {
+    if !can_run() {
+        return;
+    }
+    let c = Cluster::new("sd", 1, 2, "");
+    let sock_path = c.dir.join("notify");
+    let rx = std::os::unix::net::UnixDatagram::bind(&sock_path).unwrap();
+    rx.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let h = &c.hosts[0];
+    let mut child = std::process::Command::new("ip")
+        .args(["netns", "exec", &h.ns.name])
+        .arg(common::cluster::wackamole_bin())
+        .args(["-d", "-c"])
+        .arg(&h.conf)
+        .env("NOTIFY_SOCKET", &sock_path)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 512];
+    let deadline = std::time::Instant::now() + SETTLE;
+    while std::time::Instant::now() < deadline {
+        if let Ok(n) = rx.recv(&mut buf) {
+            let m = String::from_utf8_lossy(&buf[..n]).into_owned();
+            let done = m.contains("holding 2 of 2");
+            got.push(m);
+            if done {
+                break;
+            }
+        }
+    }
+    let _ = std::process::Command::new("kill")
+        .arg(child.id().to_string())
+        .status();
+    let _ = child.wait();
+    assert_eq!(got.first().map(String::as_str), Some("READY=1"), "{got:?}");
+    assert!(
+        got.iter()
+            .any(|m| m == "STATUS=RUN, holding 2 of 2 VIFs, 1 members"),
+        "{got:?}"
+    );
+}

@@ -12,6 +12,7 @@
 pub mod logging;
 mod node;
 pub mod process;
+pub mod sdnotify;
 pub mod timers;
 
 use std::fmt;

@@ -74,6 +74,9 @@ pub struct Node {
     control: Option<control::Server>,
     last_change: Option<String>,
     hooks: Hooks,
+    systemd: Option<super::sdnotify::SdNotify>,
+    /// The last STATUS= sent to systemd.
+    status: String,
 }
 
 fn spread_addr(cfg: &Config, opts: &Options) -> SpreadAddr {
@@ -145,6 +148,8 @@ impl Node {
             last_change: None,
             control: None,
             hooks,
+            systemd: super::sdnotify::SdNotify::from_env(),
+            status: String::new(),
         };
         let mut server = control::Server::bind(&node.opts.control)
             .map_err(|e| StartError::Control(e.to_string()))?;
@@ -198,6 +203,9 @@ impl Node {
     }
 
     pub fn run(&mut self) {
+        if let Some(n) = &self.systemd {
+            n.send("READY=1");
+        }
         let mut events = Events::with_capacity(64);
         while !self.stop {
             let now = Instant::now();
@@ -232,6 +240,22 @@ impl Node {
     fn after_events(&mut self) {
         if let Some(why) = self.link_broken.take() {
             self.lose_link(&why);
+        }
+        if self.systemd.is_some() {
+            let snap = self.snapshot();
+            let held = snap.vifs.iter().filter(|v| v.held_here).count();
+            let status = format!(
+                "{}, holding {held} of {} VIFs, {} members",
+                snap.state,
+                snap.vifs.len(),
+                snap.members.len()
+            );
+            if status != self.status {
+                if let Some(n) = &self.systemd {
+                    n.send(&format!("STATUS={status}"));
+                }
+                self.status = status;
+            }
         }
     }
 
@@ -932,6 +956,9 @@ impl Node {
     // ---- the end ----------------------------------------------------------
 
     fn shutdown(&mut self) {
+        if let Some(n) = &self.systemd {
+            n.send("STOPPING=1");
+        }
         let acts = self.engine.handle(Event::Shutdown);
         self.execute(acts);
         if let Link::Up(c) = std::mem::replace(&mut self.link, Link::Down) {
