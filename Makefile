@@ -8,7 +8,7 @@ SAMPLE     ?= wackamole.conf.sample
 # Compiled into the binaries as the default config directory.
 BUILD_ENV = WACKAMOLE_SYSCONFDIR=$(SYSCONFDIR)
 
-.PHONY: all build test check-config bench lint-man clean
+.PHONY: all build test check-config demo bench lint-man clean
 
 all: build
 
@@ -26,6 +26,12 @@ test:
 # and print what it means.
 check-config:
 	$(CARGO) run --quiet --locked --bin wackamole -- -t -c $(SAMPLE)
+
+# The main job: a local multi-host cluster in network namespaces, a
+# failover and a rebalance, all cleaned up afterwards (root).
+demo:
+	$(CARGO) build --release --locked --bins --examples
+	./contrib/demo.sh
 
 bench:
 	$(CARGO) bench --locked
