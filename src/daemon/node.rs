@@ -961,6 +961,21 @@ impl Node {
         }
         let acts = self.engine.handle(Event::Shutdown);
         self.execute(acts);
+        // Anything configured still up here (a failed release) goes too.
+        let configured: Vec<config::IfAddr> = self
+            .cfg
+            .vifs()
+            .iter()
+            .flat_map(|v| v.v4().cloned())
+            .collect();
+        let refs: Vec<&config::IfAddr> = configured.iter().collect();
+        for (a, r) in self.ifs.remove_stale(&refs) {
+            match r {
+                Ok(Released::Removed { label }) => warn!("{a} was still up on {label}: removed"),
+                Ok(_) => {}
+                Err(e) => error!("removing {a}: {e}"),
+            }
+        }
         if let Link::Up(c) = std::mem::replace(&mut self.link, Link::Down) {
             c.disconnect();
         }

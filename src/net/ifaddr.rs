@@ -166,10 +166,10 @@ impl Interfaces {
         sys::set_addr(&self.v4, &label, a.addr).map_err(|e| io_err(what("adding"), e))?;
         sys::set_netmask(&self.v4, &label, a.netmask())
             .map_err(|e| io_err(what("setting the netmask of"), e))?;
-        if a.prefix < 31 {
-            sys::set_broadcast(&self.v4, &label, a.broadcast())
-                .map_err(|e| io_err(what("setting the broadcast of"), e))?;
-        }
+        // Always: the kernel first gives the label the classful
+        // broadcast of the address (10.255.255.255 for a 10/8 address).
+        sys::set_broadcast(&self.v4, &label, a.broadcast())
+            .map_err(|e| io_err(what("setting the broadcast of"), e))?;
         let flags =
             sys::flags(&self.v4, &label).map_err(|e| io_err(what("reading the flags of"), e))?;
         if flags & libc::IFF_UP == 0 {
