@@ -306,21 +306,14 @@ pub fn encode_data(
     hint: [u8; 4],
     data: &[u8],
 ) -> Vec<u8> {
-    let mut v = Vec::with_capacity(HEADER_LEN + MAX_GROUP_NAME * groups.len() + data.len());
-    put_header(
-        &mut v,
+    super::put_message(
         order,
         service_type,
         sender,
-        groups.len() as u32,
+        groups.iter().map(String::as_str),
         hint,
-        data.len() as u32,
-    );
-    for g in groups {
-        put_name(&mut v, g);
-    }
-    v.extend_from_slice(data);
-    v
+        data,
+    )
 }
 
 /// A regular membership, 4.x+ body.

@@ -265,6 +265,33 @@ pub(crate) fn put_header(
     order.put(out, data_len);
 }
 
+/// A whole message: header, destination group slots, data.
+pub(crate) fn put_message<'a>(
+    order: Order,
+    service_type: u32,
+    sender: &str,
+    groups: impl ExactSizeIterator<Item = &'a str>,
+    hint: [u8; 4],
+    data: &[u8],
+) -> Vec<u8> {
+    let n = groups.len();
+    let mut v = Vec::with_capacity(HEADER_LEN + MAX_GROUP_NAME * n + data.len());
+    put_header(
+        &mut v,
+        order,
+        service_type,
+        sender,
+        n as u32,
+        hint,
+        data.len() as u32,
+    );
+    for g in groups {
+        put_name(&mut v, g);
+    }
+    v.extend_from_slice(data);
+    v
+}
+
 /// The hint word for a message type, in `order`.
 pub fn hint_for(order: Order, mess_type: i16) -> [u8; 4] {
     let v = ((u32::from(mess_type as u16) << 8) & 0x00ff_ff00) | order.flag();

@@ -34,21 +34,14 @@ pub fn multicast(
     {
         return Err(SpreadError::MessageTooLong);
     }
-    let mut v = Vec::with_capacity(HEADER_LEN + MAX_GROUP_NAME * groups.len() + data.len());
-    put_header(
-        &mut v,
+    Ok(super::put_message(
         order,
         service_type,
         sender,
-        groups.len() as u32,
+        groups.iter().copied(),
         hint_for(order, mess_type),
-        data.len() as u32,
-    );
-    for g in groups {
-        put_name(&mut v, g);
-    }
-    v.extend_from_slice(data);
-    Ok(v)
+        data,
+    ))
 }
 
 fn control(order: Order, kind: u32, sender: &str, group: &str) -> Vec<u8> {
