@@ -110,15 +110,31 @@ impl Cluster {
 
     /// Writes host `i`'s config with `vips`.
     pub fn write_conf(&self, i: usize, vips: &[Ipv4Addr], extra: &str) {
+        self.write_conf_with(
+            i,
+            &Conf {
+                vifs: vif_lines(vips),
+                extra,
+                ..Conf::default()
+            },
+        );
+    }
+
+    /// Writes host `i`'s config as `conf` says (the Spread socket,
+    /// group, control socket and node address are the cluster's).
+    pub fn write_conf_with(&self, i: usize, conf: &Conf<'_>) {
         let h = &self.hosts[i];
-        let list: Vec<String> = vips.iter().map(|v| format!("  e0:{v}/32")).collect();
+        let list: Vec<String> = conf.vifs.iter().map(|v| format!("  {v}")).collect();
         let text = format!(
-            "Spread = {}\nGroup = wack\nControl = {}\nNodeAddress = {}\nMature = 1s\nSpreadRetryInterval = 1s\n\
-             Balance {{ AcquisitionsPerRound = all }}\nArp-Cache = 30s\nVirtualInterfaces {{\n{}\n}}\n{extra}\n",
+            "Spread = {}\nGroup = wack\nControl = {}\nNodeAddress = {}\nMature = {}\nSpreadRetryInterval = 1s\n\
+             Balance {{ {} }}\nArp-Cache = 30s\nVirtualInterfaces {{\n{}\n}}\n{}\n",
             self.dir.join(format!("d{}.sock", i + 1)).display(),
             h.control.display(),
             h.addr,
-            list.join("\n")
+            conf.mature,
+            conf.balance,
+            list.join("\n"),
+            conf.extra,
         );
         fs::write(&h.conf, text).unwrap();
     }
@@ -264,6 +280,114 @@ impl Cluster {
             .args(args)
             .output()
             .unwrap()
+    }
+}
+
+/// The parts of a host's config a test may choose (see
+/// [`Cluster::write_conf_with`]); the default is what [`Cluster::new`]
+/// writes, without VIFs.
+pub struct Conf<'a> {
+    /// One VIF per entry, as the config spells it: `e0:10.80.0.101/32`
+    /// or a group `{ e0:10.80.0.101/32 e0:10.80.0.201/32 }`.
+    pub vifs: Vec<String>,
+    /// The `Mature` time, e.g. `1s`.
+    pub mature: &'a str,
+    /// The inside of the `Balance { }` block.
+    pub balance: &'a str,
+    /// Appended at the end.
+    pub extra: &'a str,
+}
+
+impl Default for Conf<'_> {
+    fn default() -> Self {
+        Conf {
+            vifs: Vec::new(),
+            mature: "1s",
+            balance: "AcquisitionsPerRound = all",
+            extra: "",
+        }
+    }
+}
+
+/// One single-address VIF per VIP, on `e0`, as config lines.
+pub fn vif_lines(vips: &[Ipv4Addr]) -> Vec<String> {
+    vips.iter().map(|v| format!("e0:{v}/32")).collect()
+}
+
+impl Cluster {
+    /// How many VIPs each host holds now.
+    pub fn counts(&self) -> Vec<usize> {
+        (0..self.hosts.len()).map(|i| self.held(i).len()).collect()
+    }
+
+    /// SIGKILLs host `i`'s daemon and reaps it: it releases nothing,
+    /// its VIPs stay up in its namespace.
+    pub fn kill(&mut self, i: usize) {
+        let mut child = self.hosts[i].daemon.take().expect("running");
+        child.kill().expect("SIGKILL the daemon");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if child.try_wait().unwrap().is_some() {
+                return;
+            }
+            assert!(Instant::now() < deadline, "h{} survived SIGKILL", i + 1);
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Takes host `i`'s link to the bridge down.
+    pub fn link_down(&self, i: usize) {
+        self.hosts[i].ns.ip(&["link", "set", "e0", "down"]);
+    }
+
+    /// Models host `i` dying: its daemon SIGKILLed (the VIPs it held stay
+    /// configured in its namespace, as on a hung host), its link down,
+    /// and its Spread daemon crashed (spread-sim only sees the client's
+    /// socket close, not the host going away).
+    pub fn crash_host(&mut self, i: usize) {
+        self.kill(i);
+        self.link_down(i);
+        self.sim_ctl(&format!("crash d{}", i + 1));
+    }
+
+    /// Waits until every VIP of `vips` is up on exactly one host of
+    /// `among` (hosts outside `among` are not looked at); panics with the
+    /// logs after `within`.
+    pub fn wait_settled_among(&self, vips: &[Ipv4Addr], among: &[usize], within: Duration) {
+        let deadline = Instant::now() + within;
+        loop {
+            let holders: Vec<Vec<usize>> = self
+                .holders(vips)
+                .into_iter()
+                .map(|h| h.into_iter().filter(|i| among.contains(i)).collect())
+                .collect();
+            if holders.iter().all(|h: &Vec<usize>| h.len() == 1) {
+                return;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "not settled among {among:?}: holders {holders:?}\n{}",
+                    self.logs()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Waits until `ok` holds of the cluster; panics naming `what`, with
+    /// the logs, after `within`.
+    pub fn wait_for(&self, what: &str, within: Duration, mut ok: impl FnMut(&Cluster) -> bool) {
+        let deadline = Instant::now() + within;
+        while !ok(self) {
+            if Instant::now() > deadline {
+                panic!(
+                    "{what}: not within {within:?} (counts {:?})\n{}",
+                    self.counts(),
+                    self.logs()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 }
 
