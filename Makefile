@@ -5,15 +5,97 @@ PREFIX     ?= /usr/local
 SYSCONFDIR ?= $(PREFIX)/etc
 SAMPLE     ?= wackamole.conf.sample
 
+# Where `make install` puts things (all below $(DESTDIR), a staging
+# root for packagers; empty for a live install). See README, Installing.
+SBINDIR    ?= $(PREFIX)/sbin
+MANDIR     ?= $(PREFIX)/share/man
+INITDIR    ?= $(SYSCONFDIR)/init.d
+SYSTEMDDIR ?= $(PREFIX)/lib/systemd/system
+DESTDIR    ?=
+INSTALL    ?= install
+
 # Compiled into the binaries as the default config directory.
 BUILD_ENV = WACKAMOLE_SYSCONFDIR=$(SYSCONFDIR)
 
-.PHONY: all build test check-config demo bench lint-man clean
+# Where `make build` leaves the binaries (cargo honours CARGO_TARGET_DIR).
+RELEASE_DIR = $(or $(CARGO_TARGET_DIR),target)/release
+
+# contrib/wackamole.init and contrib/wackamole.service name their paths
+# as @SBINDIR@ and @SYSCONFDIR@; install fills them in.
+SUBST = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
+
+# Directories uninstall may remove when it leaves them empty, and the
+# ones it never removes on a live system (no DESTDIR), empty or not.
+INSTALL_DIRS = $(SBINDIR) $(MANDIR)/man5 $(MANDIR)/man8 $(INITDIR) \
+               $(SYSCONFDIR) $(SYSTEMDDIR)
+KEEP_DIRS    = / /etc /etc/init.d /usr /usr/local /opt /var $(PREFIX) \
+               $(PREFIX)/bin $(PREFIX)/sbin $(PREFIX)/etc $(PREFIX)/lib \
+               $(PREFIX)/share $(PREFIX)/share/man $(SBINDIR) $(SYSCONFDIR) \
+               $(MANDIR)
+
+.PHONY: all build install uninstall test check-config demo bench lint-man clean
 
 all: build
 
 build:
 	$(BUILD_ENV) $(CARGO) build --release --locked
+
+# Depends on build, so the binaries carry this SYSCONFDIR (nothing is
+# rebuilt when `make build` ran with the same variables). spread-sim
+# (a test double) and the examples are not installed.
+install: build
+	$(INSTALL) -D -m 0755 $(RELEASE_DIR)/wackamole "$(DESTDIR)$(SBINDIR)/wackamole"
+	$(INSTALL) -D -m 0755 $(RELEASE_DIR)/wackatrl "$(DESTDIR)$(SBINDIR)/wackatrl"
+	$(INSTALL) -D -m 0644 man/wackamole.8 "$(DESTDIR)$(MANDIR)/man8/wackamole.8"
+	$(INSTALL) -D -m 0644 man/wackatrl.8 "$(DESTDIR)$(MANDIR)/man8/wackatrl.8"
+	$(INSTALL) -D -m 0644 man/wackamole.conf.5 "$(DESTDIR)$(MANDIR)/man5/wackamole.conf.5"
+	$(INSTALL) -D -m 0644 wackamole.conf.sample "$(DESTDIR)$(SYSCONFDIR)/wackamole.conf.sample"
+	@if [ -e "$(DESTDIR)$(SYSCONFDIR)/wackamole.conf" ]; then \
+	    echo "keeping the existing $(DESTDIR)$(SYSCONFDIR)/wackamole.conf"; \
+	else \
+	    echo "$(INSTALL) -m 0644 wackamole.conf.sample $(DESTDIR)$(SYSCONFDIR)/wackamole.conf"; \
+	    $(INSTALL) -m 0644 wackamole.conf.sample "$(DESTDIR)$(SYSCONFDIR)/wackamole.conf"; \
+	fi
+	$(INSTALL) -d "$(DESTDIR)$(INITDIR)" "$(DESTDIR)$(SYSTEMDDIR)"
+	$(SUBST) contrib/wackamole.init > "$(DESTDIR)$(INITDIR)/wackamole"
+	chmod 0755 "$(DESTDIR)$(INITDIR)/wackamole"
+	$(SUBST) contrib/wackamole.service > "$(DESTDIR)$(SYSTEMDDIR)/wackamole.service"
+	chmod 0644 "$(DESTDIR)$(SYSTEMDDIR)/wackamole.service"
+
+# Removes what install added: wackamole.conf only while it is the
+# sample unchanged, then every directory of INSTALL_DIRS (and its
+# parents) left empty, up to but never $(DESTDIR) itself, and on a live
+# system never one of KEEP_DIRS.
+uninstall:
+	rm -f "$(DESTDIR)$(SBINDIR)/wackamole" "$(DESTDIR)$(SBINDIR)/wackatrl"
+	rm -f "$(DESTDIR)$(MANDIR)/man8/wackamole.8" "$(DESTDIR)$(MANDIR)/man8/wackatrl.8"
+	rm -f "$(DESTDIR)$(MANDIR)/man5/wackamole.conf.5"
+	rm -f "$(DESTDIR)$(INITDIR)/wackamole" "$(DESTDIR)$(SYSTEMDDIR)/wackamole.service"
+	@conf="$(DESTDIR)$(SYSCONFDIR)/wackamole.conf"; \
+	sample="$(DESTDIR)$(SYSCONFDIR)/wackamole.conf.sample"; \
+	if [ -e "$$conf" ]; then \
+	    if cmp -s "$$conf" "$$sample" || cmp -s "$$conf" wackamole.conf.sample; then \
+	        echo "rm -f $$conf"; rm -f "$$conf"; \
+	    else \
+	        echo "leaving $$conf: it differs from the sample (edited); remove it by hand"; \
+	    fi; \
+	fi
+	rm -f "$(DESTDIR)$(SYSCONFDIR)/wackamole.conf.sample"
+	@for d in $(INSTALL_DIRS); do \
+	    while :; do \
+	        case "$$d" in /|.|"") break ;; esac; \
+	        if [ -z "$(DESTDIR)" ]; then \
+	            keep=; for k in $(KEEP_DIRS); do [ "$$d" = "$$k" ] && keep=1; done; \
+	            [ -z "$$keep" ] || break; \
+	        fi; \
+	        if [ -d "$(DESTDIR)$$d" ]; then \
+	            rmdir --ignore-fail-on-non-empty "$(DESTDIR)$$d" || break; \
+	            [ ! -d "$(DESTDIR)$$d" ] || break; \
+	            echo "rmdir $(DESTDIR)$$d"; \
+	        fi; \
+	        d=$$(dirname "$$d"); \
+	    done; \
+	done
 
 # Everything CI checks: formatting, lints, then every test (unit,
 # integration, man page lint).
