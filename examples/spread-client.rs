@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use mio::{Events, Interest, Poll, Token};
 use wackamole::spread::addr::SpreadAddr;
 use wackamole::spread::client::Client;
-use wackamole::spread::wire::message::Message;
+use wackamole::spread::wire::message::{DataMessage, Message};
 use wackamole::spread::wire::service;
 
 fn usage(o: &getopts::Options) -> String {
@@ -118,6 +118,16 @@ fn run(
     Ok(())
 }
 
+fn data_line(what: &str, d: &DataMessage) -> String {
+    format!(
+        "{what} {} {} {} {}",
+        service::name(d.service_type),
+        d.sender,
+        d.mess_type,
+        d.data.len()
+    )
+}
+
 fn line(m: &Message, me: &str) -> String {
     match m {
         Message::Membership(mb) => {
@@ -135,19 +145,7 @@ fn line(m: &Message, me: &str) -> String {
         }
         Message::Transition { group, .. } => format!("TRANSITION {group}"),
         Message::SelfLeave { group } => format!("SELF-LEAVE {group}"),
-        Message::Data(d) => format!(
-            "MESSAGE {} {} {} {}",
-            service::name(d.service_type),
-            d.sender,
-            d.mess_type,
-            d.data.len()
-        ),
-        Message::Reject(d) => format!(
-            "REJECT {} {} {} {}",
-            service::name(d.service_type),
-            d.sender,
-            d.mess_type,
-            d.data.len()
-        ),
+        Message::Data(d) => data_line("MESSAGE", d),
+        Message::Reject(d) => data_line("REJECT", d),
     }
 }

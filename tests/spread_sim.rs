@@ -109,6 +109,19 @@ fn membership(c: &mut Client) -> Membership {
     }
 }
 
+/// Client "a" on daemon `da` and "b" on daemon `db`, both members of
+/// group "g", their join memberships read.
+fn two_in_g(sim: &Sim, da: usize, db: usize) -> (Client, Client) {
+    let mut a = sim.connect(da, "a");
+    let mut b = sim.connect(db, "b");
+    a.join("g").unwrap();
+    membership(&mut a);
+    b.join("g").unwrap();
+    membership(&mut a);
+    membership(&mut b);
+    (a, b)
+}
+
 fn names(m: &Membership) -> Vec<&str> {
     m.members.iter().map(String::as_str).collect()
 }
@@ -163,13 +176,7 @@ fn join_order_multicast_and_leave() {
 #[test]
 fn self_discard_and_unicast() {
     let sim = Sim::start("discard", 1);
-    let mut a = sim.connect(1, "a");
-    let mut b = sim.connect(1, "b");
-    a.join("g").unwrap();
-    membership(&mut a);
-    b.join("g").unwrap();
-    membership(&mut a);
-    membership(&mut b);
+    let (mut a, mut b) = two_in_g(&sim, 1, 1);
     a.multicast(service::FIFO | service::SELF_DISCARD, &["g"], 3, b"x")
         .unwrap();
     assert!(matches!(recv(&mut b), Message::Data(d) if d.mess_type == 3));
@@ -183,13 +190,7 @@ fn self_discard_and_unicast() {
 #[test]
 fn disconnect_and_a_reused_name() {
     let sim = Sim::start("disc", 2);
-    let mut a = sim.connect(1, "a");
-    let mut b = sim.connect(1, "b");
-    a.join("g").unwrap();
-    membership(&mut a);
-    b.join("g").unwrap();
-    membership(&mut a);
-    membership(&mut b);
+    let (mut a, b) = two_in_g(&sim, 1, 1);
     // The name is taken on d1, but free on d2.
     let e = Client::connect(&sim.addr(1), "b", true, WAIT).unwrap_err();
     assert_eq!(e.code, SpreadError::RejectNotUnique);
@@ -255,13 +256,7 @@ fn partition_and_merge() {
 #[test]
 fn a_daemon_crash_and_restart() {
     let sim = Sim::start("crash", 2);
-    let mut a = sim.connect(1, "a");
-    let mut b = sim.connect(2, "b");
-    a.join("g").unwrap();
-    membership(&mut a);
-    b.join("g").unwrap();
-    membership(&mut a);
-    membership(&mut b);
+    let (mut a, mut b) = two_in_g(&sim, 1, 2);
     sim.ctl("crash d2");
     assert!(sim.ctl("daemons").contains("d2 down "));
     // b's connection drops; a sees a network change, never DISCONNECT.
