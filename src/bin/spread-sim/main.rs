@@ -267,8 +267,12 @@ impl Sim {
         let names: Vec<&str> = specs.iter().map(|d| d.name.as_str()).collect();
         let world = World::new(&names);
         let poll = Poll::new().map_err(|e| e.to_string())?;
+        // The control socket appears under its name only once every
+        // daemon listens: its existence tells a harness it may connect.
+        let binding = control_path.with_extension("binding");
         let _ = std::fs::remove_file(&control_path);
-        let mut control = UnixListener::bind(&control_path)
+        let _ = std::fs::remove_file(&binding);
+        let mut control = UnixListener::bind(&binding)
             .map_err(|e| format!("control socket {}: {e}", control_path.display()))?;
         poll.registry()
             .register(&mut control, CONTROL, Interest::READABLE)
@@ -292,6 +296,8 @@ impl Sim {
         for d in 0..sim.specs.len() {
             sim.listen(d)?;
         }
+        std::fs::rename(&binding, &sim.control_path)
+            .map_err(|e| format!("control socket {}: {e}", sim.control_path.display()))?;
         eprintln!(
             "spread-sim: a test double of {} Spread daemon(s); control socket {}",
             sim.specs.len(),
