@@ -322,3 +322,54 @@ fn systemd_hears_ready_and_the_status() {
         "{got:?}"
     );
 }
+
+/// A reload that reorders the VIFs, regroups one and comments the file
+/// keeps every address on exactly one host.
+#[test]
+fn a_reload_that_reorders_and_regroups_keeps_every_address_once() {
+    if !can_run() {
+        return;
+    }
+    let mut c = Cluster::new("reord", 2, 2, "");
+    c.start_all();
+    let vips = c.vips.clone();
+    c.wait_settled(&vips, &[0, 1], SETTLE);
+    let extra: Ipv4Addr = "10.80.0.201".parse().unwrap();
+    let conf = common::cluster::Conf {
+        vifs: vec![
+            format!("{{ e0:{}/32 e0:{extra}/32 }}", vips[1]),
+            format!("e0:{}/32", vips[0]),
+        ],
+        extra: "# a comment that moves nothing\n",
+        ..Default::default()
+    };
+    for i in 0..2 {
+        c.write_conf_with(i, &conf);
+        c.signal(i, "HUP");
+    }
+    for i in 0..2 {
+        c.wait_log(i, "reloaded:", SETTLE);
+    }
+    let mut all = vips.clone();
+    all.push(extra);
+    c.wait_settled(&all, &[0, 1], SETTLE);
+    std::thread::sleep(Duration::from_millis(300));
+    let holders = c.holders(&all);
+    assert!(
+        holders.iter().all(|h| h.len() == 1),
+        "{holders:?}\n{}",
+        c.logs()
+    );
+    assert_eq!(
+        holders[1], holders[2],
+        "the regrouped pair is together: {holders:?}"
+    );
+    // The unchanged VIF never went down.
+    let owner0 = holders[0][0];
+    assert!(
+        !c.log(owner0)
+            .contains(&format!("released VIF (e0:{}/32)", vips[0])),
+        "{}",
+        c.logs()
+    );
+}

@@ -168,11 +168,15 @@ fn main() -> ExitCode {
         .opt_str("p")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(process::DEFAULT_PIDFILE));
+    // The detached child works from /: both sides must name one file.
+    let pidfile = std::path::absolute(&pidfile).unwrap_or(pidfile);
     if !debug && !process::is_detached_child() {
         // Run again in the background, with the config path made
         // absolute (the daemon works from /).
         let mut child = vec!["-c".to_string(), cfg.file().display().to_string()];
-        for flag in ["a", "p", "s", "u"] {
+        child.push("-p".into());
+        child.push(pidfile.display().to_string());
+        for flag in ["a", "s", "u"] {
             if let Some(v) = m.opt_str(flag) {
                 child.push(format!("-{flag}"));
                 child.push(v);
@@ -195,7 +199,35 @@ fn main() -> ExitCode {
         }
     }
     daemon::logging::init(debug, cfg.log_facility());
-    let _pidfile = if !debug || m.opt_present("p") {
+    log::info!(
+        "{}",
+        wackamole::version_banner()
+            .lines()
+            .next()
+            .unwrap_or("wackamole")
+    );
+    let write_pidfile = !debug || m.opt_present("p");
+    let opts = daemon::Options {
+        debug,
+        spread: spread_override.map(|(_, a)| a),
+        user: m.opt_str("u"),
+        node_address: address_override,
+        pidfile: pidfile.clone(),
+        control,
+    };
+    // Start first: the pid file tells the launcher (and init scripts)
+    // that the daemon is up, so it must not appear for one that fails.
+    let mut node = match daemon::Node::start(cfg, opts) {
+        Ok(n) => n,
+        Err(e) => {
+            log::error!("{e}");
+            if !debug {
+                eprintln!("wackamole: {e}");
+            }
+            return ExitCode::FAILURE;
+        }
+    };
+    let _pidfile = if write_pidfile {
         match process::PidFile::create(&pidfile) {
             Ok(f) => Some(f),
             Err(e) => {
@@ -206,31 +238,6 @@ fn main() -> ExitCode {
     } else {
         None
     };
-    log::info!(
-        "{}",
-        wackamole::version_banner()
-            .lines()
-            .next()
-            .unwrap_or("wackamole")
-    );
-    let opts = daemon::Options {
-        debug,
-        spread: spread_override.map(|(_, a)| a),
-        user: m.opt_str("u"),
-        node_address: address_override,
-        pidfile,
-        control,
-    };
-    match daemon::run(cfg, opts) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            log::error!("{e}");
-            if debug {
-                // Already on stderr through the logger.
-            } else {
-                eprintln!("wackamole: {e}");
-            }
-            ExitCode::FAILURE
-        }
-    }
+    node.run();
+    ExitCode::SUCCESS
 }

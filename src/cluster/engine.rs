@@ -286,6 +286,8 @@ impl Engine {
         }
         if self.connected && self.mature && self.phase == Phase::Run {
             self.claim_round();
+            // The balance settings may have changed.
+            self.arm_balance();
         }
         (removed, std::mem::take(&mut self.out))
     }

@@ -825,36 +825,34 @@ impl Node {
                 return Err(m);
             }
         };
-        let old = std::mem::replace(&mut self.cfg, new);
+        let old = &self.cfg;
         let mut changes = Vec::new();
-        let reconnect = old.group() != self.cfg.group()
-            || spread_addr(&old, &self.opts) != spread_addr(&self.cfg, &self.opts)
-            || old.node_address() != self.cfg.node_address();
-        let ids = |c: &Config| {
-            c.vifs()
-                .iter()
-                .map(|v| (v.id(), v.clone()))
-                .collect::<Vec<_>>()
-        };
-        let (old_vifs, new_vifs) = (ids(&old), ids(&self.cfg));
-        let added: Vec<String> = new_vifs
+        let reconnect = old.group() != new.group()
+            || spread_addr(old, &self.opts) != spread_addr(&new, &self.opts)
+            || old.node_address() != new.node_address();
+        let added: Vec<String> = new
+            .vifs()
             .iter()
-            .filter(|(id, _)| !old_vifs.iter().any(|(o, _)| o == id))
-            .map(|(_, v)| Self::vif_name(v))
+            .filter(|v| !old.vifs().iter().any(|o| o.id() == v.id()))
+            .map(Self::vif_name)
             .collect();
-        let removed: Vec<String> = old_vifs
+        let removed: Vec<String> = old
+            .vifs()
             .iter()
-            .filter(|(id, _)| !new_vifs.iter().any(|(n, _)| n == id))
-            .map(|(_, v)| Self::vif_name(v))
+            .filter(|o| !new.vifs().iter().any(|v| v.id() == o.id()))
+            .map(Self::vif_name)
             .collect();
-        let redefined: Vec<config::Vif> = new_vifs
+        // Same identity, other addresses (where a VIF sits in the file
+        // does not matter).
+        let redefined: Vec<String> = new
+            .vifs()
             .iter()
-            .filter_map(|(id, v)| {
-                old_vifs
+            .filter(|v| {
+                old.vifs()
                     .iter()
-                    .find(|(o, ov)| o == id && ov != v)
-                    .map(|(_, ov)| ov.clone())
+                    .any(|o| o.id() == v.id() && o.addrs != v.addrs)
             })
+            .map(Self::vif_name)
             .collect();
         if !added.is_empty() {
             changes.push(format!("VIFs added: {}", added.join(" ")));
@@ -863,84 +861,125 @@ impl Node {
             changes.push(format!("VIFs removed: {}", removed.join(" ")));
         }
         if !redefined.is_empty() {
-            changes.push(format!(
-                "VIFs redefined: {}",
-                redefined
-                    .iter()
-                    .map(Self::vif_name)
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            ));
+            changes.push(format!("VIFs redefined: {}", redefined.join(" ")));
         }
         for (what, a, b) in [
-            ("Mature", old.mature(), self.cfg.mature()),
-            ("Arp-Cache", old.arp_cache(), self.cfg.arp_cache()),
+            ("Mature", old.mature(), new.mature()),
+            ("Arp-Cache", old.arp_cache(), new.arp_cache()),
             (
                 "SpreadRetryInterval",
                 old.spread_retry_interval(),
-                self.cfg.spread_retry_interval(),
+                new.spread_retry_interval(),
             ),
             (
                 "Balance Interval",
                 old.balance().interval,
-                self.cfg.balance().interval,
+                new.balance().interval,
             ),
         ] {
             if a != b {
                 changes.push(format!("{what} {a:?} -> {b:?}"));
             }
         }
-        if old.balance().rate != self.cfg.balance().rate {
+        if old.balance().rate != new.balance().rate {
             changes.push(format!(
                 "AcquisitionsPerRound {:?} -> {:?}",
                 old.balance().rate,
-                self.cfg.balance().rate
+                new.balance().rate
             ));
         }
-        if old.preferred() != self.cfg.preferred() {
+        if old.preferred() != new.preferred() {
             changes.push("Prefer changed (sent at the next membership)".into());
         }
-        if old.notify() != self.cfg.notify() {
+        if old.notify() != new.notify() {
             changes.push("Notify changed".into());
         }
-        if old.hooks() != self.cfg.hooks()
-            || old.perl_use() != self.cfg.perl_use()
-            || old.perl_use_lib() != self.cfg.perl_use_lib()
-        {
+        let hook_list = |c: &Config| {
+            c.hooks()
+                .iter()
+                .map(|h| (h.target.clone(), h.event))
+                .collect::<Vec<_>>()
+        };
+        let hooks_changed = hook_list(old) != hook_list(&new)
+            || old.perl_use() != new.perl_use()
+            || old.perl_use_lib() != new.perl_use_lib();
+        if hooks_changed {
             changes.push("hooks changed".into());
-            self.hooks.reconfigure(
-                self.cfg.hooks(),
-                self.cfg.perl_use_lib(),
-                self.cfg.perl_use(),
-            );
         }
+
         if reconnect {
             changes.push("Group, Spread or NodeAddress changed: reconnecting".into());
+            // Released under the old table, by the old definitions.
             self.lose_link("reloading with another group, Spread daemon or identity");
-            if let Ok((me, _)) =
-                identity::identify(self.opts.node_address, self.cfg.node_address(), &[])
-            {
-                self.me = me;
+            self.cfg = new;
+            let vips: Vec<Ipv4Addr> = self
+                .cfg
+                .vifs()
+                .iter()
+                .flat_map(|v| v.v4().map(|a| a.addr))
+                .collect();
+            match identity::identify(self.opts.node_address, self.cfg.node_address(), &vips) {
+                Ok((me, source)) => {
+                    self.me = me;
+                    self.me_source = source.to_string();
+                }
+                Err(e) => error!("no new identity ({e}); keeping {}", self.me),
             }
             self.engine = Engine::new(Settings::new(&self.cfg, self.me));
             self.timers.cancel(Key::Reconnect);
             self.connect();
         } else {
-            // A redefined VIF (same first address, other addresses) goes
-            // down by its old definition and comes up by the new one.
-            for v in &redefined {
-                if let Some(i) = self.cfg.vifs().iter().position(|n| n.id() == v.id()) {
-                    if self.engine.held().any(|h| h == i) {
-                        self.release_vif(v);
-                        self.acquire(i);
+            // Under the old table: take down held VIFs that go or change,
+            // and stop every running notification (indexes change).
+            let held_old: Vec<usize> = self.engine.held().collect();
+            let mut reacquire = Vec::new();
+            let mut renotify = Vec::new();
+            for j in 0..self.cfg.vifs().len() {
+                let ov = self.cfg.vifs()[j].clone();
+                let nv = new.vifs().iter().find(|v| v.id() == ov.id());
+                if self.scheduler.cancel(j) && held_old.contains(&j) && nv.is_some() {
+                    renotify.push(ov.id());
+                }
+                if !held_old.contains(&j) {
+                    continue;
+                }
+                match nv {
+                    None => self.release_vif(&ov),
+                    Some(nv) if nv.addrs != ov.addrs => {
+                        self.release_vif(&ov);
+                        reacquire.push(ov.id());
                     }
+                    Some(_) => {}
                 }
             }
-            let (dropped, acts) = self.engine.reconfigure(Settings::new(&self.cfg, self.me));
-            for j in dropped {
-                if let Some(v) = old.vifs().get(j).cloned() {
-                    self.release_vif(&v);
+            self.cfg = new;
+            if hooks_changed {
+                self.hooks.reconfigure(
+                    self.cfg.hooks(),
+                    self.cfg.perl_use_lib(),
+                    self.cfg.perl_use(),
+                );
+            }
+            // Removed VIFs were released above, by their old definitions.
+            let (_removed, acts) = self.engine.reconfigure(Settings::new(&self.cfg, self.me));
+            let index_of = |c: &Config, id: Ipv4Addr| c.vifs().iter().position(|v| v.id() == id);
+            for id in reacquire {
+                if let Some(i) = index_of(&self.cfg, id) {
+                    self.acquire(i);
                 }
+            }
+            for id in renotify {
+                if let Some(i) = index_of(&self.cfg, id) {
+                    let v = self.cfg.vifs()[i].clone();
+                    self.scheduler
+                        .start(i, v.v4(), self.cfg.notify(), &self.cache.snapshot());
+                    let first = self.scheduler.first_round(i);
+                    self.send_announcements(first);
+                }
+            }
+            if !self.scheduler.is_idle() && !self.timers.is_set(Key::NotifyTick) {
+                self.timers
+                    .set_in(Key::NotifyTick, Instant::now(), NOTIFY_TICK);
             }
             self.execute(acts);
         }
@@ -982,8 +1021,10 @@ impl Node {
         if let Some(server) = self.control.take() {
             server.remove();
         }
-        // Let the `on down` hooks finish; their time limit bounds this.
-        while self.hooks.running() > 0 {
+        // Let the `on down` hooks finish; their time limit bounds this,
+        // and a child the kernel cannot kill does not hold the exit.
+        let give_up = Instant::now() + hooks::DEFAULT_LIMIT + Duration::from_secs(5);
+        while self.hooks.running() > 0 && Instant::now() < give_up {
             let wait = self
                 .hooks
                 .next_deadline()

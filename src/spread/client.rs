@@ -280,10 +280,6 @@ pub struct Client {
     out_start: usize,
 }
 
-/// Reads at most this much per `receive` before decoding, so that one
-/// busy session cannot starve the rest of the loop.
-const READ_CHUNK: usize = 64 * 1024;
-
 impl Client {
     /// Connects and completes the handshake within `timeout`, blocking
     /// (for tools and tests; the daemon drives [`Connecting`] itself).
@@ -401,32 +397,31 @@ impl Client {
     }
 
     /// The next message, reading what the socket has; `Ok(None)` when
-    /// nothing whole is there yet. Call until `Ok(None)` on each
-    /// readable event. A closed connection is CONNECTION_CLOSED.
+    /// nothing whole is there and the socket is drained (it is
+    /// edge-triggered: stopping earlier could leave bytes unseen until
+    /// the next arrival). Call until `Ok(None)` on each readable event.
+    /// A closed connection is CONNECTION_CLOSED.
     pub fn receive(&mut self) -> Result<Option<Message>, ClientError> {
         if let Some(m) = self.decoder.next_message()? {
             return Ok(Some(m));
         }
-        let mut buf = [0u8; 8192];
-        let mut read = 0;
-        while read < READ_CHUNK {
+        let mut buf = [0u8; 16 * 1024];
+        loop {
             match self.socket.read(&mut buf) {
-                Ok(0) => {
-                    return Err(ClientError::new(SpreadError::ConnectionClosed));
-                }
+                Ok(0) => return Err(ClientError::new(SpreadError::ConnectionClosed)),
                 Ok(n) => {
-                    read += n;
+                    // The decoder refuses absurd lengths, so this reads
+                    // at most one message's worth before returning it.
                     self.decoder.feed(&buf[..n]);
                     if let Some(m) = self.decoder.next_message()? {
                         return Ok(Some(m));
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(closed_or(&e)),
             }
         }
-        Ok(self.decoder.next_message()?)
     }
 
     /// Leaves Spread cleanly: the KILL request, written if the socket
