@@ -511,3 +511,57 @@ fn five_hosts_share_64_vips_evenly() {
         }
     }
 }
+
+/// The MAC a neighbour namespace has for `ip` on `dev`, if any.
+fn neigh_mac(ns: &common::netns::Netns, dev: &str, ip: Ipv4Addr) -> Option<String> {
+    let out = ns.ip(&["neigh", "show", &ip.to_string(), "dev", dev]);
+    let at = out.find("lladdr ")? + "lladdr ".len();
+    out.get(at..at + 17).map(str::to_string)
+}
+
+/// A neighbour on the Notify list learns the VIP's new MAC at the
+/// acquire, and once more two to three seconds later (the repeat that
+/// gets past an ARP `locktime`): the test removes the entry the first
+/// announcement made, and the repeat must bring it back on its own.
+#[test]
+fn a_notified_neighbour_hears_the_acquire_twice() {
+    if !can_run() {
+        return;
+    }
+    let client_ip = ip4(&format!("{}.200", common::cluster::SUBNET));
+    let mut c = Cluster::new("rean", 1, 1, &format!("Notify {{ e0:{client_ip}/32 }}"));
+    let client = common::netns::Netns::new("reanc");
+    common::netns::veth(&client, "e0", &c.sw, "pc");
+    c.sw.ip(&["link", "set", "pc", "master", "br0"]);
+    client.ip(&["addr", "add", &format!("{client_ip}/24"), "dev", "e0"]);
+    // Let an unsolicited ARP reply create an entry (Linux's default only
+    // updates one that exists); the repeat is then visible as a new entry.
+    let set = client.exec(&["sh", "-c", "echo 1 >/proc/sys/net/ipv4/conf/e0/arp_accept"]);
+    assert!(set.status.success(), "{set:?}");
+    let vip = c.vips[0];
+    let m = c.hosts[0].ns.mac("e0");
+    let mac = m.map(|b| format!("{b:02x}")).join(":");
+
+    c.start(0);
+    c.wait_settled(&[vip], &[0], SETTLE);
+    let wait_entry = |what: &str, within: Duration| {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(got) = neigh_mac(&client, "e0", vip) {
+                assert_eq!(got, mac, "{what}: the neighbour has another MAC");
+                return Instant::now();
+            }
+            assert!(Instant::now() < deadline, "{what}: no entry\n{}", c.logs());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    let first = wait_entry("the acquire's announcement", Duration::from_secs(5));
+    client.ip(&["neigh", "del", &vip.to_string(), "dev", "e0"]);
+    assert_eq!(neigh_mac(&client, "e0", vip), None, "the entry stayed");
+    let again = wait_entry("the repeat", Duration::from_secs(6));
+    assert!(
+        again - first >= Duration::from_millis(1500),
+        "the repeat came after {:?}, not past locktime",
+        again - first
+    );
+}

@@ -39,6 +39,10 @@ const CONTROL_SESSIONS: usize = 100;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Rounds of neighbour notification are a second apart.
 const NOTIFY_TICK: Duration = Duration::from_secs(1);
+/// Ticks between the end of an announcement and its repeat: past the
+/// neighbours' 1 s ARP `locktime`, so the repeat lands if the first was
+/// ignored.
+const REANNOUNCE_GAP: u32 = 2;
 
 enum Link {
     /// Not connected; a reconnect is due (or a simulated failure holds).
@@ -138,7 +142,7 @@ impl Node {
             ifs,
             ifs6,
             announcer,
-            scheduler: Scheduler::new(),
+            scheduler: Scheduler::repeating(REANNOUNCE_GAP),
             cache: SharedCache::new(),
             arp_round: 0,
             promoted: HashSet::new(),

@@ -22,7 +22,13 @@
 //! - no round holds more than [`MAX_ROUND`] destinations in all, however
 //!   many VIFs, addresses and entries are running;
 //! - the schedule ends with its last destination (C ran one more, empty,
-//!   pass a second later), and a release really cancels it.
+//!   pass a second later), and a release really cancels it;
+//! - a scheduler made with [`Scheduler::repeating`] (the daemon's) sends
+//!   the whole schedule a second time, a few rounds after the first pass
+//!   ends: Linux ignores an ARP reply for an entry it updated less than
+//!   `locktime` (1 s) ago, so one burst can be lost on a neighbour that
+//!   had just heard from the old owner; keepalived repeats for the same
+//!   reason.
 //!
 //! Destinations are never listed up front: each (address, entry) pair
 //! is a cursor over its range or over the cache snapshot, so a /16 costs
@@ -80,6 +86,9 @@ pub struct Scheduler {
     schedules: BTreeMap<usize, Schedule>,
     /// The VIF the last round ran out of room in: the next starts there.
     resume_at: usize,
+    /// Rounds to sit out between a schedule's first pass and its repeat;
+    /// `None`: no repeat (C).
+    repeat_gap: Option<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -90,10 +99,13 @@ struct Schedule {
     /// Unfinished (address, entry) pairs, address-major then in config
     /// order; a finished one is removed.
     cursors: Vec<Cursor>,
+    /// The cursors as they started, while the repeat pass is still due.
+    replay: Option<Vec<Cursor>>,
     /// No round has run yet.
     fresh: bool,
-    /// Round 1 came from [`Scheduler::first_round`]: sit out the next tick.
-    skip_next: bool,
+    /// Ticks to sit out before the next round: one after
+    /// [`Scheduler::first_round`], the gap before the repeat pass.
+    skip: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -128,8 +140,22 @@ enum Source {
 }
 
 impl Scheduler {
+    /// A scheduler that sends each schedule once, as C did.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A scheduler that sends each schedule twice: after the round its
+    /// first pass ends in, a schedule sits out `gap` rounds, then starts
+    /// again from its first destination with the same cache snapshot.
+    /// With one-second ticks and `gap` 2, a first pass sent at once by
+    /// [`first_round`](Self::first_round) is repeated two to three
+    /// seconds later.
+    pub fn repeating(gap: u32) -> Self {
+        Self {
+            repeat_gap: Some(gap),
+            ..Self::default()
+        }
     }
 
     /// Schedules the announcement of VIF `vif`'s IPv4 addresses (master
@@ -216,9 +242,10 @@ impl Scheduler {
                 Schedule {
                     vips,
                     cache,
+                    replay: self.repeat_gap.map(|_| cursors.clone()),
                     cursors,
                     fresh: true,
-                    skip_next: false,
+                    skip: 0,
                 },
             );
         }
@@ -244,8 +271,8 @@ impl Scheduler {
         }
         let mut budget = MAX_ROUND;
         s.run(vif, &mut budget, &mut out);
-        s.skip_next = true;
-        if s.cursors.is_empty() {
+        s.skip = 1;
+        if !s.next_pass(self.repeat_gap) {
             self.schedules.remove(&vif);
         }
         out
@@ -272,12 +299,12 @@ impl Scheduler {
                 break;
             }
             let s = self.schedules.get_mut(&vif).expect("key just listed");
-            if s.skip_next {
-                s.skip_next = false;
+            if s.skip > 0 {
+                s.skip -= 1;
                 continue;
             }
             let cut = s.run(vif, &mut budget, &mut out);
-            if s.cursors.is_empty() {
+            if !s.next_pass(self.repeat_gap) {
                 self.schedules.remove(&vif);
             }
             if budget == 0 {
@@ -294,13 +321,29 @@ impl Scheduler {
         self.schedules.is_empty()
     }
 
-    /// `vif` has destinations left.
+    /// `vif` has destinations left (in either pass).
     pub fn is_active(&self, vif: usize) -> bool {
         self.schedules.contains_key(&vif)
     }
 }
 
 impl Schedule {
+    /// After a round: `false` when the schedule is over. A finished first
+    /// pass with a repeat due turns into the repeat, `gap` ticks away.
+    fn next_pass(&mut self, gap: Option<u32>) -> bool {
+        if !self.cursors.is_empty() {
+            return true;
+        }
+        match (self.replay.take(), gap) {
+            (Some(c), Some(gap)) => {
+                self.cursors = c;
+                self.skip = gap;
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// One round: each cursor in order sends up to its throttle, within
     /// `budget`; finished cursors are dropped. Returns whether the budget
     /// ran out before every cursor had its full turn.

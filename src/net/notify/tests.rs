@@ -409,3 +409,68 @@ fn duplicate_destinations_are_kept() {
     assert_eq!(dests(&r), [ip("192.168.1.1"); 2]);
     assert_eq!((r[0].ping, r[1].ping), (false, true));
 }
+
+#[test]
+fn a_repeating_scheduler_sends_the_whole_schedule_again_after_the_gap() {
+    let mut s = Scheduler::repeating(2);
+    let vip = ifa("eth0", "192.168.1.10", 32, 24);
+    let cache = [rec("192.168.1.5", 5), rec("10.0.0.1", 1)];
+    let entries = [block("eth0", "192.168.1.0", 30, 2), arp_cache(0, true)];
+    s.start(0, [&vip], &entries, &cache);
+    let first = s.first_round(0);
+    assert_eq!(
+        dests(&first),
+        [ip("192.168.1.0"), ip("192.168.1.1"), ip("192.168.1.5")]
+    );
+    // Round 2 of the first pass, then two silent rounds, then the repeat
+    // from the first destination, with the snapshot taken at the start.
+    assert_eq!(dests(&s.round()), [] as [Ipv4Addr; 0], "sits out one tick");
+    assert_eq!(dests(&s.round()), [ip("192.168.1.2"), ip("192.168.1.3")]);
+    assert!(s.round().is_empty());
+    assert!(s.round().is_empty());
+    assert!(s.is_active(0), "the repeat is still due");
+    let again = s.round();
+    assert_eq!(dests(&again), dests(&first));
+    assert_eq!(again[2].dest_mac, Some([2, 0, 0, 0, 0, 5]));
+    assert!(again[2].ping);
+    assert_eq!(dests(&s.round()), [ip("192.168.1.2"), ip("192.168.1.3")]);
+    assert!(s.is_idle(), "only one repeat");
+    assert!(s.round().is_empty());
+}
+
+#[test]
+fn a_one_round_schedule_sent_at_once_repeats_on_the_third_tick() {
+    let mut s = Scheduler::repeating(2);
+    let vip = ifa("eth0", "192.168.1.10", 32, 24);
+    s.start(3, [&vip], &[block("eth0", "192.168.1.1", 32, 0)], &[]);
+    assert_eq!(dests(&s.first_round(3)), [ip("192.168.1.1")]);
+    assert!(s.round().is_empty());
+    assert!(s.round().is_empty());
+    let r = s.round();
+    assert_eq!(dests(&r), [ip("192.168.1.1")]);
+    assert_eq!(r[0].vif, 3);
+    assert!(s.is_idle());
+}
+
+#[test]
+fn a_release_cancels_the_pending_repeat() {
+    let mut s = Scheduler::repeating(2);
+    let vip = ifa("eth0", "192.168.1.10", 32, 24);
+    s.start(0, [&vip], &[block("eth0", "192.168.1.1", 32, 0)], &[]);
+    assert_eq!(s.first_round(0).len(), 1);
+    assert!(s.is_active(0));
+    assert!(s.cancel(0));
+    assert!(s.is_idle());
+    for _ in 0..4 {
+        assert!(s.round().is_empty());
+    }
+}
+
+#[test]
+fn a_plain_scheduler_never_repeats() {
+    let mut s = Scheduler::new();
+    let vip = ifa("eth0", "192.168.1.10", 32, 24);
+    s.start(0, [&vip], &[block("eth0", "192.168.1.1", 32, 0)], &[]);
+    assert_eq!(s.first_round(0).len(), 1);
+    assert!(s.is_idle());
+}
