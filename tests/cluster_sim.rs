@@ -186,7 +186,7 @@ impl Sim {
                         self.route(outs);
                     }
                 }
-                Action::Acquire(v) => {
+                Action::Acquire(v, _) => {
                     self.trace
                         .push(format!("t={} n{i} acquires VIF {v}", self.now));
                     let n = &mut self.nodes[i];

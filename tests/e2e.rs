@@ -249,7 +249,26 @@ fn a_preferred_vip_returns_to_its_preferrer() {
     let mut c = Cluster::new("pref", 3, 6, "");
     let vips = c.vips.clone();
     let pref = ip4("10.80.0.101");
-    c.write_conf(0, &vips, "Prefer e0:10.80.0.101/32");
+    // h1's `on up` hook records who held each VIP before it.
+    let ups = c.dir.join("ups");
+    let hook = c.dir.join("up.sh");
+    std::fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\necho \"$WACKAMOLE_VIP from $WACKAMOLE_OWNER\" >>{}\n",
+            ups.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    c.write_conf(
+        0,
+        &vips,
+        &format!(
+            "Prefer e0:10.80.0.101/32\nRunScript {} on up",
+            hook.display()
+        ),
+    );
     c.start_all();
     c.wait_settled(&vips, &[0, 1, 2], SETTLE);
     assert_eq!(c.holders(&[pref]), [[0]], "{}", c.logs());
@@ -257,10 +276,17 @@ fn a_preferred_vip_returns_to_its_preferrer() {
     assert_eq!(c.wait_exit(0, SETTLE), Some(0), "{}", c.logs());
     c.wait_settled(&vips, &[1, 2], SETTLE);
     assert_eq!(c.counts()[1..], [3, 3], "{}", c.logs());
+    let holder = c.hosts[c.holders(&[pref])[0][0]].addr;
     let mark = c.log(0).len();
+    let _ = std::fs::remove_file(&ups);
     c.start(0);
     c.wait_for("10.80.0.101 back on h1", SETTLE, |c| {
         c.holders(&[pref]) == [[0]]
+    });
+    // The hook runs right after the acquire; give it a moment.
+    let want = format!("{pref} from {holder}\n");
+    c.wait_for("the on up hook to name the previous holder", SETTLE, |_| {
+        std::fs::read_to_string(&ups).is_ok_and(|t| t.lines().any(|l| format!("{l}\n") == want))
     });
     wait_steady(&c, &vips, &[0, 1, 2], Duration::from_millis(500));
     assert_eq!(c.holders(&[pref]), [[0]], "{}", c.logs());

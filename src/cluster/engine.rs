@@ -111,8 +111,10 @@ pub enum Action {
         mess_type: MessType,
         body: Vec<u8>,
     },
-    /// Bring VIF `index` up and announce it (and run its `on up` hooks).
-    Acquire(usize),
+    /// Bring VIF `index` up and announce it (and run its `on up` hooks);
+    /// with the node that held it before the change, when there was one
+    /// (the hooks' `owner`).
+    Acquire(usize, Option<Ipv4Addr>),
     /// Take VIF `index` down (and run its `on down` hooks).
     Release(usize),
     /// A round acquired something: `post up` hooks.
@@ -173,6 +175,10 @@ pub struct Engine {
     old_mature: bool,
     table: Vec<Slot>,
     old: Vec<Slot>,
+    /// Per VIF, the claimant a preference displaced in this exchange
+    /// (0.0.0.0: none): the previous holder the `on up` hooks are told
+    /// of when `old` does not know it (this node just joined). Not in C.
+    displaced: Vec<Ipv4Addr>,
     members: Vec<Member>,
     my_index: usize,
     view_id: Option<[u32; 3]>,
@@ -197,6 +203,7 @@ impl Engine {
             old_mature: false,
             table: vec![FREE; n],
             old: vec![FREE; n],
+            displaced: vec![Ipv4Addr::UNSPECIFIED; n],
             members: Vec::new(),
             my_index: 0,
             view_id: None,
@@ -280,6 +287,7 @@ impl Engine {
         self.table = table;
         self.old = old;
         self.held = held;
+        self.displaced = vec![Ipv4Addr::UNSPECIFIED; n];
         self.s = s;
         if !removed.is_empty() {
             self.out.push(Action::PostDown);
@@ -318,12 +326,14 @@ impl Engine {
         self.s.vifs[i]
     }
 
-    fn acquire(&mut self, i: usize) -> bool {
+    /// `from`: who held VIF `i` before (0.0.0.0 or this node: nobody).
+    fn acquire(&mut self, i: usize, from: Ipv4Addr) -> bool {
         if self.held[i] {
             return false;
         }
         self.held[i] = true;
-        self.out.push(Action::Acquire(i));
+        let from = Some(from).filter(|&a| !a.is_unspecified() && a != self.s.me);
+        self.out.push(Action::Acquire(i, from));
         true
     }
 
@@ -427,6 +437,7 @@ impl Engine {
             self.old.clone_from(&self.table);
         }
         self.table.fill(FREE);
+        self.displaced.fill(Ipv4Addr::UNSPECIFIED);
         self.send_state();
         self.phase = Phase::Gather;
         self.out.push(Action::CancelTimer(Timer::Balance));
@@ -573,6 +584,9 @@ impl Engine {
                     priority: prio,
                 };
                 self.old[j] = self.table[j];
+            } else if cur.priority == Priority::Prefer && cur.owner != st.real {
+                // A preference came first: this sender is what it displaces.
+                self.displaced[j] = st.real;
             }
         }
         if released {
@@ -581,6 +595,7 @@ impl Engine {
         for p in &st.prefer {
             if let Some(&j) = self.by_master.get(p) {
                 if self.table[j].priority < Priority::Prefer {
+                    self.displaced[j] = self.table[j].owner;
                     self.table[j] = Slot {
                         owner: st.real,
                         priority: Priority::Prefer,
@@ -687,7 +702,7 @@ impl Engine {
                             "{vip} is this node's by the table but is not up here: acquiring it"
                         ),
                     );
-                    up |= self.acquire(i);
+                    up |= self.acquire(i, Ipv4Addr::UNSPECIFIED);
                 } else {
                     self.log(
                         Level::Warn,
@@ -710,7 +725,12 @@ impl Engine {
             let new = self.table[i].owner;
             let was = self.old[i].owner;
             if me == new && me != was {
-                acquired |= self.acquire(i);
+                let from = if was.is_unspecified() {
+                    self.displaced[i]
+                } else {
+                    was
+                };
+                acquired |= self.acquire(i, from);
             }
             if me == was && me != new {
                 released |= self.release(i);
@@ -769,7 +789,8 @@ impl Engine {
                 }
             }
             if m == self.my_index {
-                acquired |= self.acquire(i);
+                // Unclaimed: nobody holds it in this view.
+                acquired |= self.acquire(i, Ipv4Addr::UNSPECIFIED);
             }
             self.members[m].count += 1;
             self.table[i] = Slot {
@@ -902,7 +923,7 @@ impl Engine {
                 continue;
             }
             if owner == me {
-                acquired |= self.acquire(i);
+                acquired |= self.acquire(i, was);
             }
             if was == me {
                 released |= self.release(i);

@@ -446,7 +446,7 @@ impl Node {
         for a in actions {
             match a {
                 Action::Multicast { mess_type, body } => self.multicast(mess_type, &body),
-                Action::Acquire(i) => self.acquire(i),
+                Action::Acquire(i, from) => self.acquire(i, from),
                 Action::Release(i) => self.release(i),
                 Action::PostUp => self.post_hooks(true),
                 Action::PostDown => self.post_hooks(false),
@@ -468,7 +468,7 @@ impl Node {
         v.first().to_string()
     }
 
-    fn acquire(&mut self, i: usize) {
+    fn acquire(&mut self, i: usize, from: Option<Ipv4Addr>) {
         let Some(v) = self.cfg.vifs().get(i).cloned() else {
             return;
         };
@@ -496,7 +496,7 @@ impl Node {
             up.join(", ")
         );
         self.last_change = Some(format!("acquired {}", Self::vif_name(&v)));
-        self.fire(HookEvent::OnUp, Some(&HookVif::new(&v, None)));
+        self.fire(HookEvent::OnUp, Some(&HookVif::new(&v, from)));
         // Tell the neighbours at once; later rounds a second apart.
         let plan = self
             .scheduler
@@ -969,7 +969,7 @@ impl Node {
             let index_of = |c: &Config, id: Ipv4Addr| c.vifs().iter().position(|v| v.id() == id);
             for id in reacquire {
                 if let Some(i) = index_of(&self.cfg, id) {
-                    self.acquire(i);
+                    self.acquire(i, None);
                 }
             }
             for id in renotify {

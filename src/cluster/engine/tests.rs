@@ -111,7 +111,7 @@ fn replay(text: &str, s: Settings) -> Replay {
             for act in actions {
                 match act {
                     Action::Multicast { mess_type, body } => pending.push((mess_type, body)),
-                    Action::Acquire(i) => changes.push((e.settings().vifs[i], true)),
+                    Action::Acquire(i, _) => changes.push((e.settings().vifs[i], true)),
                     Action::Release(i) => changes.push((e.settings().vifs[i], false)),
                     // `all`: C runs the balance right after the exchange.
                     Action::StartTimer(Timer::Balance, d) if d.is_zero() => {
@@ -311,7 +311,7 @@ fn deliver(e: &mut Engine, from: u8, t: MessType, body: &[u8]) -> Vec<Action> {
 fn acquired(acts: &[Action]) -> Vec<usize> {
     acts.iter()
         .filter_map(|a| {
-            if let Action::Acquire(i) = a {
+            if let Action::Acquire(i, _) = a {
                 Some(*i)
             } else {
                 None
@@ -422,7 +422,64 @@ fn joining_a_mature_cluster_is_mature_at_once() {
     .encode();
     let acts = deliver(&mut e, 1, MessType::Balance, &b);
     assert_eq!(acquired(&acts), [0, 1]);
+    // The hooks learn who had them.
+    assert!(acts.contains(&Action::Acquire(0, Some(node(1)))));
     assert!(acts.contains(&Action::PostUp));
+}
+
+#[test]
+fn an_acquire_names_the_previous_holder_only_when_there_was_one() {
+    // A cold start: VIF 0 and 1 are unclaimed, nobody held them.
+    let (mut e, _) = in_view(small(1, 2, &[]), 1);
+    let acts = deliver(&mut e, 1, MessType::State, &state(1, true, &[], &[]));
+    assert_eq!(acquired(&acts), [0, 1]);
+    assert!(acts.contains(&Action::Acquire(0, None)));
+    // The preferrer takes VIF 1 from n1, who held it in the last view.
+    let (mut e, _) = in_view(small(2, 2, &[1]), 2);
+    e.old = vec![
+        Slot {
+            owner: node(1),
+            priority: Priority::Claimed
+        };
+        2
+    ];
+    deliver(
+        &mut e,
+        1,
+        MessType::State,
+        &state(
+            1,
+            true,
+            &[(0, Priority::Claimed), (1, Priority::Claimed)],
+            &[],
+        ),
+    );
+    let acts = deliver(&mut e, 2, MessType::State, &state(2, true, &[], &[1]));
+    assert_eq!(acquired(&acts), [1]);
+    assert!(acts.contains(&Action::Acquire(1, Some(node(1)))));
+    // A preferrer that just joined has no old table: the holder is the
+    // claimant its preference displaced, whichever STATE came first.
+    for prefer_first in [false, true] {
+        let (mut e, _) = in_view(small(2, 2, &[1]), 2);
+        let holder = state(
+            1,
+            true,
+            &[(0, Priority::Claimed), (1, Priority::Claimed)],
+            &[],
+        );
+        let preferrer = state(2, false, &[], &[1]);
+        let acts = if prefer_first {
+            deliver(&mut e, 2, MessType::State, &preferrer);
+            deliver(&mut e, 1, MessType::State, &holder)
+        } else {
+            deliver(&mut e, 1, MessType::State, &holder);
+            deliver(&mut e, 2, MessType::State, &preferrer)
+        };
+        assert!(
+            acts.contains(&Action::Acquire(1, Some(node(1)))),
+            "prefer_first={prefer_first}: {acts:?}"
+        );
+    }
 }
 
 #[test]
