@@ -373,3 +373,62 @@ fn a_reload_that_reorders_and_regroups_keeps_every_address_once() {
         c.logs()
     );
 }
+
+/// A held address that vanishes (an `ip addr del` by hand) is put back
+/// and announced again; one whose interface does not exist yet comes up
+/// once the interface does, with one error for it meanwhile, not one per
+/// retry.
+#[test]
+fn held_addresses_that_are_not_up_are_put_back() {
+    if !can_run() {
+        return;
+    }
+    let mut c = Cluster::new("heal", 1, 1, "");
+    let vip = c.vips[0];
+    let late: Ipv4Addr = "10.81.0.1".parse().unwrap();
+    c.write_conf_with(
+        0,
+        &common::cluster::Conf {
+            vifs: vec![format!("e0:{vip}/32"), format!("d1:{late}/32")],
+            ..Default::default()
+        },
+    );
+    c.start(0);
+    c.wait_log(0, "none of its addresses came up", SETTLE);
+    c.wait_for("the VIP on e0", SETTLE, |c| c.held(0) == [vip]);
+    let ns = c.hosts[0].ns.name.clone();
+
+    c.hosts[0]
+        .ns
+        .ip(&["addr", "del", &format!("{vip}/32"), "dev", "e0"]);
+    assert!(c.held(0).is_empty(), "the address did not go");
+    c.wait_for("the VIP put back", SETTLE, |c| c.held(0) == [vip]);
+    c.wait_log(
+        0,
+        &format!("{vip} is held here but was not up: put it back"),
+        SETTLE,
+    );
+
+    // Two more checks fail for `late` (5 s apart) before its interface
+    // appears; none of them may log again.
+    std::thread::sleep(Duration::from_secs(6));
+    c.hosts[0]
+        .ns
+        .ip(&["link", "add", "d1", "type", "veth", "peer", "name", "d1p"]);
+    c.hosts[0].ns.ip(&["link", "set", "d1", "up"]);
+    c.wait_for("the late address on d1", SETTLE, |_| {
+        held_in(&ns, &[late]) == [late]
+    });
+    let log = c.log(0);
+    // The acquire's own two lines (the address, the VIF), and no more.
+    let errors = log
+        .lines()
+        .filter(|l| l.contains(&late.to_string()) && l.contains("error: "))
+        .count();
+    assert_eq!(errors, 2, "{log}");
+    assert!(!log.contains("cannot be put back"), "{log}");
+    assert!(
+        log.contains(&format!("{late} is held here but was not up: put it back")),
+        "{log}"
+    );
+}

@@ -1,7 +1,7 @@
 //! One wackamole node: the event loop and the executor of the engine's
 //! actions.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::Ipv4Addr;
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
@@ -43,6 +43,9 @@ const NOTIFY_TICK: Duration = Duration::from_secs(1);
 /// neighbours' 1 s ARP `locktime`, so the repeat lands if the first was
 /// ignored.
 const REANNOUNCE_GAP: u32 = 2;
+/// How often held addresses are checked and put back if missing (an
+/// acquire that failed, an `ip addr flush` by hand).
+const CHECK_HELD: Duration = Duration::from_secs(5);
 
 enum Link {
     /// Not connected; a reconnect is due (or a simulated failure holds).
@@ -70,6 +73,9 @@ pub struct Node {
     cache: SharedCache,
     arp_round: u64,
     promoted: HashSet<String>,
+    /// Held addresses that could not be brought up, with the last error
+    /// logged for each (so a retry that fails alike stays quiet).
+    missing: HashMap<Ipv4Addr, String>,
     /// `wackatrl -f`: stay off Spread until `-s`.
     failure_simulated: bool,
     stop: bool,
@@ -146,6 +152,7 @@ impl Node {
             cache: SharedCache::new(),
             arp_round: 0,
             promoted: HashSet::new(),
+            missing: HashMap::new(),
             failure_simulated: false,
             stop: false,
             link_broken: None,
@@ -164,6 +171,8 @@ impl Node {
         node.control = Some(server);
         node.prepare_interfaces();
         node.connect();
+        node.timers
+            .set_in(Key::CheckHeld, Instant::now(), CHECK_HELD);
         Ok(node)
     }
 
@@ -481,7 +490,10 @@ impl Node {
                     Ok(Acquired::AlreadyUp { label }) => {
                         up.push(format!("{} (already on {label})", a4.addr))
                     }
-                    Err(e) => error!("acquire {}: {e}", a4),
+                    Err(e) => {
+                        error!("acquire {}: {e}", a4);
+                        self.missing.insert(a4.addr, e.to_string());
+                    }
                 },
                 VipAddr::V6(a6) => match self.ifs6.acquire(&a6.ifname, a6.addr, a6.prefix) {
                     Ok(()) => up.push(format!("{} on {}", a6.addr, a6.ifname)),
@@ -489,15 +501,30 @@ impl Node {
                 },
             }
         }
-        info!(
-            "acquired VIF {} ({}): {}",
-            i + 1,
-            Self::vif_name(&v),
-            up.join(", ")
-        );
+        if up.is_empty() {
+            // The cluster counts it as here all the same: keep trying.
+            error!(
+                "acquired VIF {} ({}), but none of its addresses came up; retrying every {}s",
+                i + 1,
+                Self::vif_name(&v),
+                CHECK_HELD.as_secs()
+            );
+        } else {
+            info!(
+                "acquired VIF {} ({}): {}",
+                i + 1,
+                Self::vif_name(&v),
+                up.join(", ")
+            );
+        }
         self.last_change = Some(format!("acquired {}", Self::vif_name(&v)));
         self.fire(HookEvent::OnUp, Some(&HookVif::new(&v, from)));
-        // Tell the neighbours at once; later rounds a second apart.
+        self.announce_vif(i, &v);
+    }
+
+    /// Tells the neighbours that VIF `i` is here: at once, then in later
+    /// rounds a second apart.
+    fn announce_vif(&mut self, i: usize, v: &config::Vif) {
         let plan = self
             .scheduler
             .start(i, v.v4(), self.cfg.notify(), &self.cache.snapshot());
@@ -505,7 +532,7 @@ impl Node {
             warn!(
                 "notifying {} destinations for {} at most {} a second per entry (set a throttle)",
                 plan.destinations,
-                Self::vif_name(&v),
+                Self::vif_name(v),
                 crate::net::notify::IMPLICIT_THROTTLE
             );
         }
@@ -667,6 +694,50 @@ impl Node {
                 }
             }
             Key::Hooks => self.reap_hooks(),
+            Key::CheckHeld => {
+                self.check_held();
+                self.timers
+                    .set_in(Key::CheckHeld, Instant::now(), CHECK_HELD);
+            }
+        }
+    }
+
+    /// Puts back any held IPv4 address that is not up, and announces its
+    /// VIF again. An address that still cannot be added is logged when
+    /// its error first appears or changes, not on every check.
+    fn check_held(&mut self) {
+        let held: Vec<(usize, config::IfAddr)> = self
+            .engine
+            .held()
+            .filter_map(|j| Some((j, self.cfg.vifs().get(j)?)))
+            .flat_map(|(j, v)| v.v4().map(move |a| (j, a.clone())))
+            .collect();
+        let refs: Vec<&config::IfAddr> = held.iter().map(|(_, a)| a).collect();
+        let mut failing = HashMap::new();
+        let mut renotify = BTreeSet::new();
+        for (a, r) in self.ifs.ensure(&refs) {
+            match r {
+                Ok(_) => {
+                    warn!("{a} is held here but was not up: put it back");
+                    renotify.extend(held.iter().filter(|(_, h)| h.addr == a).map(|(j, _)| *j));
+                }
+                Err(e) => {
+                    let text = e.to_string();
+                    if self.missing.get(&a) != Some(&text) {
+                        error!(
+                            "{a} is held here but not up, and cannot be put back: {text}; retrying every {}s",
+                            CHECK_HELD.as_secs()
+                        );
+                    }
+                    failing.insert(a, text);
+                }
+            }
+        }
+        self.missing = failing;
+        for i in renotify {
+            if let Some(v) = self.cfg.vifs().get(i).cloned() {
+                self.announce_vif(i, &v);
+            }
         }
     }
 

@@ -17,6 +17,8 @@ pub enum Key {
     NotifyTick,
     /// Check running hooks against their time limit.
     Hooks,
+    /// Check that every held address is up.
+    CheckHeld,
 }
 
 #[derive(Debug, Default)]
