@@ -276,18 +276,20 @@ impl Engine {
         let mut table = vec![FREE; n];
         let mut old = vec![FREE; n];
         let mut held = vec![false; n];
+        let mut displaced = vec![Ipv4Addr::UNSPECIFIED; n];
         for (i, id) in s.vifs.iter().enumerate() {
             if let Some(&j) = self.by_master.get(id) {
                 table[i] = self.table[j];
                 old[i] = self.old[j];
                 held[i] = self.held[j];
+                displaced[i] = self.displaced[j];
             }
         }
         self.by_master = s.vifs.iter().enumerate().map(|(i, a)| (*a, i)).collect();
         self.table = table;
         self.old = old;
         self.held = held;
-        self.displaced = vec![Ipv4Addr::UNSPECIFIED; n];
+        self.displaced = displaced;
         self.s = s;
         if !removed.is_empty() {
             self.out.push(Action::PostDown);
@@ -725,10 +727,15 @@ impl Engine {
             let new = self.table[i].owner;
             let was = self.old[i].owner;
             if me == new && me != was {
-                let from = if was.is_unspecified() {
+                // Who really gave it up: the claimant seen in this
+                // exchange, else the last view's holder if it is still
+                // here (a failed node's VIF had no one to give it up).
+                let from = if !self.displaced[i].is_unspecified() {
                     self.displaced[i]
-                } else {
+                } else if self.members.iter().any(|m| m.addr == was) {
                     was
+                } else {
+                    Ipv4Addr::UNSPECIFIED
                 };
                 acquired |= self.acquire(i, from);
             }

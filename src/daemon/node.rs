@@ -243,6 +243,11 @@ impl Node {
             self.after_events();
             // Timers run after the sockets are served, as in C.
             for k in self.timers.take_due(Instant::now()) {
+                if self.stop {
+                    // A signal asked to stop: re-adding or announcing now
+                    // would only be undone.
+                    break;
+                }
                 self.timer(k);
                 self.after_events();
             }
@@ -486,8 +491,12 @@ impl Node {
             self.promote(a.ifname());
             match a {
                 VipAddr::V4(a4) => match self.ifs.acquire(a4) {
-                    Ok(Acquired::Added { label }) => up.push(format!("{} on {label}", a4.addr)),
+                    Ok(Acquired::Added { label }) => {
+                        self.missing.remove(&a4.addr);
+                        up.push(format!("{} on {label}", a4.addr))
+                    }
                     Ok(Acquired::AlreadyUp { label }) => {
+                        self.missing.remove(&a4.addr);
                         up.push(format!("{} (already on {label})", a4.addr))
                     }
                     Err(e) => {
@@ -502,12 +511,17 @@ impl Node {
             }
         }
         if up.is_empty() {
-            // The cluster counts it as here all the same: keep trying.
+            // The cluster counts it as here all the same: keep trying
+            // (the check covers IPv4 only).
+            let retry = if v.v4().next().is_some() {
+                format!("; retrying every {}s", CHECK_HELD.as_secs())
+            } else {
+                String::new()
+            };
             error!(
-                "acquired VIF {} ({}), but none of its addresses came up; retrying every {}s",
+                "acquired VIF {} ({}), but none of its addresses came up{retry}",
                 i + 1,
                 Self::vif_name(&v),
-                CHECK_HELD.as_secs()
             );
         } else {
             info!(
@@ -525,9 +539,13 @@ impl Node {
     /// Tells the neighbours that VIF `i` is here: at once, then in later
     /// rounds a second apart.
     fn announce_vif(&mut self, i: usize, v: &config::Vif) {
-        let plan = self
-            .scheduler
-            .start(i, v.v4(), self.cfg.notify(), &self.cache.snapshot());
+        let plan = self.scheduler.start(
+            i,
+            // Not what failed to come up: every send would fail.
+            v.v4().filter(|a| !self.missing.contains_key(&a.addr)),
+            self.cfg.notify(),
+            &self.cache.snapshot(),
+        );
         if plan.capped {
             warn!(
                 "notifying {} destinations for {} at most {} a second per entry (set a throttle)",
@@ -567,19 +585,7 @@ impl Node {
         };
         self.release_vif(&v);
         // Removing a primary can take the secondaries with it.
-        let held: Vec<config::IfAddr> = self
-            .engine
-            .held()
-            .filter_map(|j| self.cfg.vifs().get(j))
-            .flat_map(|v| v.v4().cloned())
-            .collect();
-        let refs: Vec<&config::IfAddr> = held.iter().collect();
-        for (a, r) in self.ifs.ensure(&refs) {
-            match r {
-                Ok(_) => warn!("{a} had vanished with another address: put it back"),
-                Err(e) => error!("{a} vanished and could not be put back: {e}"),
-            }
-        }
+        self.check_held();
         let _ = i;
     }
 
@@ -719,7 +725,12 @@ impl Node {
             match r {
                 Ok(_) => {
                     warn!("{a} is held here but was not up: put it back");
-                    renotify.extend(held.iter().filter(|(_, h)| h.addr == a).map(|(j, _)| *j));
+                    for (j, h) in held.iter().filter(|(_, h)| h.addr == a) {
+                        renotify.insert(*j);
+                        // Its interface may be new: try again.
+                        self.promoted.remove(&h.ifname);
+                        self.promote(&h.ifname);
+                    }
                 }
                 Err(e) => {
                     let text = e.to_string();

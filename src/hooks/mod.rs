@@ -15,7 +15,7 @@
 //! * `module:func`: the child is this binary again, in the hidden
 //!   runner mode of [`runner`], which loads the module and calls the
 //!   function with [`record::Interface`] records.
-//! * `Package::sub`: the child is `perl` ([`perl`]), with `-I` for each
+//! * `Package::sub`: the child is `perl` (see the `perl` module), with `-I` for each
 //!   `PerlUseLib` and `-M` for each `PerlUse`.
 //! * `RunScript`: the child is the program itself, no shell, with the
 //!   `WACKAMOLE_*` variables of [`script_env`].

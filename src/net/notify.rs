@@ -19,8 +19,9 @@
 //! - `throttle 0` means [`IMPLICIT_THROTTLE`] destinations per round, not
 //!   the whole block at once: a /16 would otherwise be 65,536
 //!   destinations — 131,072 broadcast frames — in one go;
-//! - no round holds more than [`MAX_ROUND`] destinations in all, however
-//!   many VIFs, addresses and entries are running;
+//! - no [`Scheduler::round`] holds more than [`MAX_ROUND`] destinations
+//!   in all, however many VIFs, addresses and entries are running (each
+//!   acquire's [`Scheduler::first_round`] has a budget of its own);
 //! - the schedule ends with its last destination (C ran one more, empty,
 //!   pass a second later), and a release really cancels it;
 //! - a scheduler made with [`Scheduler::repeating`] (the daemon's) sends

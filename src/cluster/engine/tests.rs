@@ -480,6 +480,15 @@ fn an_acquire_names_the_previous_holder_only_when_there_was_one() {
             "prefer_first={prefer_first}: {acts:?}"
         );
     }
+    // The last view's holder failed: nobody gave it up.
+    let (mut e, _) = in_view(small(2, 2, &[0]), 2);
+    e.old[0] = Slot {
+        owner: node(3),
+        priority: Priority::Claimed,
+    };
+    deliver(&mut e, 1, MessType::State, &state(1, true, &[], &[]));
+    let acts = deliver(&mut e, 2, MessType::State, &state(2, true, &[], &[0]));
+    assert!(acts.contains(&Action::Acquire(0, None)), "{acts:?}");
 }
 
 #[test]
