@@ -389,7 +389,11 @@ fn held_addresses_that_are_not_up_are_put_back() {
     c.write_conf_with(
         0,
         &common::cluster::Conf {
-            vifs: vec![format!("e0:{vip}/32"), format!("d1:{late}/32")],
+            vifs: vec![
+                format!("e0:{vip}/32"),
+                format!("d1:{late}/32"),
+                "e0:[fd00:81::1]/64".to_string(),
+            ],
             ..Default::default()
         },
     );
@@ -406,6 +410,25 @@ fn held_addresses_that_are_not_up_are_put_back() {
     c.wait_log(
         0,
         &format!("{vip} is held here but was not up: put it back"),
+        SETTLE,
+    );
+
+    // The same for an IPv6 address.
+    let has_v6 = |c: &Cluster| {
+        c.hosts[0]
+            .ns
+            .ip(&["-6", "-o", "addr", "show", "dev", "e0"])
+            .contains("inet6 fd00:81::1/64")
+    };
+    c.wait_for("the IPv6 VIP on e0", SETTLE, |c| has_v6(c));
+    c.hosts[0]
+        .ns
+        .ip(&["-6", "addr", "del", "fd00:81::1/64", "dev", "e0"]);
+    assert!(!has_v6(&c), "the IPv6 address did not go");
+    c.wait_for("the IPv6 VIP put back", SETTLE, |c| has_v6(c));
+    c.wait_log(
+        0,
+        "fd00:81::1 is held here but was not up: put it back",
         SETTLE,
     );
 

@@ -2,7 +2,7 @@
 //! actions.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
@@ -75,7 +75,7 @@ pub struct Node {
     promoted: HashSet<String>,
     /// Held addresses that could not be brought up, with the last error
     /// logged for each (so a retry that fails alike stays quiet).
-    missing: HashMap<Ipv4Addr, String>,
+    missing: HashMap<IpAddr, String>,
     /// `wackatrl -f`: stay off Spread until `-s`.
     failure_simulated: bool,
     stop: bool,
@@ -492,36 +492,37 @@ impl Node {
             match a {
                 VipAddr::V4(a4) => match self.ifs.acquire(a4) {
                     Ok(Acquired::Added { label }) => {
-                        self.missing.remove(&a4.addr);
+                        self.missing.remove(&IpAddr::V4(a4.addr));
                         up.push(format!("{} on {label}", a4.addr))
                     }
                     Ok(Acquired::AlreadyUp { label }) => {
-                        self.missing.remove(&a4.addr);
+                        self.missing.remove(&IpAddr::V4(a4.addr));
                         up.push(format!("{} (already on {label})", a4.addr))
                     }
                     Err(e) => {
                         error!("acquire {}: {e}", a4);
-                        self.missing.insert(a4.addr, e.to_string());
+                        self.missing.insert(IpAddr::V4(a4.addr), e.to_string());
                     }
                 },
                 VipAddr::V6(a6) => match self.ifs6.acquire(&a6.ifname, a6.addr, a6.prefix) {
-                    Ok(()) => up.push(format!("{} on {}", a6.addr, a6.ifname)),
-                    Err(e) => error!("acquire {a6}: {e}"),
+                    Ok(()) => {
+                        self.missing.remove(&IpAddr::V6(a6.addr));
+                        up.push(format!("{} on {}", a6.addr, a6.ifname))
+                    }
+                    Err(e) => {
+                        error!("acquire {a6}: {e}");
+                        self.missing.insert(IpAddr::V6(a6.addr), e.to_string());
+                    }
                 },
             }
         }
         if up.is_empty() {
-            // The cluster counts it as here all the same: keep trying
-            // (the check covers IPv4 only).
-            let retry = if v.v4().next().is_some() {
-                format!("; retrying every {}s", CHECK_HELD.as_secs())
-            } else {
-                String::new()
-            };
+            // The cluster counts it as here all the same: keep trying.
             error!(
-                "acquired VIF {} ({}), but none of its addresses came up{retry}",
+                "acquired VIF {} ({}), but none of its addresses came up; retrying every {}s",
                 i + 1,
                 Self::vif_name(&v),
+                CHECK_HELD.as_secs()
             );
         } else {
             info!(
@@ -542,7 +543,8 @@ impl Node {
         let plan = self.scheduler.start(
             i,
             // Not what failed to come up: every send would fail.
-            v.v4().filter(|a| !self.missing.contains_key(&a.addr)),
+            v.v4()
+                .filter(|a| !self.missing.contains_key(&IpAddr::V4(a.addr))),
             self.cfg.notify(),
             &self.cache.snapshot(),
         );
@@ -557,6 +559,9 @@ impl Node {
         let first = self.scheduler.first_round(i);
         self.send_announcements(first);
         for a in v.v6() {
+            if self.missing.contains_key(&IpAddr::V6(a.addr)) {
+                continue;
+            }
             if let Err(e) = self.announcer.announce6(&a.ifname, a.addr) {
                 warn!("announcing {a}: {e}");
             }
@@ -708,28 +713,47 @@ impl Node {
         }
     }
 
-    /// Puts back any held IPv4 address that is not up, and announces its
+    /// Puts back any held address that is not up, and announces its
     /// VIF again. An address that still cannot be added is logged when
     /// its error first appears or changes, not on every check.
     fn check_held(&mut self) {
-        let held: Vec<(usize, config::IfAddr)> = self
+        let vifs: Vec<(usize, config::Vif)> = self
             .engine
             .held()
-            .filter_map(|j| Some((j, self.cfg.vifs().get(j)?)))
-            .flat_map(|(j, v)| v.v4().map(move |a| (j, a.clone())))
+            .filter_map(|j| Some((j, self.cfg.vifs().get(j)?.clone())))
             .collect();
-        let refs: Vec<&config::IfAddr> = held.iter().map(|(_, a)| a).collect();
+        let v4: Vec<&config::IfAddr> = vifs.iter().flat_map(|(_, v)| v.v4()).collect();
+        let v6: Vec<&config::If6Addr> = vifs.iter().flat_map(|(_, v)| v.v6()).collect();
+        let results: Vec<(IpAddr, Result<(), ifaddr::IfError>)> = self
+            .ifs
+            .ensure(&v4)
+            .into_iter()
+            .map(|(a, r)| (IpAddr::V4(a), r.map(|_| ())))
+            .chain(
+                self.ifs6
+                    .ensure(&v6)
+                    .into_iter()
+                    .map(|(a, r)| (IpAddr::V6(a), r)),
+            )
+            .collect();
         let mut failing = HashMap::new();
         let mut renotify = BTreeSet::new();
-        for (a, r) in self.ifs.ensure(&refs) {
+        for (a, r) in results {
             match r {
-                Ok(_) => {
+                Ok(()) => {
                     warn!("{a} is held here but was not up: put it back");
-                    for (j, h) in held.iter().filter(|(_, h)| h.addr == a) {
+                    for (j, v) in vifs
+                        .iter()
+                        .filter(|(_, v)| v.addrs.iter().any(|x| x.ip() == a))
+                    {
                         renotify.insert(*j);
                         // Its interface may be new: try again.
-                        self.promoted.remove(&h.ifname);
-                        self.promote(&h.ifname);
+                        for x in &v.addrs {
+                            if x.ip() == a {
+                                self.promoted.remove(x.ifname());
+                                self.promote(x.ifname());
+                            }
+                        }
                     }
                 }
                 Err(e) => {

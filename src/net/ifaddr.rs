@@ -11,7 +11,7 @@ use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::sys::{self, IoctlSocket};
-use crate::config::IfAddr;
+use crate::config::{If6Addr, IfAddr};
 
 /// Why an address could not be added or removed, in the operator's terms.
 #[derive(Debug)]
@@ -96,6 +96,17 @@ pub fn list_v4() -> io::Result<Vec<(String, Ipv4Addr)>> {
     for ifa in nix::ifaddrs::getifaddrs().map_err(io::Error::from)? {
         if let Some(sin) = ifa.address.as_ref().and_then(|a| a.as_sockaddr_in()) {
             out.push((ifa.interface_name, sin.ip()));
+        }
+    }
+    Ok(out)
+}
+
+/// IPv6 addresses on this host, by interface.
+pub fn list_v6() -> io::Result<Vec<(String, Ipv6Addr)>> {
+    let mut out = Vec::new();
+    for ifa in nix::ifaddrs::getifaddrs().map_err(io::Error::from)? {
+        if let Some(sin6) = ifa.address.as_ref().and_then(|a| a.as_sockaddr_in6()) {
+            out.push((ifa.interface_name, sin6.ip()));
         }
     }
     Ok(out)
@@ -274,6 +285,27 @@ impl Interfaces6 {
             Err(e) if e.raw_os_error() == Some(libc::EEXIST) => Ok(()),
             Err(e) => Err(io_err(format!("adding {a}/{prefix} on {ifname}"), e)),
         }
+    }
+
+    /// Re-adds any of `held` that is not on its interface. Returns what
+    /// had to be re-added, or could not be.
+    pub fn ensure(&self, held: &[&If6Addr]) -> Vec<(Ipv6Addr, Result<(), IfError>)> {
+        let present = match list_v6() {
+            Ok(l) => l,
+            Err(e) => {
+                return held
+                    .iter()
+                    .map(|h| {
+                        let e = io::Error::new(e.kind(), e.to_string());
+                        (h.addr, Err(io_err("listing addresses", e)))
+                    })
+                    .collect()
+            }
+        };
+        held.iter()
+            .filter(|h| !present.iter().any(|(n, a)| *n == h.ifname && *a == h.addr))
+            .map(|h| (h.addr, self.acquire(&h.ifname, h.addr, h.prefix)))
+            .collect()
     }
 
     pub fn release(&self, ifname: &str, a: Ipv6Addr, prefix: u8) -> Result<(), IfError> {
