@@ -742,17 +742,12 @@ impl Node {
             match r {
                 Ok(()) => {
                     warn!("{a} is held here but was not up: put it back");
-                    for (j, v) in vifs
-                        .iter()
-                        .filter(|(_, v)| v.addrs.iter().any(|x| x.ip() == a))
-                    {
-                        renotify.insert(*j);
-                        // Its interface may be new: try again.
-                        for x in &v.addrs {
-                            if x.ip() == a {
-                                self.promoted.remove(x.ifname());
-                                self.promote(x.ifname());
-                            }
+                    for (j, v) in &vifs {
+                        for x in v.addrs.iter().filter(|x| x.ip() == a) {
+                            renotify.insert(*j);
+                            // Its interface may be new: try again.
+                            self.promoted.remove(x.ifname());
+                            self.promote(x.ifname());
                         }
                     }
                 }
