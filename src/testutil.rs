@@ -8,3 +8,23 @@ pub(crate) fn hex(s: &str) -> Vec<u8> {
         .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex digits"))
         .collect()
 }
+
+/// A configured IPv4 VIP address `ifname:addr/prefix`, in a network of
+/// `net_prefix` bits.
+pub(crate) fn vip4(ifname: &str, addr: &str, prefix: u8, net_prefix: u8) -> crate::config::VipAddr {
+    crate::config::VipAddr::V4(crate::config::IfAddr {
+        ifname: ifname.into(),
+        addr: addr.parse().expect("an IPv4 address"),
+        prefix,
+        net_prefix,
+    })
+}
+
+/// A configured IPv6 VIP address `ifname:[addr]/prefix`.
+pub(crate) fn vip6(ifname: &str, addr: &str, prefix: u8) -> crate::config::VipAddr {
+    crate::config::VipAddr::V6(crate::config::If6Addr {
+        ifname: ifname.into(),
+        addr: addr.parse().expect("an IPv6 address"),
+        prefix,
+    })
+}

@@ -161,26 +161,9 @@ pub fn format_listing(vifs: &[LegacyVif]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{If6Addr, IfAddr};
     use crate::control::VifInfo;
     use crate::testutil::hex;
-
-    fn v4(ifname: &str, a: &str, prefix: u8) -> VipAddr {
-        VipAddr::V4(IfAddr {
-            ifname: ifname.into(),
-            addr: a.parse().unwrap(),
-            prefix,
-            net_prefix: 24,
-        })
-    }
-
-    fn v6(ifname: &str, a: &str, prefix: u8) -> VipAddr {
-        VipAddr::V6(If6Addr {
-            ifname: ifname.into(),
-            addr: a.parse().unwrap(),
-            prefix,
-        })
-    }
+    use crate::testutil::{vip4, vip6};
 
     fn snap(vifs: Vec<VifInfo>) -> Snapshot {
         Snapshot {
@@ -192,7 +175,10 @@ mod tests {
     #[test]
     fn one_vif_byte_for_byte() {
         let s = snap(vec![VifInfo {
-            addrs: vec![v4("eth0", "192.168.1.10", 24), v4("eth1", "10.1.2.3", 32)],
+            addrs: vec![
+                vip4("eth0", "192.168.1.10", 24, 24),
+                vip4("eth1", "10.1.2.3", 32, 24),
+            ],
             owner: "192.168.1.2".parse().unwrap(),
             priority: 2,
             held_here: false,
@@ -244,16 +230,19 @@ mod tests {
     fn ipv6_is_left_out_of_the_records() {
         let s = snap(vec![
             VifInfo {
-                addrs: vec![v6("eth0", "2001:db8::1", 64), v4("eth0", "10.0.0.5", 8)],
+                addrs: vec![
+                    vip6("eth0", "2001:db8::1", 64),
+                    vip4("eth0", "10.0.0.5", 8, 24),
+                ],
                 owner: Ipv4Addr::UNSPECIFIED,
                 priority: 0,
                 held_here: false,
             },
             VifInfo {
                 addrs: vec![
-                    v4("bond0", "10.0.0.6", 16),
-                    v6("bond0", "2001:db8::2", 64),
-                    v4("bond0", "10.0.0.7", 16),
+                    vip4("bond0", "10.0.0.6", 16, 24),
+                    vip6("bond0", "2001:db8::2", 64),
+                    vip4("bond0", "10.0.0.7", 16, 24),
                 ],
                 owner: "10.9.9.9".parse().unwrap(),
                 priority: 5,
@@ -284,7 +273,7 @@ mod tests {
     #[test]
     fn thirty_extras_fill_every_record() {
         let addrs = (0..31)
-            .map(|i| v4("eth0", &format!("10.0.0.{}", i + 1), 32))
+            .map(|i| vip4("eth0", &format!("10.0.0.{}", i + 1), 32, 24))
             .collect();
         let s = snap(vec![VifInfo {
             addrs,
@@ -305,7 +294,7 @@ mod tests {
     #[test]
     fn garbage_after_the_nul_and_odd_lengths() {
         let s = snap(vec![VifInfo {
-            addrs: vec![v4("eth0", "10.0.0.1", 32)],
+            addrs: vec![vip4("eth0", "10.0.0.1", 32, 24)],
             owner: Ipv4Addr::UNSPECIFIED,
             priority: 0,
             held_here: false,

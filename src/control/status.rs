@@ -202,16 +202,7 @@ pub fn encode_ack() -> [u8; 4] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{If6Addr, IfAddr};
-
-    fn v4(ifname: &str, a: &str, prefix: u8) -> VipAddr {
-        VipAddr::V4(IfAddr {
-            ifname: ifname.into(),
-            addr: a.parse().unwrap(),
-            prefix,
-            net_prefix: 16,
-        })
-    }
+    use crate::testutil::{vip4, vip6};
 
     fn sample() -> Snapshot {
         Snapshot {
@@ -233,19 +224,15 @@ mod tests {
             vifs: vec![
                 VifInfo {
                     addrs: vec![
-                        v4("eth0", "192.0.2.10", 24),
-                        VipAddr::V6(If6Addr {
-                            ifname: "eth0".into(),
-                            addr: "2001:db8::10".parse().unwrap(),
-                            prefix: 64,
-                        }),
+                        vip4("eth0", "192.0.2.10", 24, 16),
+                        vip6("eth0", "2001:db8::10", 64),
                     ],
                     owner: "10.0.0.1".parse().unwrap(),
                     priority: 5,
                     held_here: true,
                 },
                 VifInfo {
-                    addrs: vec![v4("eth1", "192.0.2.20", 32)],
+                    addrs: vec![vip4("eth1", "192.0.2.20", 32, 16)],
                     owner: Ipv4Addr::UNSPECIFIED,
                     priority: 0,
                     held_here: false,

@@ -104,16 +104,8 @@ pub fn script_env(event: HookEvent, vif: Option<&HookVif>) -> Vec<(&'static str,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{If6Addr, IfAddr, Pos};
-
-    fn v4(ifname: &str, addr: &str, prefix: u8) -> VipAddr {
-        VipAddr::V4(IfAddr {
-            ifname: ifname.into(),
-            addr: addr.parse().unwrap(),
-            prefix,
-            net_prefix: 24,
-        })
-    }
+    use crate::config::Pos;
+    use crate::testutil::{vip4, vip6};
 
     fn vif(addrs: Vec<VipAddr>) -> Vif {
         Vif {
@@ -125,13 +117,9 @@ mod tests {
     #[test]
     fn records_of_a_grouped_vif() {
         let v = vif(vec![
-            v4("eth0", "192.0.2.10", 24),
-            VipAddr::V6(If6Addr {
-                ifname: "eth0".into(),
-                addr: "2001:db8::10".parse().unwrap(),
-                prefix: 64,
-            }),
-            v4("eth1", "198.51.100.7", 32),
+            vip4("eth0", "192.0.2.10", 24, 24),
+            vip6("eth0", "2001:db8::10", 64),
+            vip4("eth1", "198.51.100.7", 32, 24),
         ]);
         let h = HookVif::new(&v, Some(Ipv4Addr::new(10, 0, 0, 2)));
         let a = h.args();
@@ -147,7 +135,7 @@ mod tests {
 
     #[test]
     fn unspecified_owner_is_none() {
-        let v = vif(vec![v4("eth0", "192.0.2.10", 32)]);
+        let v = vif(vec![vip4("eth0", "192.0.2.10", 32, 24)]);
         let h = HookVif::new(&v, Some(Ipv4Addr::UNSPECIFIED));
         assert_eq!(h.owner(), None);
         assert_eq!(h.args().owner, Interface::ZERO);
@@ -156,13 +144,9 @@ mod tests {
     #[test]
     fn environment_of_an_on_event() {
         let v = vif(vec![
-            v4("eth0", "192.0.2.10", 24),
-            v4("eth1", "198.51.100.7", 32),
-            VipAddr::V6(If6Addr {
-                ifname: "eth0".into(),
-                addr: "2001:db8::10".parse().unwrap(),
-                prefix: 64,
-            }),
+            vip4("eth0", "192.0.2.10", 24, 24),
+            vip4("eth1", "198.51.100.7", 32, 24),
+            vip6("eth0", "2001:db8::10", 64),
         ]);
         let h = HookVif::new(&v, Some(Ipv4Addr::new(10, 0, 0, 2)));
         assert_eq!(
@@ -190,11 +174,7 @@ mod tests {
 
     #[test]
     fn environment_of_an_ipv6_vif() {
-        let v = vif(vec![VipAddr::V6(If6Addr {
-            ifname: "eth2".into(),
-            addr: "2001:db8::1".parse().unwrap(),
-            prefix: 128,
-        })]);
+        let v = vif(vec![vip6("eth2", "2001:db8::1", 128)]);
         let h = HookVif::new(&v, None);
         let env = script_env(HookEvent::OnUp, Some(&h));
         assert!(env.contains(&("WACKAMOLE_VIP", "2001:db8::1".to_string())));
@@ -206,7 +186,7 @@ mod tests {
 
     #[test]
     fn post_events_get_the_event_only() {
-        let v = vif(vec![v4("eth0", "192.0.2.10", 32)]);
+        let v = vif(vec![vip4("eth0", "192.0.2.10", 32, 24)]);
         let h = HookVif::new(&v, None);
         for e in [HookEvent::PostUp, HookEvent::PostDown] {
             assert_eq!(
