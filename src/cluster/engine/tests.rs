@@ -299,6 +299,43 @@ fn state(from: u8, mature: bool, held: &[(u8, Priority)], prefer: &[u8]) -> Vec<
     .encode()
 }
 
+/// Two nodes, two VIFs, seen from node `me`: n1 claims both in its
+/// STATE, n2 prefers VIF 1. With `n1_held_them`, n1 held both in the
+/// last view (and n2 is mature); else n2 has just joined. The STATEs
+/// come n1 first unless `prefer_first`. Returns the actions of the
+/// second.
+fn n2_prefers_what_n1_claims(
+    me: u8,
+    n1_held_them: bool,
+    prefer_first: bool,
+) -> (Engine, Vec<Action>) {
+    let prefer: &[u8] = if me == 2 { &[1] } else { &[] };
+    let (mut e, _) = in_view(small(me, 2, prefer), 2);
+    if n1_held_them {
+        e.old = vec![
+            Slot {
+                owner: node(1),
+                priority: Priority::Claimed
+            };
+            2
+        ];
+        if me == 1 {
+            e.held = vec![true, true];
+        }
+    }
+    let claims = [(0, Priority::Claimed), (1, Priority::Claimed)];
+    let holder = state(1, true, &claims, &[]);
+    let preferrer = state(2, n1_held_them, &[], &[1]);
+    let acts = if prefer_first {
+        deliver(&mut e, 2, MessType::State, &preferrer);
+        deliver(&mut e, 1, MessType::State, &holder)
+    } else {
+        deliver(&mut e, 1, MessType::State, &holder);
+        deliver(&mut e, 2, MessType::State, &preferrer)
+    };
+    (e, acts)
+}
+
 fn deliver(e: &mut Engine, from: u8, t: MessType, body: &[u8]) -> Vec<Action> {
     e.handle(Event::Message {
         sender: &format!("#n{from}#d"),
@@ -435,46 +472,13 @@ fn an_acquire_names_the_previous_holder_only_when_there_was_one() {
     assert_eq!(acquired(&acts), [0, 1]);
     assert!(acts.contains(&Action::Acquire(0, None)));
     // The preferrer takes VIF 1 from n1, who held it in the last view.
-    let (mut e, _) = in_view(small(2, 2, &[1]), 2);
-    e.old = vec![
-        Slot {
-            owner: node(1),
-            priority: Priority::Claimed
-        };
-        2
-    ];
-    deliver(
-        &mut e,
-        1,
-        MessType::State,
-        &state(
-            1,
-            true,
-            &[(0, Priority::Claimed), (1, Priority::Claimed)],
-            &[],
-        ),
-    );
-    let acts = deliver(&mut e, 2, MessType::State, &state(2, true, &[], &[1]));
+    let (_, acts) = n2_prefers_what_n1_claims(2, true, false);
     assert_eq!(acquired(&acts), [1]);
     assert!(acts.contains(&Action::Acquire(1, Some(node(1)))));
     // A preferrer that just joined has no old table: the holder is the
     // claimant its preference displaced, whichever STATE came first.
     for prefer_first in [false, true] {
-        let (mut e, _) = in_view(small(2, 2, &[1]), 2);
-        let holder = state(
-            1,
-            true,
-            &[(0, Priority::Claimed), (1, Priority::Claimed)],
-            &[],
-        );
-        let preferrer = state(2, false, &[], &[1]);
-        let acts = if prefer_first {
-            deliver(&mut e, 2, MessType::State, &preferrer);
-            deliver(&mut e, 1, MessType::State, &holder)
-        } else {
-            deliver(&mut e, 1, MessType::State, &holder);
-            deliver(&mut e, 2, MessType::State, &preferrer)
-        };
+        let (_, acts) = n2_prefers_what_n1_claims(2, false, prefer_first);
         assert!(
             acts.contains(&Action::Acquire(1, Some(node(1)))),
             "prefer_first={prefer_first}: {acts:?}"
@@ -543,27 +547,7 @@ fn conflicts_follow_claim_priority() {
 
 #[test]
 fn a_preference_takes_a_vif_over() {
-    let (mut e, _) = in_view(small(1, 2, &[]), 2);
-    e.held = vec![true, true];
-    e.old = vec![
-        Slot {
-            owner: node(1),
-            priority: Priority::Claimed
-        };
-        2
-    ];
-    deliver(
-        &mut e,
-        1,
-        MessType::State,
-        &state(
-            1,
-            true,
-            &[(0, Priority::Claimed), (1, Priority::Claimed)],
-            &[],
-        ),
-    );
-    let acts = deliver(&mut e, 2, MessType::State, &state(2, true, &[], &[1]));
+    let (e, acts) = n2_prefers_what_n1_claims(1, true, false);
     assert_eq!(released(&acts), [1]);
     assert_eq!(
         (e.table()[1].owner, e.table()[1].priority),
