@@ -9,12 +9,13 @@ use std::time::{Duration, Instant};
 
 use wackamole::cluster::engine::{Engine, Event, Settings, Timer, View};
 use wackamole::cluster::msg::{MessType, Priority, State};
+use wackamole::config::VifId;
 
 fn settings(me: usize, vifs: usize) -> Settings {
     Settings {
         me: Ipv4Addr::from(0x0a00_0001 + me as u32),
         vifs: (0..vifs)
-            .map(|i| Ipv4Addr::from(0xc000_0200 + i as u32))
+            .map(|i| VifId::new(Ipv4Addr::from(0xc000_0200 + i as u32)))
             .collect(),
         prefer: vec![],
         balance_rate: (vifs / 2) as u32,

@@ -16,6 +16,7 @@ pub mod cluster;
 pub mod config;
 pub mod control;
 pub mod daemon;
+pub mod group;
 pub mod hooks;
 pub mod net;
 pub mod spread;

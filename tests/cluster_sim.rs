@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use wackamole::cluster::engine::{Action, Engine, Event, Settings, Timer, View};
 use wackamole::cluster::msg::{MessType, Priority};
+use wackamole::config::VifId;
 use wackamole::spread::model::{Delivery, Out, SessionId, World};
 
 const GROUP: &str = "wack";
@@ -55,6 +56,12 @@ fn hint(t: MessType) -> u32 {
 }
 
 impl Sim {
+    /// A VIF's place in the table every node shares.
+    fn place(&self, id: VifId) -> usize {
+        let p = self.vifs.iter().position(|&a| a == id.wire());
+        p.expect("an action on a configured VIF")
+    }
+
     fn new(seed: u64, rng: &mut Rng, c_exact: bool) -> Sim {
         let n = 1 + rng.below(8);
         let v = 1 + rng.below(64);
@@ -82,7 +89,7 @@ impl Sim {
                 }
                 let s = Settings {
                     me: Ipv4Addr::new(10, 0, 0, 1 + i as u8),
-                    vifs: vifs.clone(),
+                    vifs: vifs.iter().map(|&a| VifId::new(a)).collect(),
                     prefer,
                     balance_rate: rate,
                     complete_balance: all,
@@ -186,7 +193,8 @@ impl Sim {
                         self.route(outs);
                     }
                 }
-                Action::Acquire(v, _) => {
+                Action::Acquire(id, _) => {
+                    let v = self.place(id);
                     self.trace
                         .push(format!("t={} n{i} acquires VIF {v}", self.now));
                     let n = &mut self.nodes[i];
@@ -199,7 +207,8 @@ impl Sim {
                         self.faults.push(format!("n{i} acquired VIF {v} twice"));
                     }
                 }
-                Action::Release(v) => {
+                Action::Release(id) => {
+                    let v = self.place(id);
                     self.trace
                         .push(format!("t={} n{i} releases VIF {v}", self.now));
                     let n = &mut self.nodes[i];

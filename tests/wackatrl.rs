@@ -10,11 +10,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 
+use wackamole::cluster::engine::Phase;
+use wackamole::cluster::msg::Priority;
 use wackamole::config::{IfAddr, VipAddr};
 use wackamole::control::json::Value;
 use wackamole::control::{
-    encode_ack, encode_reload, encode_state, encode_status, status_value, MemberInfo, Snapshot,
-    VifInfo,
+    encode_ack, encode_reload, encode_state, encode_status, status_value, MemberInfo, NodeState,
+    Snapshot, VifInfo,
 };
 
 struct Scratch(PathBuf);
@@ -72,7 +74,7 @@ fn snapshot() -> Snapshot {
         group: "g".into(),
         connected: true,
         failure_simulated: false,
-        state: "RUN",
+        state: NodeState::In(Phase::Run),
         mature: true,
         view_id: Some([1, 2, 3]),
         members: vec![MemberInfo {
@@ -84,13 +86,13 @@ fn snapshot() -> Snapshot {
             VifInfo {
                 addrs: vec![v4("eth0", "10.0.0.1", 24)],
                 owner: "10.1.1.1".parse().unwrap(),
-                priority: 2,
+                priority: Priority::Claimed,
                 held_here: true,
             },
             VifInfo {
                 addrs: vec![v4("eth1", "192.168.7.2", 32), v4("eth1", "192.168.7.3", 28)],
                 owner: Ipv4Addr::UNSPECIFIED,
-                priority: 0,
+                priority: Priority::Unclaimed,
                 held_here: false,
             },
         ],

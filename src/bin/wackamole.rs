@@ -208,11 +208,9 @@ fn main() -> ExitCode {
     );
     let write_pidfile = !debug || m.opt_present("p");
     let opts = daemon::Options {
-        debug,
         spread: spread_override.map(|(_, a)| a),
         user: m.opt_str("u"),
         node_address: address_override,
-        pidfile: pidfile.clone(),
         control,
     };
     // Start first: the pid file tells the launcher (and init scripts)

@@ -16,15 +16,15 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use super::msg::{self, MessType, Priority};
-use crate::config::Config;
+use crate::config::{Config, VifId};
 
 /// What the engine needs of the configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     /// This node's identity: its real address.
     pub me: Ipv4Addr,
-    /// The VIF table by master address, in config order.
-    pub vifs: Vec<Ipv4Addr>,
+    /// The VIF table, in config order.
+    pub vifs: Vec<VifId>,
     /// The prefer list STATE carries.
     pub prefer: Vec<Ipv4Addr>,
     /// Moves per balance round (already capped at VIFs/2).
@@ -111,12 +111,13 @@ pub enum Action {
         mess_type: MessType,
         body: Vec<u8>,
     },
-    /// Bring VIF `index` up and announce it (and run its `on up` hooks);
-    /// with the node that held it before the change, when there was one
-    /// (the hooks' `owner`).
-    Acquire(usize, Option<Ipv4Addr>),
-    /// Take VIF `index` down (and run its `on down` hooks).
-    Release(usize),
+    /// Bring the VIF up and announce it (and run its `on up` hooks); with
+    /// the node that held it before the change, when there was one (the
+    /// hooks' `owner`).
+    Acquire(VifId, Option<Ipv4Addr>),
+    /// Take the VIF down (and run its `on down` hooks). After a reload,
+    /// by the definition the VIF had when it was brought up.
+    Release(VifId),
     /// A round acquired something: `post up` hooks.
     PostUp,
     /// A round released something: `post down` hooks.
@@ -138,6 +139,17 @@ pub enum Phase {
     Gather,
     Run,
     Balance,
+}
+
+impl std::fmt::Display for Phase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Phase::Boot => "BOOT",
+            Phase::Gather => "GATHER",
+            Phase::Run => "RUN",
+            Phase::Balance => "BALANCE",
+        })
+    }
 }
 
 /// One entry of the allocation table.
@@ -192,7 +204,12 @@ pub struct Engine {
 impl Engine {
     pub fn new(s: Settings) -> Engine {
         let n = s.vifs.len();
-        let by_master = s.vifs.iter().enumerate().map(|(i, a)| (*a, i)).collect();
+        let by_master = s
+            .vifs
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (a.wire(), i))
+            .collect();
         Engine {
             s,
             by_master,
@@ -251,55 +268,18 @@ impl Engine {
     pub fn view_id(&self) -> Option<[u32; 3]> {
         self.view_id
     }
-    /// VIF indexes this node holds.
-    pub fn held(&self) -> impl Iterator<Item = usize> + '_ {
+    /// The VIFs this node holds, in config order.
+    pub fn held(&self) -> impl Iterator<Item = VifId> + '_ {
         self.held
             .iter()
-            .enumerate()
-            .filter(|(_, h)| **h)
-            .map(|(i, _)| i)
+            .zip(&self.s.vifs)
+            .filter(|(h, _)| **h)
+            .map(|(_, id)| *id)
     }
-
-    /// Takes a new configuration (a reload) without touching a VIF whose
-    /// identity stays: table, previous table and holdings follow each VIF
-    /// to its new place. Returns the indexes, in the OLD table, of held
-    /// VIFs the new configuration removed (the caller takes them down by
-    /// their old definition), and the actions of what follows: in RUN,
-    /// new VIFs are claimed at once by the claim-unclaimed rule, which
-    /// every node that loads the same configuration computes alike. The
-    /// next view exchanges states as usual.
-    pub fn reconfigure(&mut self, s: Settings) -> (Vec<usize>, Vec<Action>) {
-        let removed: Vec<usize> = (0..self.s.vifs.len())
-            .filter(|&j| self.held[j] && !s.vifs.contains(&self.s.vifs[j]))
-            .collect();
-        let n = s.vifs.len();
-        let mut table = vec![FREE; n];
-        let mut old = vec![FREE; n];
-        let mut held = vec![false; n];
-        let mut displaced = vec![Ipv4Addr::UNSPECIFIED; n];
-        for (i, id) in s.vifs.iter().enumerate() {
-            if let Some(&j) = self.by_master.get(id) {
-                table[i] = self.table[j];
-                old[i] = self.old[j];
-                held[i] = self.held[j];
-                displaced[i] = self.displaced[j];
-            }
-        }
-        self.by_master = s.vifs.iter().enumerate().map(|(i, a)| (*a, i)).collect();
-        self.table = table;
-        self.old = old;
-        self.held = held;
-        self.displaced = displaced;
-        self.s = s;
-        if !removed.is_empty() {
-            self.out.push(Action::PostDown);
-        }
-        if self.connected && self.mature && self.phase == Phase::Run {
-            self.claim_round();
-            // The balance settings may have changed.
-            self.arm_balance();
-        }
-        (removed, std::mem::take(&mut self.out))
+    /// The table entry of a VIF (partial in GATHER); `None` for a VIF
+    /// the configuration does not have.
+    pub fn slot(&self, id: VifId) -> Option<Slot> {
+        self.by_master.get(&id.wire()).map(|&i| self.table[i])
     }
 
     pub fn handle(&mut self, ev: Event<'_>) -> Vec<Action> {
@@ -325,7 +305,7 @@ impl Engine {
     }
 
     fn vip(&self, i: usize) -> Ipv4Addr {
-        self.s.vifs[i]
+        self.s.vifs[i].wire()
     }
 
     /// `from`: who held VIF `i` before (0.0.0.0 or this node: nobody).
@@ -335,7 +315,7 @@ impl Engine {
         }
         self.held[i] = true;
         let from = Some(from).filter(|&a| !a.is_unspecified() && a != self.s.me);
-        self.out.push(Action::Acquire(i, from));
+        self.out.push(Action::Acquire(self.s.vifs[i], from));
         true
     }
 
@@ -344,7 +324,7 @@ impl Engine {
             return false;
         }
         self.held[i] = false;
-        self.out.push(Action::Release(i));
+        self.out.push(Action::Release(self.s.vifs[i]));
         true
     }
 
@@ -354,7 +334,7 @@ impl Engine {
         for i in 0..self.held.len() {
             if self.held[i] {
                 self.held[i] = false;
-                self.out.push(Action::Release(i));
+                self.out.push(Action::Release(self.s.vifs[i]));
                 any = true;
             }
         }
@@ -667,293 +647,13 @@ impl Engine {
             self.arm_balance();
         }
     }
-
-    /// Priority claim, then claim-unclaimed; `post up` after the round if
-    /// it acquired anything (C ran them only after a BALANCE).
-    fn claim_round(&mut self) {
-        let acquired = self.priority_claim() | self.claim_unclaimed();
-        let (fixed_up, fixed_down) = self.reconcile();
-        if acquired || fixed_up {
-            self.out.push(Action::PostUp);
-        }
-        if fixed_down {
-            self.out.push(Action::PostDown);
-        }
-    }
-
-    /// Makes what is up here match the table. C can leave a VIF up on a
-    /// node whose claim was ignored (its STATE lost to a preference it
-    /// did not outrank, and its `old` then names another owner), so two
-    /// nodes hold it; or down everywhere. The table, the same on every
-    /// node, is not touched: this changes no cluster-wide decision.
-    fn reconcile(&mut self) -> (bool, bool) {
-        if self.c_exact {
-            return (false, false);
-        }
-        let me = self.s.me;
-        let (mut up, mut down) = (false, false);
-        for i in 0..self.table.len() {
-            let mine = self.table[i].owner == me;
-            if mine != self.held[i] {
-                let vip = self.vip(i);
-                let owner = self.table[i].owner;
-                if mine {
-                    self.log(
-                        Level::Warn,
-                        format!(
-                            "{vip} is this node's by the table but is not up here: acquiring it"
-                        ),
-                    );
-                    up |= self.acquire(i, Ipv4Addr::UNSPECIFIED);
-                } else {
-                    self.log(
-                        Level::Warn,
-                        format!("{vip} is up here but the table gives it to {owner}: releasing it"),
-                    );
-                    down |= self.release(i);
-                }
-            }
-        }
-        (up, down)
-    }
-
-    fn priority_claim(&mut self) -> bool {
-        let me = self.s.me;
-        let (mut acquired, mut released) = (false, false);
-        for i in 0..self.table.len() {
-            if self.table[i].priority != Priority::Prefer {
-                continue;
-            }
-            let new = self.table[i].owner;
-            let was = self.old[i].owner;
-            if me == new && me != was {
-                // Who really gave it up: the claimant seen in this
-                // exchange, else the last view's holder if it is still
-                // here (a failed node's VIF had no one to give it up).
-                let from = if !self.displaced[i].is_unspecified() {
-                    self.displaced[i]
-                } else if self.members.iter().any(|m| m.addr == was) {
-                    was
-                } else {
-                    Ipv4Addr::UNSPECIFIED
-                };
-                acquired |= self.acquire(i, from);
-            }
-            if me == was && me != new {
-                released |= self.release(i);
-            }
-            for m in &mut self.members {
-                if m.addr == was && m.addr != new {
-                    m.count -= 1;
-                }
-                if m.addr == new && m.addr != was {
-                    m.count += 1;
-                }
-            }
-            self.table[i].priority = Priority::PreferClaimed;
-        }
-        if released {
-            self.out.push(Action::PostDown);
-        }
-        if self.mature && !self.old_mature {
-            self.old_mature = true;
-            self.recount();
-        }
-        acquired
-    }
-
-    /// Every member's count, from the table.
-    fn recount(&mut self) {
-        for m in &mut self.members {
-            m.count = self.table.iter().filter(|s| s.owner == m.addr).count() as i32;
-        }
-    }
-
-    fn claim_unclaimed(&mut self) -> bool {
-        let mut acquired = false;
-        if self.members.is_empty() {
-            return false;
-        }
-        if !self.c_exact {
-            // C rebuilds the counts from the table only the first time a
-            // node is mature; otherwise they come from the STATEs and are
-            // adjusted against each node's own `old`, which differs
-            // between nodes that come from different components, so
-            // their claims can differ. The table itself is the same on
-            // every node: count from it. Where C nodes agree, their
-            // counts are these.
-            self.recount();
-        }
-        for i in 0..self.table.len() {
-            if self.table[i].priority != Priority::Unclaimed {
-                continue;
-            }
-            // Fewest VIFs, lowest index on ties.
-            let mut m = 0;
-            for j in 1..self.members.len() {
-                if self.members[j].count < self.members[m].count {
-                    m = j;
-                }
-            }
-            if m == self.my_index {
-                // Unclaimed: nobody holds it in this view.
-                acquired |= self.acquire(i, Ipv4Addr::UNSPECIFIED);
-            }
-            self.members[m].count += 1;
-            self.table[i] = Slot {
-                owner: self.members[m].addr,
-                priority: Priority::Claimed,
-            };
-        }
-        acquired
-    }
-
-    fn on_timer(&mut self, t: Timer) {
-        if !self.connected {
-            return;
-        }
-        match t {
-            Timer::Maturity => self.out.push(Action::Multicast {
-                mess_type: MessType::Maturing,
-                body: Vec::new(),
-            }),
-            Timer::ArpCache => {
-                self.out.push(Action::ShareArpCache);
-                self.out
-                    .push(Action::StartTimer(Timer::ArpCache, self.s.arp_cache));
-            }
-            Timer::Balance => self.balance_round(),
-        }
-    }
-
-    /// The leader's round, as C's Balance(): the busiest and idlest
-    /// members (both start at member 0 once per round and change only on
-    /// a strictly larger/smaller count), then the first movable VIF of
-    /// the busiest in table order.
-    fn balance_round(&mut self) {
-        let rearm = !self.s.complete_balance;
-        if self.my_index != 0 {
-            if rearm {
-                self.out
-                    .push(Action::StartTimer(Timer::Balance, self.s.balance_interval));
-            }
-            return;
-        }
-        if self.phase != Phase::Run {
-            // C's leader stops re-arming here.
-            return;
-        }
-        self.phase = Phase::Balance;
-        let mut counts: Vec<i32> = self.members.iter().map(|m| m.count).collect();
-        let addrs: Vec<Ipv4Addr> = self.members.iter().map(|m| m.addr).collect();
-        let mut owners: Vec<Ipv4Addr> = self.table.iter().map(|s| s.owner).collect();
-        let (mut min, mut max) = (0usize, 0usize);
-        let mut moves = Vec::new();
-        for _ in 0..self.s.balance_rate {
-            for i in 0..counts.len() {
-                if counts[i] < counts[min] {
-                    min = i;
-                }
-                if counts[i] > counts[max] {
-                    max = i;
-                }
-            }
-            if counts[max] - counts[min] <= 1 {
-                break;
-            }
-            let movable = (0..owners.len())
-                .find(|&j| owners[j] == addrs[max] && self.table[j].priority < Priority::Prefer);
-            let Some(j) = movable else {
-                // Nothing of the busiest may move; later rounds would
-                // find the same.
-                break;
-            };
-            moves.push((addrs[min], self.vip(j)));
-            counts[min] += 1;
-            counts[max] -= 1;
-            owners[j] = addrs[min];
-        }
-        if !moves.is_empty() {
-            self.out.push(Action::Multicast {
-                mess_type: MessType::Balance,
-                body: msg::Balance { moves }.encode(),
-            });
-        }
-        self.phase = Phase::Run;
-        if rearm {
-            self.out
-                .push(Action::StartTimer(Timer::Balance, self.s.balance_interval));
-        }
-    }
-
-    fn on_balance(&mut self, sender: &str, swapped: bool, body: &[u8]) {
-        if self.phase != Phase::Run {
-            return;
-        }
-        let b = match msg::Balance::decode(body, swapped) {
-            Ok(b) => b,
-            Err(e) => {
-                self.log(
-                    Level::Warn,
-                    format!("ignoring a malformed BALANCE from {sender}: {e}"),
-                );
-                return;
-            }
-        };
-        if self.members.first().map(|m| m.name.as_str()) != Some(sender) {
-            self.log(
-                Level::Warn,
-                format!("ignoring a BALANCE from {sender}, which does not lead the group"),
-            );
-            return;
-        }
-        let bad = b.moves.iter().find(|(owner, vip)| {
-            !self.by_master.contains_key(vip)
-                || owner.is_unspecified()
-                || !self.members.iter().any(|m| m.addr == *owner)
-        });
-        if let Some((owner, vip)) = bad {
-            self.log(
-                Level::Warn,
-                format!("ignoring a BALANCE from {sender}: it gives {vip} to {owner}, an unknown VIF or member"),
-            );
-            return;
-        }
-        let me = self.s.me;
-        let (mut acquired, mut released) = (false, false);
-        for (owner, vip) in b.moves {
-            let i = self.by_master[&vip];
-            let was = self.table[i].owner;
-            if owner == was {
-                // C would acquire, then release: the owner would drop a
-                // VIF the table gives it. No honest leader sends this.
-                continue;
-            }
-            if owner == me {
-                acquired |= self.acquire(i, was);
-            }
-            if was == me {
-                released |= self.release(i);
-            }
-            for m in &mut self.members {
-                if m.addr == was {
-                    m.count -= 1;
-                }
-                if m.addr == owner {
-                    m.count += 1;
-                }
-            }
-            self.table[i].owner = owner;
-        }
-        let (fixed_up, fixed_down) = self.reconcile();
-        if acquired || fixed_up {
-            self.out.push(Action::PostUp);
-        }
-        if released || fixed_down {
-            self.out.push(Action::PostDown);
-        }
-    }
 }
+
+mod balance;
+mod claim;
+mod reload;
+
+pub use reload::Reconfigured;
 
 #[cfg(test)]
 mod tests;

@@ -66,6 +66,12 @@ impl Priority {
     }
 }
 
+impl fmt::Display for Priority {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// Why a body was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MsgError {

@@ -8,6 +8,7 @@
 //! or keeps global state; reading the file is the only I/O.
 
 pub mod addr;
+mod diff;
 pub mod error;
 pub mod lexer;
 mod parser;
@@ -20,6 +21,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use addr::{If6Addr, IfAddr, VipAddr};
+pub use diff::{Diff, Reconnect, Setting};
 pub use error::{Error, ErrorKind, Errors, Pos, Warning, WarningKind};
 
 use crate::spread::addr::SpreadAddr;
@@ -48,6 +50,31 @@ pub mod defaults {
     pub const MODULE_DIR: &str = ".";
 }
 
+/// A VIF's identity, the same on every node and across reloads: the
+/// 4-byte name STATE and BALANCE carry (the first address if IPv4, as in
+/// C, else [`addr::wire_id_v6`] of it). The engine's actions, the notify
+/// scheduler, hooks and the status name VIFs by it, never by position,
+/// so that a reload that reorders the file moves nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct VifId(Ipv4Addr);
+
+impl VifId {
+    /// The identity a VIF with this wire name has.
+    pub const fn new(wire: Ipv4Addr) -> VifId {
+        VifId(wire)
+    }
+    /// As STATE and BALANCE carry it.
+    pub const fn wire(self) -> Ipv4Addr {
+        self.0
+    }
+}
+
+impl std::fmt::Display for VifId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 /// A virtual interface: addresses that are always held together. The
 /// first names it cluster-wide.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,13 +91,19 @@ impl Vif {
         &self.addrs[0]
     }
 
-    /// The 4-byte identity STATE and BALANCE carry: the first address if
-    /// IPv4 (as in C), else [`addr::wire_id_v6`] of it.
-    pub fn id(&self) -> Ipv4Addr {
-        match self.first() {
+    /// Its identity: the first address if IPv4 (as in C), else
+    /// [`addr::wire_id_v6`] of it.
+    pub fn id(&self) -> VifId {
+        VifId(match self.first() {
             VipAddr::V4(a) => a.addr,
             VipAddr::V6(a) => addr::wire_id_v6(a.addr),
-        }
+        })
+    }
+
+    /// The same VIF with the same addresses (where it is written in the
+    /// file does not matter).
+    pub fn same_addrs(&self, other: &Vif) -> bool {
+        self.addrs == other.addrs
     }
 
     /// The IPv4 addresses, in order.
@@ -350,6 +383,22 @@ impl Config {
     /// The VIF table, in config order (identical on every node).
     pub fn vifs(&self) -> &[Vif] {
         &self.vifs
+    }
+    /// The VIF named `id`, if this config has it.
+    pub fn vif(&self, id: VifId) -> Option<&Vif> {
+        self.vifs.iter().find(|v| v.id() == id)
+    }
+    /// Every IPv4 VIP of every VIF, in config order (what the node's
+    /// identity must not be).
+    pub fn vip_addrs(&self) -> Vec<Ipv4Addr> {
+        self.vifs
+            .iter()
+            .flat_map(|v| v.v4().map(|a| a.addr))
+            .collect()
+    }
+    /// What changed from `self` to `new` (a reload).
+    pub fn diff(&self, new: &Config) -> Diff {
+        Diff::new(self, new)
     }
     pub fn notify(&self) -> &[NotifyEntry] {
         &self.notify

@@ -20,13 +20,13 @@ pub(super) fn ours(entry: &PreferEntry, vifs: &[Vif]) -> Vec<Ipv4Addr> {
         PreferEntry::Range { addr, .. } => vifs
             .iter()
             .filter(|v| matches!(v.first(), VipAddr::V4(_)))
-            .map(|v| v.id())
+            .map(|v| v.id().wire())
             .filter(|&m| addr.contains(m))
             .collect(),
         PreferEntry::Exact6 { addr } => vifs
             .iter()
             .filter(|v| matches!(v.first(), VipAddr::V6(a) if a.addr == *addr))
-            .map(|v| v.id())
+            .map(|v| v.id().wire())
             .collect(),
     }
 }

@@ -305,14 +305,14 @@ fn vifs_single_and_grouped() {
     assert_eq!(m.broadcast(), a("10.0.0.255"));
     assert_eq!(m.net_prefix, 24);
     assert_eq!(v.addrs.len(), 1);
-    assert_eq!(v.id(), a("10.0.0.1"));
+    assert_eq!(v.id().wire(), a("10.0.0.1"));
     assert_eq!(v.pos, Pos { line: 3, col: 2 });
     let v = &c.vifs()[1];
     let all: Vec<&IfAddr> = v.v4().collect();
     assert_eq!(all.len(), 2);
     assert_eq!((all[0].addr, all[0].net_prefix), (a("10.0.0.2"), 16));
     assert_eq!((all[1].ifname.as_str(), all[1].net_prefix), ("eth1", 29));
-    assert_eq!(v.id(), a("10.0.0.2"));
+    assert_eq!(v.id().wire(), a("10.0.0.2"));
     assert_eq!(v.v6().count(), 0);
 }
 
@@ -331,7 +331,7 @@ fn vifs_keyword_spellings_and_blocks_accumulate() {
         ))
         .config;
         assert_eq!(c.vifs().len(), 2, "{kw}");
-        assert_eq!(c.vifs()[1].id(), a("1.1.1.2"));
+        assert_eq!(c.vifs()[1].id().wire(), a("1.1.1.2"));
     }
     // Braces need no blanks.
     assert_eq!(
@@ -1306,13 +1306,16 @@ fn ipv6_vifs_and_mixed_groups() {
         "eth0:[2001:db8::10]/64"
     );
     // Its wire identity is the hash of its first address, in 240/4.
-    assert_eq!(v6.id(), addr::wire_id_v6("2001:db8::10".parse().unwrap()));
-    assert_eq!(v6.id().octets()[0] & 0xf0, 0xf0);
+    assert_eq!(
+        v6.id().wire(),
+        addr::wire_id_v6("2001:db8::10".parse().unwrap())
+    );
+    assert_eq!(v6.id().wire().octets()[0] & 0xf0, 0xf0);
     let mixed = &c.vifs()[1];
-    assert_eq!(mixed.id(), a("192.0.2.20"));
+    assert_eq!(mixed.id().wire(), a("192.0.2.20"));
     assert_eq!(mixed.v6().count(), 1);
     // Preferring an IPv6 VIF sends its wire identity.
-    assert_eq!(c.preferred(), &[v6.id()]);
+    assert_eq!(c.preferred(), &[v6.id().wire()]);
     let s = c.summary();
     assert!(s.contains("eth0:[2001:db8::10]/64"), "{s}");
     assert!(

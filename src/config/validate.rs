@@ -181,10 +181,16 @@ pub(super) fn finish(
     // Each VIF's identity on the wire, once.
     let mut masters: HashMap<Ipv4Addr, Pos> = HashMap::new();
     for v in &d.vifs {
-        if let Some(&first) = masters.get(&v.id()) {
-            cx.error(Some(v.pos), ErrorKind::WireIdClash { id: v.id(), first });
+        if let Some(&first) = masters.get(&v.id().wire()) {
+            cx.error(
+                Some(v.pos),
+                ErrorKind::WireIdClash {
+                    id: v.id().wire(),
+                    first,
+                },
+            );
         } else {
-            masters.insert(v.id(), v.pos);
+            masters.insert(v.id().wire(), v.pos);
         }
     }
     let mut preferred = Vec::new();

@@ -76,7 +76,7 @@ pub fn encode_state(s: &Snapshot) -> Vec<u8> {
     let mut body = Vec::with_capacity(VIF_LEN * s.vifs.len());
     for v in &s.vifs {
         let start = body.len();
-        body.extend_from_slice(&i32::from(v.priority).to_be_bytes());
+        body.extend_from_slice(&(v.priority as i32).to_be_bytes());
         put_record(&mut body, "", v.owner, ZERO, ZERO);
         match v.addrs.first() {
             Some(VipAddr::V4(a)) => {
@@ -161,6 +161,7 @@ pub fn format_listing(vifs: &[LegacyVif]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cluster::msg::Priority;
     use crate::control::VifInfo;
     use crate::testutil::hex;
     use crate::testutil::{vip4, vip6};
@@ -180,7 +181,7 @@ mod tests {
                 vip4("eth1", "10.1.2.3", 32, 24),
             ],
             owner: "192.168.1.2".parse().unwrap(),
-            priority: 2,
+            priority: Priority::Claimed,
             held_here: false,
         }]);
         let b = encode_state(&s);
@@ -235,7 +236,7 @@ mod tests {
                     vip4("eth0", "10.0.0.5", 8, 24),
                 ],
                 owner: Ipv4Addr::UNSPECIFIED,
-                priority: 0,
+                priority: Priority::Unclaimed,
                 held_here: false,
             },
             VifInfo {
@@ -245,7 +246,7 @@ mod tests {
                     vip4("bond0", "10.0.0.7", 16, 24),
                 ],
                 owner: "10.9.9.9".parse().unwrap(),
-                priority: 5,
+                priority: Priority::PreferClaimed,
                 held_here: true,
             },
         ]);
@@ -278,7 +279,7 @@ mod tests {
         let s = snap(vec![VifInfo {
             addrs,
             owner: Ipv4Addr::UNSPECIFIED,
-            priority: 0,
+            priority: Priority::Unclaimed,
             held_here: false,
         }]);
         let b = encode_state(&s);
@@ -296,7 +297,7 @@ mod tests {
         let s = snap(vec![VifInfo {
             addrs: vec![vip4("eth0", "10.0.0.1", 32, 24)],
             owner: Ipv4Addr::UNSPECIFIED,
-            priority: 0,
+            priority: Priority::Unclaimed,
             held_here: false,
         }]);
         let mut b = encode_state(&s);

@@ -7,8 +7,26 @@ use std::net::Ipv4Addr;
 
 use super::json::Value;
 use super::{frame, DecodeError};
+use crate::cluster::engine::Phase;
 use crate::cluster::msg::Priority;
 use crate::config::VipAddr;
+
+/// Where the node stands: off the group, or in a phase of the engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NodeState {
+    #[default]
+    Disconnected,
+    In(Phase),
+}
+
+impl std::fmt::Display for NodeState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NodeState::Disconnected => f.write_str("DISCONNECTED"),
+            NodeState::In(p) => p.fmt(f),
+        }
+    }
+}
 
 /// The daemon's state at the moment a request byte is read.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -28,8 +46,8 @@ pub struct Snapshot {
     pub connected: bool,
     /// `wackatrl -f` is in force.
     pub failure_simulated: bool,
-    /// "BOOT" | "GATHER" | "RUN" | "BALANCE" | "DISCONNECTED".
-    pub state: &'static str,
+    /// BOOT, GATHER, RUN, BALANCE or DISCONNECTED.
+    pub state: NodeState,
     pub mature: bool,
     /// The Spread group id of the current view.
     pub view_id: Option<[u32; 3]>,
@@ -59,8 +77,8 @@ pub struct VifInfo {
     pub addrs: Vec<VipAddr>,
     /// The real address of its holder; 0.0.0.0 when nobody holds it.
     pub owner: Ipv4Addr,
-    /// The claim priority on the wire, 0..=5 (`cluster::msg::Priority`).
-    pub priority: u8,
+    /// Its claim priority in the table.
+    pub priority: Priority,
     /// This node holds it.
     pub held_here: bool,
 }
@@ -118,7 +136,7 @@ pub fn status_value(s: &Snapshot) -> Value {
                     ),
                 ),
                 ("owner".into(), Value::opt(owner, ip)),
-                ("priority".into(), Value::str(priority_name(v.priority))),
+                ("priority".into(), Value::str(v.priority.to_string())),
                 ("held_here".into(), Value::Bool(v.held_here)),
             ])
         })
@@ -135,7 +153,7 @@ pub fn status_value(s: &Snapshot) -> Value {
         ("group".into(), Value::str(&s.group)),
         ("connected".into(), Value::Bool(s.connected)),
         ("failure_simulated".into(), Value::Bool(s.failure_simulated)),
-        ("state".into(), Value::str(s.state)),
+        ("state".into(), Value::str(s.state.to_string())),
         ("mature".into(), Value::Bool(s.mature)),
         (
             "view_id".into(),
@@ -213,7 +231,7 @@ mod tests {
             group: "wack1".into(),
             connected: true,
             failure_simulated: false,
-            state: "RUN",
+            state: NodeState::In(Phase::Run),
             mature: true,
             view_id: Some([1, 0xffff_fffe, 3]),
             members: vec![MemberInfo {
@@ -228,13 +246,13 @@ mod tests {
                         vip6("eth0", "2001:db8::10", 64),
                     ],
                     owner: "10.0.0.1".parse().unwrap(),
-                    priority: 5,
+                    priority: Priority::PreferClaimed,
                     held_here: true,
                 },
                 VifInfo {
                     addrs: vec![vip4("eth1", "192.0.2.20", 32, 16)],
                     owner: Ipv4Addr::UNSPECIFIED,
-                    priority: 0,
+                    priority: Priority::Unclaimed,
                     held_here: false,
                 },
             ],
@@ -269,7 +287,7 @@ mod tests {
     #[test]
     fn an_empty_snapshot_uses_null() {
         let s = Snapshot {
-            state: "DISCONNECTED",
+            state: NodeState::Disconnected,
             ..Snapshot::default()
         };
         let v = status_value(&s);

@@ -1,41 +1,53 @@
-//! The daemon: one `mio` poll loop over the Spread connection, the
-//! control socket and its sessions, and a signalfd, with a timer queue
-//! setting the poll timeout; the executor that turns the engine's
-//! actions into calls on `net`, `hooks` and the Spread client; process
-//! life (detaching, the pid file, logging) and reloads.
+//! The daemon: the glue between the pure core (`config`, `cluster`) and
+//! the edges (`group`, `net`, `control`, `hooks`).
 //!
-//! Owns: process life and the glue between the pure core and the
-//! edges. No threads, no busy loops, no blocking call after start-up
-//! (but a Spread host name's resolution): an idle daemon wakes only for
-//! its timers.
+//! Owns, one room each:
+//! - [`node`]: the `mio` loop and its dispatch (group socket, signals,
+//!   control socket, timers), start and shutdown;
+//! - [`link`]: the group link's life (connect, handshake deadline,
+//!   reconnect, loss) around a `group::Membership` backend;
+//! - [`executor`]: engine actions → addresses, announcements, hooks,
+//!   multicasts, timers;
+//! - [`reload`]: a new configuration read, diffed and applied;
+//! - [`status`]: the snapshot `wackatrl` and systemd are told;
+//! - [`timers`], [`process`] (detaching, pid file), [`logging`],
+//!   [`sdnotify`].
+//!
+//! No threads, no busy loops, no blocking call after start-up (but a
+//! Spread host name's resolution): an idle daemon wakes only for its
+//! timers.
 
+mod executor;
+mod link;
 pub mod logging;
 mod node;
 pub mod process;
+mod reload;
 pub mod sdnotify;
+mod status;
 pub mod timers;
 
 use std::fmt;
+use std::io;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
 pub use node::Node;
+pub use reload::ReloadError;
 
-use crate::config::Config;
+use crate::net::identity::IdentityError;
+use crate::net::ifaddr::IfError;
 use crate::spread::addr::SpreadAddr;
 
 /// What the command line says, beyond the config.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// `-d`: stay in the foreground, log to stderr.
-    pub debug: bool,
     /// `-s`: wins over `Spread =`.
     pub spread: Option<SpreadAddr>,
     /// `-u`: the Spread private name (default `wack<pid>`, cut to 10).
     pub user: Option<String>,
     /// `-a`: wins over `NodeAddress`.
     pub node_address: Option<Ipv4Addr>,
-    pub pidfile: PathBuf,
     /// The control socket, made absolute where the daemon started (as C
     /// created it before leaving its working directory).
     pub control: PathBuf,
@@ -45,9 +57,12 @@ pub struct Options {
 #[derive(Debug)]
 pub enum StartError {
     NotRoot,
-    Identity(String),
-    Control(String),
-    Setup(String),
+    Identity(IdentityError),
+    Control(io::Error),
+    /// The sockets for interface ioctls or frames.
+    Interfaces(IfError),
+    /// The poll instance or the signal descriptor.
+    Setup(&'static str, io::Error),
 }
 
 impl fmt::Display for StartError {
@@ -59,23 +74,26 @@ impl fmt::Display for StartError {
             ),
             StartError::Identity(e) => write!(f, "no identity for this node: {e}"),
             StartError::Control(e) => write!(f, "control socket: {e}"),
-            StartError::Setup(e) => write!(f, "{e}"),
+            StartError::Interfaces(e) => write!(f, "{e}"),
+            StartError::Setup(what, e) => write!(f, "{what}: {e}"),
         }
     }
 }
 
-impl std::error::Error for StartError {}
+impl std::error::Error for StartError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StartError::NotRoot => None,
+            StartError::Identity(e) => Some(e),
+            StartError::Control(e) | StartError::Setup(_, e) => Some(e),
+            StartError::Interfaces(e) => Some(e),
+        }
+    }
+}
 
 /// The default Spread private name: `wack<pid>`, within Spread's 10 bytes.
 pub fn default_user() -> String {
     let mut s = format!("wack{}", std::process::id());
     s.truncate(10);
     s
-}
-
-/// Runs the daemon until a signal stops it. `cfg` was read already.
-pub fn run(cfg: Config, opts: Options) -> Result<(), StartError> {
-    let mut node = Node::start(cfg, opts)?;
-    node.run();
-    Ok(())
 }

@@ -37,6 +37,7 @@
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
+use std::ops::Bound;
 
 use crate::cluster::msg::ArpRecord;
 use crate::config::addr::mask;
@@ -51,9 +52,9 @@ pub const MAX_ROUND: usize = 4096;
 
 /// One destination to tell that `vip` is now here.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Announce {
-    /// The VIF index given to [`Scheduler::start`].
-    pub vif: usize,
+pub struct Announce<K> {
+    /// The VIF, as named to [`Scheduler::start`].
+    pub vif: K,
     /// The VIP's interface (as configured, without an alias label): where
     /// the frames go out.
     pub ifname: String,
@@ -81,12 +82,14 @@ pub struct Plan {
     pub capped: bool,
 }
 
-/// The schedule of every VIF being announced, keyed by VIF index.
-#[derive(Debug, Clone, Default)]
-pub struct Scheduler {
-    schedules: BTreeMap<usize, Schedule>,
-    /// The VIF the last round ran out of room in: the next starts there.
-    resume_at: usize,
+/// The schedule of every VIF being announced, keyed by the VIF's name
+/// `K` (the daemon's `config::VifId`); rounds visit VIFs in `K`'s order.
+#[derive(Debug, Clone)]
+pub struct Scheduler<K> {
+    schedules: BTreeMap<K, Schedule>,
+    /// Where the next round starts, after the last one ran out of room:
+    /// at this VIF (`Included`) or after it (`Excluded`).
+    resume_at: Bound<K>,
     /// Rounds to sit out between a schedule's first pass and its repeat;
     /// `None`: no repeat (C).
     repeat_gap: Option<u32>,
@@ -140,7 +143,17 @@ enum Source {
     Cache { next: usize },
 }
 
-impl Scheduler {
+impl<K: Ord + Copy> Default for Scheduler<K> {
+    fn default() -> Self {
+        Scheduler {
+            schedules: BTreeMap::new(),
+            resume_at: Bound::Unbounded,
+            repeat_gap: None,
+        }
+    }
+}
+
+impl<K: Ord + Copy> Scheduler<K> {
     /// A scheduler that sends each schedule once, as C did.
     pub fn new() -> Self {
         Self::default()
@@ -167,7 +180,7 @@ impl Scheduler {
     /// [`first_round`](Self::first_round).
     pub fn start<'a>(
         &mut self,
-        vif: usize,
+        vif: K,
         addrs: impl IntoIterator<Item = &'a IfAddr>,
         entries: &[NotifyEntry],
         cache: &[ArpRecord],
@@ -254,7 +267,7 @@ impl Scheduler {
     }
 
     /// Stops `vif`'s schedule (on a release); `false` if it had none.
-    pub fn cancel(&mut self, vif: usize) -> bool {
+    pub fn cancel(&mut self, vif: K) -> bool {
         self.schedules.remove(&vif).is_some()
     }
 
@@ -262,7 +275,7 @@ impl Scheduler {
     /// empty if it has none or has already run a round. That schedule
     /// then sits out the next [`round`](Self::round), so its rounds stay
     /// at least one tick apart (round 2 comes one to two seconds later).
-    pub fn first_round(&mut self, vif: usize) -> Vec<Announce> {
+    pub fn first_round(&mut self, vif: K) -> Vec<Announce<K>> {
         let mut out = Vec::new();
         let Some(s) = self.schedules.get_mut(&vif) else {
             return out;
@@ -284,19 +297,29 @@ impl Scheduler {
     /// turn, at most its throttle each, block destinations upward, cache
     /// destinations in cache order; no more than [`MAX_ROUND`] in all.
     /// A schedule whose last destination is sent is gone afterwards.
-    pub fn round(&mut self) -> Vec<Announce> {
+    pub fn round(&mut self) -> Vec<Announce<K>> {
         let mut out = Vec::new();
         let mut budget = MAX_ROUND;
-        let keys: Vec<usize> = self
-            .schedules
-            .range(self.resume_at..)
-            .chain(self.schedules.range(..self.resume_at))
-            .map(|(&k, _)| k)
-            .collect();
+        // From where the last round stopped, wrapping around.
+        let keys: Vec<K> = match self.resume_at {
+            Bound::Unbounded => self.schedules.keys().copied().collect(),
+            start => {
+                let end = match start {
+                    Bound::Included(k) => Bound::Excluded(k),
+                    Bound::Excluded(k) => Bound::Included(k),
+                    Bound::Unbounded => Bound::Unbounded,
+                };
+                self.schedules
+                    .range((start, Bound::Unbounded))
+                    .chain(self.schedules.range((Bound::Unbounded, end)))
+                    .map(|(&k, _)| k)
+                    .collect()
+            }
+        };
         for vif in keys {
             if budget == 0 {
                 // It got nothing this time: it goes first next time.
-                self.resume_at = vif;
+                self.resume_at = Bound::Included(vif);
                 break;
             }
             let s = self.schedules.get_mut(&vif).expect("key just listed");
@@ -310,7 +333,11 @@ impl Scheduler {
             }
             if budget == 0 {
                 // Cut short, it goes first next time; else the next one.
-                self.resume_at = if cut { vif } else { vif.saturating_add(1) };
+                self.resume_at = if cut {
+                    Bound::Included(vif)
+                } else {
+                    Bound::Excluded(vif)
+                };
                 break;
             }
         }
@@ -323,7 +350,7 @@ impl Scheduler {
     }
 
     /// `vif` has destinations left (in either pass).
-    pub fn is_active(&self, vif: usize) -> bool {
+    pub fn is_active(&self, vif: K) -> bool {
         self.schedules.contains_key(&vif)
     }
 }
@@ -348,7 +375,7 @@ impl Schedule {
     /// One round: each cursor in order sends up to its throttle, within
     /// `budget`; finished cursors are dropped. Returns whether the budget
     /// ran out before every cursor had its full turn.
-    fn run(&mut self, vif: usize, budget: &mut usize, out: &mut Vec<Announce>) -> bool {
+    fn run<K: Copy>(&mut self, vif: K, budget: &mut usize, out: &mut Vec<Announce<K>>) -> bool {
         self.fresh = false;
         let mut cut = false;
         let (vips, cache) = (&self.vips, &self.cache);

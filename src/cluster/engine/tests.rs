@@ -7,7 +7,8 @@ use std::path::Path;
 
 use super::*;
 use crate::cluster::msg::MessType;
-use crate::testutil::hex;
+use crate::config::{Diff, Pos, Vif};
+use crate::testutil::{hex, vip4};
 
 const THREE_HOSTS: &str =
     include_str!("../../../tests/data/wackamole-2.1.4/three-hosts.decoded.txt");
@@ -89,7 +90,7 @@ fn settings(me: Ipv4Addr) -> Settings {
 struct Replay {
     engine: Engine,
     /// Acquire/Release actions, as (vip, up).
-    changes: Vec<(Ipv4Addr, bool)>,
+    changes: Vec<(VifId, bool)>,
     compared: usize,
 }
 
@@ -105,14 +106,14 @@ fn replay(text: &str, s: Settings) -> Replay {
     let run = |e: &mut Engine,
                ev: Event<'_>,
                pending: &mut Vec<(MessType, Vec<u8>)>,
-               changes: &mut Vec<(Ipv4Addr, bool)>| {
+               changes: &mut Vec<(VifId, bool)>| {
         let mut queue = vec![e.handle(ev)];
         while let Some(actions) = queue.pop() {
             for act in actions {
                 match act {
                     Action::Multicast { mess_type, body } => pending.push((mess_type, body)),
-                    Action::Acquire(i, _) => changes.push((e.settings().vifs[i], true)),
-                    Action::Release(i) => changes.push((e.settings().vifs[i], false)),
+                    Action::Acquire(id, _) => changes.push((id, true)),
+                    Action::Release(id) => changes.push((id, false)),
                     // `all`: C runs the balance right after the exchange.
                     Action::StartTimer(Timer::Balance, d) if d.is_zero() => {
                         queue.push(e.handle(Event::Timer(Timer::Balance)));
@@ -186,7 +187,7 @@ fn replay(text: &str, s: Settings) -> Replay {
 }
 
 fn held(e: &Engine) -> Vec<Ipv4Addr> {
-    e.held().map(|i| e.settings().vifs[i]).collect()
+    e.held().map(VifId::wire).collect()
 }
 
 #[test]
@@ -195,8 +196,18 @@ fn three_hosts_as_tb1() {
     let r = replay(THREE_HOSTS, settings(a("192.168.78.1")));
     // Four STATEs (one per view), one MATURING, two BALANCEs.
     assert_eq!(r.compared, 7);
-    let up: Vec<Ipv4Addr> = r.changes.iter().filter(|c| c.1).map(|c| c.0).collect();
-    let down: Vec<Ipv4Addr> = r.changes.iter().filter(|c| !c.1).map(|c| c.0).collect();
+    let up: Vec<Ipv4Addr> = r
+        .changes
+        .iter()
+        .filter(|c| c.1)
+        .map(|c| c.0.wire())
+        .collect();
+    let down: Vec<Ipv4Addr> = r
+        .changes
+        .iter()
+        .filter(|c| !c.1)
+        .map(|c| c.0.wire())
+        .collect();
     assert_eq!(
         up,
         ["101", "102", "103", "104", "105", "106", "102"].map(|o| a(&format!("192.168.78.{o}")))
@@ -225,12 +236,20 @@ fn prefer_join_as_tb1() {
     let r = replay(PREFER_JOIN, settings(a("192.168.78.1")));
     assert_eq!(r.compared, 5);
     // tb1 and tb2 deal alternately; tb3's preference takes .101 from tb1.
-    let up: Vec<Ipv4Addr> = r.changes.iter().filter(|c| c.1).map(|c| c.0).collect();
+    let up: Vec<Ipv4Addr> = r
+        .changes
+        .iter()
+        .filter(|c| c.1)
+        .map(|c| c.0.wire())
+        .collect();
     assert_eq!(
         up,
         ["101", "103", "105"].map(|o| a(&format!("192.168.78.{o}")))
     );
-    assert_eq!(r.changes.last(), Some(&(a("192.168.78.101"), false)));
+    assert_eq!(
+        r.changes.last(),
+        Some(&(VifId::new(a("192.168.78.101")), false))
+    );
     assert_eq!(held(&r.engine), [a("192.168.78.103"), a("192.168.78.105")]);
     let t = r.engine.table();
     assert_eq!(
@@ -249,6 +268,37 @@ fn vip(i: u8) -> Ipv4Addr {
     Ipv4Addr::new(192, 0, 2, 100 + i)
 }
 
+fn vid(i: u8) -> VifId {
+    VifId::new(vip(i))
+}
+
+/// The place of `vid(i)` in [`small`]'s table: `i`.
+fn place(id: VifId) -> usize {
+    usize::from(id.wire().octets()[3] - 100)
+}
+
+/// VIF `vid(i)` with one address of `prefix` bits.
+fn vif(i: u8, prefix: u8) -> Vif {
+    Vif {
+        addrs: vec![vip4("eth0", &vip(i).to_string(), prefix, 24)],
+        pos: Pos { line: 1, col: 1 },
+    }
+}
+
+fn diff(added: &[u8], removed: &[u8], redefined: &[u8], unchanged: &[u8]) -> Diff {
+    Diff {
+        added: added.iter().map(|&i| vif(i, 32)).collect(),
+        removed: removed.iter().map(|&i| vif(i, 32)).collect(),
+        redefined: redefined
+            .iter()
+            .map(|&i| (vif(i, 32), vif(i, 24)))
+            .collect(),
+        unchanged: unchanged.iter().map(|&i| vid(i)).collect(),
+        reconnect: Vec::new(),
+        settings: Vec::new(),
+    }
+}
+
 fn node(i: u8) -> Ipv4Addr {
     Ipv4Addr::new(10, 0, 0, i)
 }
@@ -256,7 +306,7 @@ fn node(i: u8) -> Ipv4Addr {
 fn small(me: u8, vifs: u8, prefer: &[u8]) -> Settings {
     Settings {
         me: node(me),
-        vifs: (0..vifs).map(vip).collect(),
+        vifs: (0..vifs).map(vid).collect(),
         prefer: prefer.iter().map(|&p| vip(p)).collect(),
         balance_rate: u32::from(vifs) / 2,
         complete_balance: true,
@@ -348,8 +398,8 @@ fn deliver(e: &mut Engine, from: u8, t: MessType, body: &[u8]) -> Vec<Action> {
 fn acquired(acts: &[Action]) -> Vec<usize> {
     acts.iter()
         .filter_map(|a| {
-            if let Action::Acquire(i, _) = a {
-                Some(*i)
+            if let Action::Acquire(id, _) = a {
+                Some(place(*id))
             } else {
                 None
             }
@@ -360,8 +410,8 @@ fn acquired(acts: &[Action]) -> Vec<usize> {
 fn released(acts: &[Action]) -> Vec<usize> {
     acts.iter()
         .filter_map(|a| {
-            if let Action::Release(i) = a {
-                Some(*i)
+            if let Action::Release(id) = a {
+                Some(place(*id))
             } else {
                 None
             }
@@ -460,7 +510,7 @@ fn joining_a_mature_cluster_is_mature_at_once() {
     let acts = deliver(&mut e, 1, MessType::Balance, &b);
     assert_eq!(acquired(&acts), [0, 1]);
     // The hooks learn who had them.
-    assert!(acts.contains(&Action::Acquire(0, Some(node(1)))));
+    assert!(acts.contains(&Action::Acquire(vid(0), Some(node(1)))));
     assert!(acts.contains(&Action::PostUp));
 }
 
@@ -470,17 +520,17 @@ fn an_acquire_names_the_previous_holder_only_when_there_was_one() {
     let (mut e, _) = in_view(small(1, 2, &[]), 1);
     let acts = deliver(&mut e, 1, MessType::State, &state(1, true, &[], &[]));
     assert_eq!(acquired(&acts), [0, 1]);
-    assert!(acts.contains(&Action::Acquire(0, None)));
+    assert!(acts.contains(&Action::Acquire(vid(0), None)));
     // The preferrer takes VIF 1 from n1, who held it in the last view.
     let (_, acts) = n2_prefers_what_n1_claims(2, true, false);
     assert_eq!(acquired(&acts), [1]);
-    assert!(acts.contains(&Action::Acquire(1, Some(node(1)))));
+    assert!(acts.contains(&Action::Acquire(vid(1), Some(node(1)))));
     // A preferrer that just joined has no old table: the holder is the
     // claimant its preference displaced, whichever STATE came first.
     for prefer_first in [false, true] {
         let (_, acts) = n2_prefers_what_n1_claims(2, false, prefer_first);
         assert!(
-            acts.contains(&Action::Acquire(1, Some(node(1)))),
+            acts.contains(&Action::Acquire(vid(1), Some(node(1)))),
             "prefer_first={prefer_first}: {acts:?}"
         );
     }
@@ -492,7 +542,7 @@ fn an_acquire_names_the_previous_holder_only_when_there_was_one() {
     };
     deliver(&mut e, 1, MessType::State, &state(1, true, &[], &[]));
     let acts = deliver(&mut e, 2, MessType::State, &state(2, true, &[], &[0]));
-    assert!(acts.contains(&Action::Acquire(0, None)), "{acts:?}");
+    assert!(acts.contains(&Action::Acquire(vid(0), None)), "{acts:?}");
 }
 
 #[test]
@@ -744,31 +794,49 @@ fn a_reload_keeps_unchanged_vifs_and_claims_new_ones() {
     assert_eq!(acquired(&acts), [0, 2]);
     // VIF 1 (n2's) is removed, VIF 3 and 4 are added, VIF 0 and 2 stay.
     let mut s = small(1, 5, &[]);
-    s.vifs = vec![vip(3), vip(2), vip(0), vip(4)];
-    let (removed, acts) = e.reconfigure(s);
+    s.vifs = vec![vid(3), vid(2), vid(0), vid(4)];
+    let step = e.reconfigure(s, &diff(&[3, 4], &[1], &[], &[2, 0]));
     assert!(
-        removed.is_empty(),
-        "nothing this node holds was removed: {acts:?}"
+        step.before.is_empty(),
+        "nothing this node holds was removed: {step:?}"
     );
     // Held VIFs followed their addresses to their new places.
-    let held: Vec<Ipv4Addr> = e.held().map(|i| e.settings().vifs[i]).collect();
-    let mut want = vec![vip(2), vip(0)];
+    let mut held = held(&e);
+    held.sort();
+    assert_eq!(held, [vip(0), vip(2)]);
     // The new VIFs are dealt by claim-unclaimed: counts 2 (n1) and 0 (n2).
-    assert_eq!(acquired(&acts), Vec::<usize>::new());
+    assert_eq!(acquired(&step.after), Vec::<usize>::new());
     assert_eq!(e.table()[0].owner, node(2));
     assert_eq!(e.table()[3].owner, node(2));
-    want.sort();
-    let mut held = held;
-    held.sort();
-    assert_eq!(held, want);
-    // Removing a held VIF releases it, by its old index.
+    assert_eq!(e.slot(vid(3)).unwrap().owner, node(2));
+    assert_eq!(e.slot(vid(1)), None);
+    // Removing a held VIF releases it before the swap, by its identity.
     let mut s = small(1, 5, &[]);
-    s.vifs = vec![vip(3), vip(0), vip(4)];
-    let (removed, acts) = e.reconfigure(s);
-    assert_eq!(removed, [1], "vip(2) was at index 1 of the old table");
-    assert!(acts.contains(&Action::PostDown));
-    assert_eq!(
-        e.held().map(|i| e.settings().vifs[i]).collect::<Vec<_>>(),
-        [vip(0)]
-    );
+    s.vifs = vec![vid(3), vid(0), vid(4)];
+    let step = e.reconfigure(s, &diff(&[], &[2], &[], &[3, 0, 4]));
+    assert_eq!(step.before, [Action::Release(vid(2))]);
+    assert!(step.after.contains(&Action::PostDown));
+    assert_eq!(e.held().collect::<Vec<_>>(), [vid(0)]);
+}
+
+#[test]
+fn a_reload_takes_a_redefined_held_vif_down_and_up_again() {
+    let (mut e, _) = in_view(small(1, 3, &[]), 2);
+    deliver(&mut e, 1, MessType::State, &state(1, true, &[], &[]));
+    let acts = deliver(&mut e, 2, MessType::State, &state(2, true, &[], &[]));
+    assert_eq!(acquired(&acts), [0, 2]);
+    // VIF 0 (held) and VIF 1 (n2's) get other addresses; VIF 2 stays.
+    let step = e.reconfigure(small(1, 3, &[]), &diff(&[], &[], &[0, 1], &[2]));
+    // Down by the old definition, up by the new one; nobody else's VIF
+    // and no unchanged one is touched, and no post hook runs (the VIF
+    // never left this node).
+    assert_eq!(step.before, [Action::Release(vid(0))]);
+    let changes: Vec<_> = (step.after.iter())
+        .filter(|a| matches!(a, Action::Acquire(..) | Action::Release(_) | Action::PostUp))
+        .collect();
+    assert_eq!(changes, [&Action::Acquire(vid(0), None)]);
+    let mut held = held(&e);
+    held.sort();
+    assert_eq!(held, [vip(0), vip(2)]);
+    assert_eq!(e.slot(vid(0)).unwrap().owner, node(1));
 }

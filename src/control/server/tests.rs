@@ -229,7 +229,7 @@ fn get_state_round_trip_over_the_socket() {
                 net_prefix: 24,
             })],
             owner: "10.0.0.1".parse().unwrap(),
-            priority: 2,
+            priority: crate::cluster::msg::Priority::Claimed,
             held_here: true,
         }],
         ..Snapshot::default()

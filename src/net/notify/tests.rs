@@ -40,12 +40,12 @@ fn rec(addr: &str, last: u8) -> ArpRecord {
     }
 }
 
-fn dests(v: &[Announce]) -> Vec<Ipv4Addr> {
+fn dests(v: &[Announce<usize>]) -> Vec<Ipv4Addr> {
     v.iter().map(|a| a.dest).collect()
 }
 
 /// Runs rounds until idle (at most `limit`), returning each round.
-fn drain(s: &mut Scheduler, limit: usize) -> Vec<Vec<Announce>> {
+fn drain(s: &mut Scheduler<usize>, limit: usize) -> Vec<Vec<Announce<usize>>> {
     let mut rounds = Vec::new();
     while !s.is_idle() {
         assert!(rounds.len() < limit, "more than {limit} rounds");
@@ -385,7 +385,7 @@ fn first_round_sends_now_and_keeps_rounds_a_tick_apart() {
     // Then both go on.
     let r = s.round();
     assert_eq!(r.iter().filter(|x| x.vif == 0).count(), 56);
-    let one: Vec<Announce> = r.into_iter().filter(|x| x.vif == 1).collect();
+    let one: Vec<Announce<usize>> = r.into_iter().filter(|x| x.vif == 1).collect();
     assert_eq!(one.len(), 100);
     assert_eq!(one[0].dest, ip("192.168.1.100"));
     assert!(!s.is_active(0));

@@ -1,0 +1,154 @@
+//! Balancing: the leader's BALANCE round (C's Balance()) and what every
+//! node does with a BALANCE message, plus the engine's timers.
+
+use std::net::Ipv4Addr;
+
+use super::*;
+
+impl Engine {
+    pub(super) fn on_timer(&mut self, t: Timer) {
+        if !self.connected {
+            return;
+        }
+        match t {
+            Timer::Maturity => self.out.push(Action::Multicast {
+                mess_type: MessType::Maturing,
+                body: Vec::new(),
+            }),
+            Timer::ArpCache => {
+                self.out.push(Action::ShareArpCache);
+                self.out
+                    .push(Action::StartTimer(Timer::ArpCache, self.s.arp_cache));
+            }
+            Timer::Balance => self.balance_round(),
+        }
+    }
+
+    /// The leader's round, as C's Balance(): the busiest and idlest
+    /// members (both start at member 0 once per round and change only on
+    /// a strictly larger/smaller count), then the first movable VIF of
+    /// the busiest in table order.
+    pub(super) fn balance_round(&mut self) {
+        let rearm = !self.s.complete_balance;
+        if self.my_index != 0 {
+            if rearm {
+                self.out
+                    .push(Action::StartTimer(Timer::Balance, self.s.balance_interval));
+            }
+            return;
+        }
+        if self.phase != Phase::Run {
+            // C's leader stops re-arming here.
+            return;
+        }
+        self.phase = Phase::Balance;
+        let mut counts: Vec<i32> = self.members.iter().map(|m| m.count).collect();
+        let addrs: Vec<Ipv4Addr> = self.members.iter().map(|m| m.addr).collect();
+        let mut owners: Vec<Ipv4Addr> = self.table.iter().map(|s| s.owner).collect();
+        let (mut min, mut max) = (0usize, 0usize);
+        let mut moves = Vec::new();
+        for _ in 0..self.s.balance_rate {
+            for i in 0..counts.len() {
+                if counts[i] < counts[min] {
+                    min = i;
+                }
+                if counts[i] > counts[max] {
+                    max = i;
+                }
+            }
+            if counts[max] - counts[min] <= 1 {
+                break;
+            }
+            let movable = (0..owners.len())
+                .find(|&j| owners[j] == addrs[max] && self.table[j].priority < Priority::Prefer);
+            let Some(j) = movable else {
+                // Nothing of the busiest may move; later rounds would
+                // find the same.
+                break;
+            };
+            moves.push((addrs[min], self.vip(j)));
+            counts[min] += 1;
+            counts[max] -= 1;
+            owners[j] = addrs[min];
+        }
+        if !moves.is_empty() {
+            self.out.push(Action::Multicast {
+                mess_type: MessType::Balance,
+                body: msg::Balance { moves }.encode(),
+            });
+        }
+        self.phase = Phase::Run;
+        if rearm {
+            self.out
+                .push(Action::StartTimer(Timer::Balance, self.s.balance_interval));
+        }
+    }
+
+    pub(super) fn on_balance(&mut self, sender: &str, swapped: bool, body: &[u8]) {
+        if self.phase != Phase::Run {
+            return;
+        }
+        let b = match msg::Balance::decode(body, swapped) {
+            Ok(b) => b,
+            Err(e) => {
+                self.log(
+                    Level::Warn,
+                    format!("ignoring a malformed BALANCE from {sender}: {e}"),
+                );
+                return;
+            }
+        };
+        if self.members.first().map(|m| m.name.as_str()) != Some(sender) {
+            self.log(
+                Level::Warn,
+                format!("ignoring a BALANCE from {sender}, which does not lead the group"),
+            );
+            return;
+        }
+        let bad = b.moves.iter().find(|(owner, vip)| {
+            !self.by_master.contains_key(vip)
+                || owner.is_unspecified()
+                || !self.members.iter().any(|m| m.addr == *owner)
+        });
+        if let Some((owner, vip)) = bad {
+            self.log(
+                Level::Warn,
+                format!("ignoring a BALANCE from {sender}: it gives {vip} to {owner}, an unknown VIF or member"),
+            );
+            return;
+        }
+        let me = self.s.me;
+        let (mut acquired, mut released) = (false, false);
+        for (owner, vip) in b.moves {
+            let i = self.by_master[&vip];
+            let was = self.table[i].owner;
+            if owner == was {
+                // C would acquire, then release: the owner would drop a
+                // VIF the table gives it. No honest leader sends this.
+                continue;
+            }
+            if owner == me {
+                acquired |= self.acquire(i, was);
+            }
+            if was == me {
+                released |= self.release(i);
+            }
+            for m in &mut self.members {
+                if m.addr == was {
+                    m.count -= 1;
+                }
+                if m.addr == owner {
+                    m.count += 1;
+                }
+            }
+            self.table[i].owner = owner;
+        }
+        let (fixed_up, fixed_down) = self.reconcile();
+        if acquired || fixed_up {
+            self.out.push(Action::PostUp);
+        }
+        if released || fixed_down {
+            self.out.push(Action::PostDown);
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! A reload, as the engine sees it: a new VIF table and the
+//! configuration [`Diff`] that produced it, turned into actions. This is
+//! the one place that maps the table across a reload: every VIF keeps its
+//! claim, previous claim and holding under its [`VifId`] wherever the new
+//! file puts it.
+
+use std::collections::HashSet;
+use std::net::Ipv4Addr;
+
+use super::{Action, Engine, Phase, Settings, FREE};
+use crate::config::{Diff, VifId};
+
+/// What a reload makes the node do, in two steps around the swap of the
+/// configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Reconfigured {
+    /// Under the OLD configuration: release the held VIFs that the new
+    /// one removes or redefines, by the definitions they were brought up
+    /// with.
+    pub before: Vec<Action>,
+    /// Under the NEW configuration: bring the redefined VIFs up again
+    /// (and announce them) by their new definitions, then what the claim
+    /// rules decide.
+    pub after: Vec<Action>,
+}
+
+impl Engine {
+    /// Takes a new configuration without touching a VIF whose definition
+    /// stays. In RUN, new VIFs are claimed at once by the claim-unclaimed
+    /// rule, which every node that loads the same configuration computes
+    /// alike; the next view exchanges states as usual.
+    pub fn reconfigure(&mut self, s: Settings, diff: &Diff) -> Reconfigured {
+        let removed: HashSet<VifId> = diff.removed.iter().map(|v| v.id()).collect();
+        let redefined: HashSet<VifId> = diff.redefined.iter().map(|(o, _)| o.id()).collect();
+        let held_before: Vec<VifId> = self.held().collect();
+        let mut out = Reconfigured::default();
+        let mut released_removed = false;
+        for &id in &held_before {
+            if removed.contains(&id) || !s.vifs.contains(&id) {
+                out.before.push(Action::Release(id));
+                released_removed = true;
+            } else if redefined.contains(&id) {
+                out.before.push(Action::Release(id));
+            }
+        }
+
+        let n = s.vifs.len();
+        let mut table = vec![FREE; n];
+        let mut old = vec![FREE; n];
+        let mut held = vec![false; n];
+        let mut displaced = vec![Ipv4Addr::UNSPECIFIED; n];
+        for (i, id) in s.vifs.iter().enumerate() {
+            if let Some(&j) = self.by_master.get(&id.wire()) {
+                table[i] = self.table[j];
+                old[i] = self.old[j];
+                held[i] = self.held[j];
+                displaced[i] = self.displaced[j];
+            }
+        }
+        self.by_master = s
+            .vifs
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (a.wire(), i))
+            .collect();
+        self.table = table;
+        self.old = old;
+        self.held = held;
+        self.displaced = displaced;
+        self.s = s;
+
+        // Still held: up again with their new addresses.
+        for &id in &held_before {
+            if redefined.contains(&id) && self.s.vifs.contains(&id) {
+                self.out.push(Action::Acquire(id, None));
+            }
+        }
+        if released_removed {
+            self.out.push(Action::PostDown);
+        }
+        if self.connected && self.mature && self.phase == Phase::Run {
+            self.claim_round();
+            // The balance settings may have changed.
+            self.arm_balance();
+        }
+        out.after = std::mem::take(&mut self.out);
+        out
+    }
+}

@@ -1,0 +1,444 @@
+//! The executor: the engine's actions turned into calls on the edges —
+//! addresses up and down (`net::ifaddr`), neighbours told
+//! (`net::notify` + `net::announce`), hooks started and reaped
+//! (`hooks`), messages handed to the group link, timers set. It also
+//! keeps what the engine does not know: which held addresses failed to
+//! come up (and the 5 s check that puts them back), the shared ARP
+//! cache, and the last change for the status.
+//!
+//! Every VIF is named by its [`VifId`] and looked up in the
+//! configuration in force; one path announces a VIF, whether it was
+//! just acquired, redefined by a reload, or put back by the check.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::{Duration, Instant};
+
+use log::{debug, error, info, warn};
+
+use super::link::Link;
+use super::timers::{Key, Timers};
+use super::StartError;
+use crate::cluster::engine::{Action, Engine, Level};
+use crate::cluster::msg::{self, MessType};
+use crate::config::{self, Config, HookEvent, VifId, VipAddr};
+use crate::hooks::{self, HookVif, Hooks};
+use crate::net::announce::Announcer;
+use crate::net::arpcache::{self, SharedCache};
+use crate::net::ifaddr::{self, Acquired, Interfaces, Interfaces6, Released};
+use crate::net::notify::{self, Announce, Scheduler};
+
+/// Rounds of neighbour notification are a second apart.
+const NOTIFY_TICK: Duration = Duration::from_secs(1);
+/// Ticks between the end of an announcement and its repeat: past the
+/// neighbours' 1 s ARP `locktime`, so the repeat lands if the first was
+/// ignored.
+const REANNOUNCE_GAP: u32 = 2;
+/// How often held addresses are checked and put back if missing (an
+/// acquire that failed, an `ip addr flush` by hand).
+pub const CHECK_HELD: Duration = Duration::from_secs(5);
+
+/// What an action may touch besides the executor's own state.
+pub struct Env<'a> {
+    pub cfg: &'a Config,
+    pub engine: &'a Engine,
+    pub timers: &'a mut Timers,
+    pub link: &'a mut Link,
+}
+
+pub struct Executor {
+    me: Ipv4Addr,
+    ifs: Interfaces,
+    ifs6: Interfaces6,
+    announcer: Announcer,
+    scheduler: Scheduler<VifId>,
+    cache: SharedCache,
+    arp_round: u64,
+    /// Interfaces promote_secondaries was turned on for.
+    promoted: HashSet<String>,
+    /// Held addresses that could not be brought up, with the last error
+    /// logged for each (so a retry that fails alike stays quiet).
+    missing: HashMap<IpAddr, String>,
+    hooks: Hooks,
+    last_change: Option<String>,
+    /// A release happened: check the held addresses once the batch is
+    /// done (removing a primary can take the secondaries with it).
+    check_due: bool,
+}
+
+fn vif_name(v: &config::Vif) -> String {
+    v.first().to_string()
+}
+
+impl Executor {
+    pub fn new(cfg: &Config, me: Ipv4Addr) -> Result<Executor, StartError> {
+        Ok(Executor {
+            me,
+            ifs: Interfaces::open().map_err(StartError::Interfaces)?,
+            ifs6: Interfaces6::open().map_err(StartError::Interfaces)?,
+            announcer: Announcer::new().map_err(StartError::Interfaces)?,
+            scheduler: Scheduler::repeating(REANNOUNCE_GAP),
+            cache: SharedCache::new(),
+            arp_round: 0,
+            promoted: HashSet::new(),
+            missing: HashMap::new(),
+            hooks: Hooks::new(
+                cfg.hooks(),
+                cfg.perl_use_lib(),
+                cfg.perl_use(),
+                hooks::DEFAULT_LIMIT,
+            ),
+            last_change: None,
+            check_due: false,
+        })
+    }
+
+    pub fn set_me(&mut self, me: Ipv4Addr) {
+        self.me = me;
+    }
+
+    /// The last change of ownership, in words, for the status.
+    pub fn last_change(&self) -> Option<&str> {
+        self.last_change.as_deref()
+    }
+
+    pub fn reconfigure_hooks(&mut self, cfg: &Config) {
+        self.hooks
+            .reconfigure(cfg.hooks(), cfg.perl_use_lib(), cfg.perl_use());
+    }
+
+    /// At start: promote_secondaries on every VIF interface, and no VIP
+    /// left behind by a crashed run.
+    pub fn prepare(&mut self, cfg: &Config) {
+        for v in cfg.vifs() {
+            for a in &v.addrs {
+                self.promote(a.ifname());
+            }
+        }
+        let v4: Vec<&config::IfAddr> = cfg.vifs().iter().flat_map(|v| v.v4()).collect();
+        for (a, r) in self.ifs.remove_stale(&v4) {
+            match r {
+                Ok(Released::Removed { label }) => {
+                    info!("removed {a} from {label}: left by an earlier run")
+                }
+                Ok(Released::OnBaseInterface { ifname }) => warn!(
+                    "{a} is configured as a VIP but is {ifname}'s own address: leaving it alone"
+                ),
+                Ok(Released::NotPresent) => {}
+                Err(e) => warn!("removing stale {a}: {e}"),
+            }
+        }
+        for a in cfg.vifs().iter().flat_map(|v| v.v6()) {
+            let _ = self.ifs6.release(&a.ifname, a.addr, a.prefix);
+        }
+    }
+
+    fn promote(&mut self, ifname: &str) {
+        if self.promoted.insert(ifname.to_string()) {
+            match ifaddr::promote_secondaries(ifname) {
+                Ok(true) => info!("turned promote_secondaries on for {ifname}"),
+                Ok(false) => {}
+                Err(e) => warn!("cannot turn promote_secondaries on for {ifname}: {e}"),
+            }
+        }
+    }
+
+    /// Carries out a batch of actions, then puts back what a release
+    /// took down by accident.
+    pub fn execute(&mut self, actions: Vec<Action>, env: &mut Env<'_>) {
+        self.run(actions, env);
+        if std::mem::take(&mut self.check_due) {
+            self.check_held(env);
+        }
+    }
+
+    /// Carries out actions without the check that follows a release: for
+    /// the releases a reload makes under the old configuration, which is
+    /// not the one to check against (the batch after the swap checks).
+    pub fn run(&mut self, actions: Vec<Action>, env: &mut Env<'_>) {
+        for a in actions {
+            match a {
+                Action::Multicast { mess_type, body } => env.link.multicast(mess_type, &body),
+                Action::Acquire(id, from) => self.acquire(id, from, env),
+                Action::Release(id) => self.release(id, env),
+                Action::PostUp => self.fire(HookEvent::PostUp, None, env.timers),
+                Action::PostDown => self.fire(HookEvent::PostDown, None, env.timers),
+                Action::StartTimer(t, d) => env.timers.set_in(Key::Engine(t), Instant::now(), d),
+                Action::CancelTimer(t) => env.timers.cancel(Key::Engine(t)),
+                Action::ShareArpCache => self.share_arp_cache(env.link),
+                Action::LearnArp(records) => self.cache.learn(&records, self.arp_round),
+                Action::Log(level, text) => match level {
+                    Level::Error => error!("{text}"),
+                    Level::Warn => warn!("{text}"),
+                    Level::Info => info!("{text}"),
+                    Level::Debug => debug!("{text}"),
+                },
+            }
+        }
+    }
+
+    fn acquire(&mut self, id: VifId, from: Option<Ipv4Addr>, env: &mut Env<'_>) {
+        // Numbered from 1 in the file's order in the log, as ever.
+        let Some((n, v)) = (env.cfg.vifs().iter().enumerate())
+            .find(|(_, v)| v.id() == id)
+            .map(|(i, v)| (i + 1, v.clone()))
+        else {
+            error!("asked to acquire VIF {id}, which the configuration does not have");
+            return;
+        };
+        let mut up = Vec::new();
+        for a in &v.addrs {
+            self.promote(a.ifname());
+            let result = match a {
+                VipAddr::V4(a4) => self.ifs.acquire(a4).map(|r| match r {
+                    Acquired::Added { label } => format!("{} on {label}", a4.addr),
+                    Acquired::AlreadyUp { label } => format!("{} (already on {label})", a4.addr),
+                }),
+                VipAddr::V6(a6) => self
+                    .ifs6
+                    .acquire(&a6.ifname, a6.addr, a6.prefix)
+                    .map(|()| format!("{} on {}", a6.addr, a6.ifname)),
+            };
+            match result {
+                Ok(text) => {
+                    self.missing.remove(&a.ip());
+                    up.push(text);
+                }
+                Err(e) => {
+                    error!("acquire {a}: {e}");
+                    self.missing.insert(a.ip(), e.to_string());
+                }
+            }
+        }
+        if up.is_empty() {
+            // The cluster counts it as here all the same: keep trying.
+            error!(
+                "acquired VIF {n} ({}), but none of its addresses came up; retrying every {}s",
+                vif_name(&v),
+                CHECK_HELD.as_secs()
+            );
+        } else {
+            info!("acquired VIF {n} ({}): {}", vif_name(&v), up.join(", "));
+        }
+        self.last_change = Some(format!("acquired {}", vif_name(&v)));
+        self.fire(HookEvent::OnUp, Some(&HookVif::new(&v, from)), env.timers);
+        self.announce(id, &v, env);
+    }
+
+    /// Tells the neighbours that the VIF is here: its IPv4 addresses at
+    /// once and in later rounds a second apart, its IPv6 addresses with
+    /// one unsolicited NA each; never an address that failed to come up
+    /// (every send would fail).
+    fn announce(&mut self, id: VifId, v: &config::Vif, env: &mut Env<'_>) {
+        let plan = self.scheduler.start(
+            id,
+            v.v4()
+                .filter(|a| !self.missing.contains_key(&IpAddr::V4(a.addr))),
+            env.cfg.notify(),
+            &self.cache.snapshot(),
+        );
+        if plan.capped {
+            warn!(
+                "notifying {} destinations for {} at most {} a second per entry (set a throttle)",
+                plan.destinations,
+                vif_name(v),
+                notify::IMPLICIT_THROTTLE
+            );
+        }
+        let first = self.scheduler.first_round(id);
+        self.send_announcements(first);
+        for a in v.v6() {
+            if self.missing.contains_key(&IpAddr::V6(a.addr)) {
+                continue;
+            }
+            if let Err(e) = self.announcer.announce6(&a.ifname, a.addr) {
+                warn!("announcing {a}: {e}");
+            }
+        }
+        if !self.scheduler.is_idle() && !env.timers.is_set(Key::NotifyTick) {
+            env.timers
+                .set_in(Key::NotifyTick, Instant::now(), NOTIFY_TICK);
+        }
+    }
+
+    fn send_announcements(&mut self, sends: Vec<Announce<VifId>>) {
+        for s in sends {
+            if let Err(e) = self
+                .announcer
+                .announce(&s.ifname, s.vip, s.dest, s.dest_mac, s.ping)
+            {
+                warn!("announcing {} to {}: {e}", s.vip, s.dest);
+                self.announcer.forget(&s.ifname);
+            }
+        }
+    }
+
+    /// The next round of neighbour notification.
+    pub fn notify_tick(&mut self, timers: &mut Timers) {
+        let sends = self.scheduler.round();
+        self.send_announcements(sends);
+        if !self.scheduler.is_idle() {
+            timers.set_in(Key::NotifyTick, Instant::now(), NOTIFY_TICK);
+        }
+    }
+
+    /// Takes a VIF's addresses down by the definition in force (before a
+    /// reload swaps the configuration, the old one).
+    fn release(&mut self, id: VifId, env: &mut Env<'_>) {
+        let Some(v) = env.cfg.vif(id).cloned() else {
+            error!("asked to release VIF {id}, which the configuration does not have");
+            return;
+        };
+        self.scheduler.cancel(id);
+        let mut down = Vec::new();
+        for a in &v.addrs {
+            match a {
+                VipAddr::V4(a4) => match self.ifs.release(a4.addr) {
+                    Ok(Released::Removed { label }) => {
+                        down.push(format!("{} from {label}", a4.addr))
+                    }
+                    Ok(Released::NotPresent) => down.push(format!("{} (was not up)", a4.addr)),
+                    Ok(Released::OnBaseInterface { ifname }) => {
+                        warn!("{} is {ifname}'s own address: left up", a4.addr)
+                    }
+                    Err(e) => error!("release {a4}: {e}"),
+                },
+                VipAddr::V6(a6) => match self.ifs6.release(&a6.ifname, a6.addr, a6.prefix) {
+                    Ok(()) => down.push(format!("{} from {}", a6.addr, a6.ifname)),
+                    Err(e) => error!("release {a6}: {e}"),
+                },
+            }
+            self.missing.remove(&a.ip());
+        }
+        info!("released VIF ({}): {}", vif_name(&v), down.join(", "));
+        self.last_change = Some(format!("released {}", vif_name(&v)));
+        self.fire(
+            HookEvent::OnDown,
+            Some(&HookVif::new(&v, Some(self.me))),
+            env.timers,
+        );
+        self.check_due = true;
+    }
+
+    /// Puts back any held address that is not up, and announces its
+    /// VIF again. An address that still cannot be added is logged when
+    /// its error first appears or changes, not on every check.
+    pub fn check_held(&mut self, env: &mut Env<'_>) {
+        let vifs: Vec<config::Vif> = env
+            .engine
+            .held()
+            .filter_map(|id| env.cfg.vif(id).cloned())
+            .collect();
+        let v4: Vec<&config::IfAddr> = vifs.iter().flat_map(|v| v.v4()).collect();
+        let v6: Vec<&config::If6Addr> = vifs.iter().flat_map(|v| v.v6()).collect();
+        let results: Vec<(IpAddr, Result<(), ifaddr::IfError>)> = self
+            .ifs
+            .ensure(&v4)
+            .into_iter()
+            .map(|(a, r)| (IpAddr::V4(a), r.map(|_| ())))
+            .chain(
+                self.ifs6
+                    .ensure(&v6)
+                    .into_iter()
+                    .map(|(a, r)| (IpAddr::V6(a), r)),
+            )
+            .collect();
+        let mut failing = HashMap::new();
+        let mut renotify = BTreeSet::new();
+        for (a, r) in results {
+            match r {
+                Ok(()) => {
+                    warn!("{a} is held here but was not up: put it back");
+                    for v in &vifs {
+                        for x in v.addrs.iter().filter(|x| x.ip() == a) {
+                            renotify.insert(v.id());
+                            // Its interface may be new: try again.
+                            self.promoted.remove(x.ifname());
+                            self.promote(x.ifname());
+                        }
+                    }
+                }
+                Err(e) => {
+                    let text = e.to_string();
+                    if self.missing.get(&a) != Some(&text) {
+                        error!(
+                            "{a} is held here but not up, and cannot be put back: {text}; retrying every {}s",
+                            CHECK_HELD.as_secs()
+                        );
+                    }
+                    failing.insert(a, text);
+                }
+            }
+        }
+        self.missing = failing;
+        for v in vifs.iter().filter(|v| renotify.contains(&v.id())) {
+            self.announce(v.id(), v, env);
+        }
+    }
+
+    /// Starts the hooks of `event` (each in a child process) and makes
+    /// sure the loop comes back to reap them.
+    fn fire(&mut self, event: HookEvent, vif: Option<&HookVif>, timers: &mut Timers) {
+        for e in self.hooks.fire(event, vif, Instant::now()) {
+            error!("{e}");
+        }
+        self.arm_hooks(timers);
+    }
+
+    fn arm_hooks(&mut self, timers: &mut Timers) {
+        match self.hooks.next_deadline() {
+            Some(at) => timers.set(Key::Hooks, at),
+            None => timers.cancel(Key::Hooks),
+        }
+    }
+
+    pub fn reap_hooks(&mut self, timers: &mut Timers) {
+        for f in self.hooks.reap(Instant::now()) {
+            if f.succeeded() {
+                info!("{f}");
+            } else {
+                warn!("{f}");
+            }
+        }
+        self.arm_hooks(timers);
+    }
+
+    fn share_arp_cache(&mut self, link: &mut Link) {
+        self.arp_round += 1;
+        self.cache.expire(self.arp_round);
+        let records = match arpcache::sample() {
+            Ok(r) => r,
+            Err(e) => {
+                warn!("cannot read {}: {e}", arpcache::PROC_NET_ARP);
+                Vec::new()
+            }
+        };
+        link.multicast(MessType::ArpCache, &msg::encode_arp_cache(&records));
+    }
+
+    /// At the end: anything configured still up (a failed release) goes
+    /// too, and the `on down` hooks get to finish (their time limit
+    /// bounds this; a child the kernel cannot kill does not hold the
+    /// exit).
+    pub fn finish(&mut self, cfg: &Config, timers: &mut Timers) {
+        let configured: Vec<&config::IfAddr> = cfg.vifs().iter().flat_map(|v| v.v4()).collect();
+        for (a, r) in self.ifs.remove_stale(&configured) {
+            match r {
+                Ok(Released::Removed { label }) => warn!("{a} was still up on {label}: removed"),
+                Ok(_) => {}
+                Err(e) => error!("removing {a}: {e}"),
+            }
+        }
+        let give_up = Instant::now() + hooks::DEFAULT_LIMIT + Duration::from_secs(5);
+        while self.hooks.running() > 0 && Instant::now() < give_up {
+            let wait = self
+                .hooks
+                .next_deadline()
+                .map_or(Duration::from_millis(50), |t| {
+                    t.saturating_duration_since(Instant::now())
+                });
+            std::thread::sleep(wait.min(Duration::from_millis(200)));
+            self.reap_hooks(timers);
+        }
+    }
+}

@@ -1,0 +1,239 @@
+//! The group link's life: connecting without blocking, the handshake
+//! deadline, reconnecting every `SpreadRetryInterval`, and noticing a
+//! loss. It drives one [`Membership`] backend and registers its socket
+//! with the loop; what the group says goes back to the node as
+//! [`GroupEvent`]s, and a loss as [`Lost`], which the node turns into a
+//! release of every VIP.
+//!
+//! `wackatrl -f` holds the link down ([`Link::hold_down`]) until
+//! `wackatrl -s` lets it up again.
+
+use std::time::{Duration, Instant};
+
+use log::{info, warn};
+use mio::{Interest, Registry, Token};
+
+use super::timers::{Key, Timers};
+use crate::cluster::msg::MessType;
+use crate::group::{Delivery, GroupError, GroupEvent, LinkState, Membership};
+
+/// How long a handshake may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The link went down; the words say why, for the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lost(pub String);
+
+pub struct Link {
+    backend: Box<dyn Membership>,
+    token: Token,
+    retry: Duration,
+    /// `wackatrl -f`: stay off the group until told otherwise.
+    held_down: bool,
+    /// A failure seen while sending: handled once the current actions
+    /// are done.
+    broken: Option<String>,
+}
+
+impl Link {
+    pub fn new(backend: Box<dyn Membership>, token: Token, retry: Duration) -> Link {
+        Link {
+            backend,
+            token,
+            retry,
+            held_down: false,
+            broken: None,
+        }
+    }
+
+    pub fn is_up(&self) -> bool {
+        self.backend.state() == LinkState::Up
+    }
+
+    pub fn is_held_down(&self) -> bool {
+        self.held_down
+    }
+
+    /// This node's name in the group, while up.
+    pub fn me(&self) -> Option<&str> {
+        self.backend.me()
+    }
+
+    pub fn address(&self) -> String {
+        self.backend.address()
+    }
+
+    pub fn describe(&self) -> String {
+        self.backend.describe()
+    }
+
+    pub fn group(&self) -> &str {
+        self.backend.group()
+    }
+
+    pub fn set_retry(&mut self, retry: Duration) {
+        self.retry = retry;
+    }
+
+    /// Starts connecting, unless held down or already on the way.
+    /// Returns what the first step delivered (a local daemon can answer
+    /// at once).
+    pub fn connect(
+        &mut self,
+        registry: &Registry,
+        timers: &mut Timers,
+        out: &mut Vec<GroupEvent>,
+    ) -> Option<Lost> {
+        if self.held_down || self.backend.state() != LinkState::Down {
+            return None;
+        }
+        if let Err(e) = self.backend.connect() {
+            warn!(
+                "cannot reach {}: {e}; retrying in {:?}",
+                self.describe(),
+                self.retry
+            );
+            self.retry_later(timers);
+            return None;
+        }
+        let token = self.token;
+        let registered = match self.backend.source() {
+            Some(s) => registry.register(s, token, Interest::READABLE | Interest::WRITABLE),
+            None => Ok(()),
+        };
+        if let Err(e) = registered {
+            warn!("cannot watch the {} socket: {e}", self.describe());
+            self.backend.close();
+            self.retry_later(timers);
+            return None;
+        }
+        timers.set_in(Key::ConnectTimeout, Instant::now(), CONNECT_TIMEOUT);
+        self.ready(registry, timers, out)
+    }
+
+    /// Serves a readiness event. A handshake that fails is retried later
+    /// and is no loss (nothing was joined); a failure once up is.
+    pub fn ready(
+        &mut self,
+        registry: &Registry,
+        timers: &mut Timers,
+        out: &mut Vec<GroupEvent>,
+    ) -> Option<Lost> {
+        let was = self.backend.state();
+        if was == LinkState::Down {
+            return None;
+        }
+        let result = self.backend.ready(out);
+        let joined = out.iter().any(|e| matches!(e, GroupEvent::Joined { .. }));
+        if joined {
+            timers.cancel(Key::ConnectTimeout);
+            info!(
+                "connected to {} as {}; joining {}",
+                self.describe(),
+                self.me().unwrap_or("?"),
+                self.group()
+            );
+        }
+        match result {
+            Ok(()) => None,
+            Err(e) if was == LinkState::Connecting && !joined => {
+                self.drop_socket(registry);
+                timers.cancel(Key::ConnectTimeout);
+                warn!(
+                    "cannot connect to {}: {}; retrying in {:?}",
+                    self.describe(),
+                    describe_error(&e),
+                    self.retry
+                );
+                self.retry_later(timers);
+                None
+            }
+            Err(e) => Some(Lost(describe_error(&e))),
+        }
+    }
+
+    /// Multicasts one engine message: AGREED, but ARPCACHE (RELIABLE). A
+    /// failure is kept for [`take_broken`](Self::take_broken).
+    pub fn multicast(&mut self, t: MessType, body: &[u8]) {
+        let how = if t == MessType::ArpCache {
+            Delivery::Reliable
+        } else {
+            Delivery::Agreed
+        };
+        if let Err(e) = self.backend.multicast(how, t as i16, body) {
+            self.broken.get_or_insert_with(|| e.to_string());
+        }
+    }
+
+    /// A send failure seen since the last call.
+    pub fn take_broken(&mut self) -> Option<Lost> {
+        self.broken.take().map(Lost)
+    }
+
+    /// The handshake did not finish in time: give up and retry later.
+    pub fn connect_timed_out(&mut self, registry: &Registry, timers: &mut Timers) {
+        if self.backend.state() == LinkState::Connecting {
+            self.drop_socket(registry);
+            warn!(
+                "{} did not answer within {CONNECT_TIMEOUT:?}; retrying",
+                self.describe()
+            );
+            self.retry_later(timers);
+        }
+    }
+
+    /// After a loss: closes what is left and, unless held down, retries
+    /// later.
+    pub fn lost(&mut self, registry: &Registry, timers: &mut Timers, why: &Lost) {
+        self.drop_socket(registry);
+        timers.cancel(Key::ConnectTimeout);
+        warn!("lost {}: {}", self.describe(), why.0);
+        if !self.held_down {
+            self.retry_later(timers);
+        }
+    }
+
+    /// `wackatrl -f`: leave and stay off. Returns false if already so.
+    pub fn hold_down(&mut self, timers: &mut Timers) -> bool {
+        if self.held_down {
+            return false;
+        }
+        self.held_down = true;
+        timers.cancel(Key::Reconnect);
+        true
+    }
+
+    /// `wackatrl -s`: the hold is over. Returns false if there was none.
+    pub fn release_hold(&mut self) -> bool {
+        std::mem::replace(&mut self.held_down, false)
+    }
+
+    /// Leaves the group cleanly (shutdown, a reload that reconnects).
+    pub fn close(&mut self, registry: &Registry, timers: &mut Timers) {
+        self.drop_socket(registry);
+        timers.cancel(Key::ConnectTimeout);
+        timers.cancel(Key::Reconnect);
+    }
+
+    /// Replaces the backend (a reload that changes the group, the daemon
+    /// or the identity); the old one must be closed.
+    pub fn replace(&mut self, backend: Box<dyn Membership>) {
+        self.backend = backend;
+        self.broken = None;
+    }
+
+    fn drop_socket(&mut self, registry: &Registry) {
+        if let Some(s) = self.backend.source() {
+            let _ = registry.deregister(s);
+        }
+        self.backend.close();
+    }
+
+    fn retry_later(&mut self, timers: &mut Timers) {
+        timers.set_in(Key::Reconnect, Instant::now(), self.retry);
+    }
+}
+
+fn describe_error(e: &GroupError) -> String {
+    e.to_string()
+}

@@ -1,0 +1,157 @@
+//! A reload (SIGHUP, `wackatrl -r`): the file is read and parsed again.
+//! One that does not parse is refused and the running configuration
+//! kept. A valid one is compared with the running one
+//! ([`Config::diff`](crate::config::Config::diff)) and applied:
+//! - a new group, Spread daemon or identity makes the node another
+//!   member: it leaves (releasing everything under the old
+//!   configuration) and joins again;
+//! - otherwise the engine turns the VIF changes into actions
+//!   ([`Engine::reconfigure`]): held VIFs that go or change are released
+//!   by their old definitions, the configuration is swapped, changed
+//!   ones come up again by their new definitions and are announced by
+//!   the same path as any acquire (IPv6 included); an unchanged VIF is
+//!   not touched.
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+use log::{error, info, warn};
+
+use super::link::Lost;
+use super::node::Node;
+use crate::cluster::engine::{Engine, Settings};
+use crate::config::{self, Config, Diff};
+use crate::net::identity;
+
+/// Why a reload was refused (the running configuration stays).
+#[derive(Debug)]
+pub enum ReloadError {
+    Read {
+        file: PathBuf,
+        source: io::Error,
+    },
+    /// The errors were logged, one per line.
+    Invalid {
+        errors: usize,
+    },
+}
+
+impl fmt::Display for ReloadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReloadError::Read { file, source } => {
+                write!(
+                    f,
+                    "reload refused: cannot read {}: {source}",
+                    file.display()
+                )
+            }
+            ReloadError::Invalid { errors } => write!(
+                f,
+                "reload refused: {errors} error(s); the running configuration is kept"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ReloadError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ReloadError::Read { source, .. } => Some(source),
+            ReloadError::Invalid { .. } => None,
+        }
+    }
+}
+
+impl Node {
+    /// Reads the config again and applies it. Returns what changed, in
+    /// words (logged too).
+    pub fn reload(&mut self) -> Result<String, ReloadError> {
+        let new = self.read_config().inspect_err(|e| error!("{e}"))?;
+        let diff = self.cfg.diff(&new);
+        let mut changes = diff.summary();
+        let pinned = (self.opts.spread.is_some(), self.opts.node_address.is_some());
+        if diff.needs_reconnect(pinned.0, pinned.1) {
+            changes.push("Group, Spread or NodeAddress changed: reconnecting".into());
+            self.rejoin_with(new, &diff);
+        } else {
+            self.apply(new, &diff);
+        }
+        let summary = if changes.is_empty() {
+            "reloaded: nothing changed".to_string()
+        } else {
+            format!("reloaded: {}", changes.join("; "))
+        };
+        info!("{summary}");
+        Ok(summary)
+    }
+
+    fn read_config(&self) -> Result<Config, ReloadError> {
+        let file = self.cfg.file();
+        let bytes = std::fs::read(file).map_err(|source| ReloadError::Read {
+            file: file.to_path_buf(),
+            source,
+        })?;
+        match config::parse(&String::from_utf8_lossy(&bytes), file) {
+            Ok(loaded) => {
+                for w in &loaded.warnings {
+                    warn!("{w}");
+                }
+                Ok(loaded.config)
+            }
+            Err(e) => {
+                for line in e.lines() {
+                    error!("{line}");
+                }
+                Err(ReloadError::Invalid {
+                    errors: e.errors.len(),
+                })
+            }
+        }
+    }
+
+    /// The same membership: only what changed is touched.
+    fn apply(&mut self, new: Config, diff: &Diff) {
+        let step = self.engine.reconfigure(Settings::new(&new, self.me), diff);
+        // Releases by the definitions the VIFs were brought up with.
+        self.run_under_old_config(step.before);
+        self.cfg = new;
+        self.settings_changed(diff);
+        self.execute(step.after);
+    }
+
+    /// Another group, Spread daemon or identity: leave under the old
+    /// configuration, join again under the new.
+    fn rejoin_with(&mut self, new: Config, diff: &Diff) {
+        self.lose(Lost(
+            "reloading with another group, Spread daemon or identity".into(),
+        ));
+        self.link.close(self.poll.registry(), &mut self.timers);
+        self.cfg = new;
+        match identity::identify(
+            self.opts.node_address,
+            self.cfg.node_address(),
+            &self.cfg.vip_addrs(),
+        ) {
+            Ok((me, source)) => {
+                self.me = me;
+                self.me_source = source.to_string();
+                self.exec.set_me(me);
+            }
+            Err(e) => error!("no new identity ({e}); keeping {}", self.me),
+        }
+        self.engine = Engine::new(Settings::new(&self.cfg, self.me));
+        self.settings_changed(diff);
+        self.link
+            .replace(super::node::backend(&self.cfg, &self.opts));
+        self.connect();
+    }
+
+    fn settings_changed(&mut self, diff: &Diff) {
+        if diff.hooks_changed() {
+            self.exec.reconfigure_hooks(&self.cfg);
+        }
+        self.link.set_retry(self.cfg.spread_retry_interval());
+    }
+}

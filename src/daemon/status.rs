@@ -1,0 +1,76 @@
+//! What the node shows: the [`Snapshot`] `wackatrl -l`/`-j` read, and
+//! the one-line STATUS= systemd is told when it changes.
+
+use std::net::Ipv4Addr;
+
+use super::node::Node;
+use crate::cluster::msg::Priority;
+use crate::control::{MemberInfo, NodeState, Snapshot, VifInfo};
+
+impl Node {
+    pub(super) fn snapshot(&self) -> Snapshot {
+        let held: Vec<_> = self.engine.held().collect();
+        let connected = self.link.is_up();
+        Snapshot {
+            node: Some(self.me),
+            node_source: self.me_source.clone(),
+            private_group: self.link.me().map(str::to_string),
+            spread: self.link.address(),
+            group: self.cfg.group().to_string(),
+            connected,
+            failure_simulated: self.link.is_held_down(),
+            state: if connected {
+                NodeState::In(self.engine.phase())
+            } else {
+                NodeState::Disconnected
+            },
+            mature: self.engine.is_mature(),
+            view_id: self.engine.view_id(),
+            members: self
+                .engine
+                .members()
+                .iter()
+                .map(|m| MemberInfo {
+                    name: m.name.clone(),
+                    addr: m.addr,
+                    count: m.count,
+                })
+                .collect(),
+            vifs: self
+                .cfg
+                .vifs()
+                .iter()
+                .map(|v| {
+                    let slot = self.engine.slot(v.id());
+                    VifInfo {
+                        addrs: v.addrs.clone(),
+                        owner: slot.map_or(Ipv4Addr::UNSPECIFIED, |s| s.owner),
+                        priority: slot.map_or(Priority::Unclaimed, |s| s.priority),
+                        held_here: held.contains(&v.id()),
+                    }
+                })
+                .collect(),
+            last_change: self.exec.last_change().map(str::to_string),
+        }
+    }
+
+    /// Tells systemd (when it watches) what the node does, if that
+    /// changed since it was last told.
+    pub(super) fn tell_systemd(&mut self) {
+        let Some(n) = &self.systemd else {
+            return;
+        };
+        let snap = self.snapshot();
+        let held = snap.vifs.iter().filter(|v| v.held_here).count();
+        let status = format!(
+            "{}, holding {held} of {} VIFs, {} members",
+            snap.state,
+            snap.vifs.len(),
+            snap.members.len()
+        );
+        if status != self.systemd_status {
+            n.send(&format!("STATUS={status}"));
+            self.systemd_status = status;
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! The Spread backend of the membership seam: a non-blocking
+//! [`Connecting`] handshake, the join, and the session's deliveries
+//! turned into [`GroupEvent`]s. Spread's own types stay in here.
+//!
+//! What is dropped here, with a log line: memberships of other groups
+//! (and one of ours that lacks this node), transitional memberships of
+//! other groups, self-leave notices, and messages Spread refused.
+
+use log::{error, warn};
+
+use super::{Delivery, GroupError, GroupEvent, LinkState, Membership, Stage, View};
+use crate::spread::addr::SpreadAddr;
+use crate::spread::client::{Client, Connecting};
+use crate::spread::wire::message::Message;
+use crate::spread::wire::service;
+
+enum Session {
+    Down,
+    Connecting(Connecting),
+    Up(Client),
+}
+
+/// One node's link to its group over a Spread daemon.
+pub struct SpreadLink {
+    addr: SpreadAddr,
+    /// The private name asked for (`-u`).
+    user: String,
+    group: String,
+    session: Session,
+}
+
+impl SpreadLink {
+    pub fn new(addr: SpreadAddr, user: String, group: String) -> SpreadLink {
+        SpreadLink {
+            addr,
+            user,
+            group,
+            session: Session::Down,
+        }
+    }
+
+    /// Turns one delivery into what the engine sees, if anything.
+    fn event(&self, m: Message, me: &str) -> Option<GroupEvent> {
+        match m {
+            Message::Membership(mb) if mb.group == self.group => match mb.index_of(me) {
+                Some(my_index) => Some(GroupEvent::View(View {
+                    id: mb.group_id.0,
+                    members: mb.members,
+                    my_index,
+                })),
+                None => {
+                    error!(
+                        "a membership of {} without this node in it; ignored",
+                        self.group
+                    );
+                    None
+                }
+            },
+            Message::Membership(mb) => {
+                warn!("ignoring a membership of another group, {}", mb.group);
+                None
+            }
+            Message::Transition { group, .. } if group == self.group => {
+                Some(GroupEvent::Transition)
+            }
+            Message::Data(d) => Some(GroupEvent::Message {
+                sender: d.sender,
+                mess_type: d.mess_type,
+                swapped: d.endian_mismatch,
+                body: d.data,
+            }),
+            Message::Reject(d) => {
+                warn!(
+                    "Spread refused a message of type {} to {:?}",
+                    d.mess_type, d.groups
+                );
+                None
+            }
+            Message::Transition { .. } | Message::SelfLeave { .. } => None,
+        }
+    }
+}
+
+impl Membership for SpreadLink {
+    fn address(&self) -> String {
+        self.addr.to_string()
+    }
+
+    fn describe(&self) -> String {
+        format!("Spread at {}", self.addr)
+    }
+
+    fn group(&self) -> &str {
+        &self.group
+    }
+
+    fn state(&self) -> LinkState {
+        match self.session {
+            Session::Down => LinkState::Down,
+            Session::Connecting(_) => LinkState::Connecting,
+            Session::Up(_) => LinkState::Up,
+        }
+    }
+
+    fn me(&self) -> Option<&str> {
+        match &self.session {
+            Session::Up(c) => Some(c.private_group()),
+            _ => None,
+        }
+    }
+
+    fn connect(&mut self) -> Result<(), GroupError> {
+        let c = Connecting::start(&self.addr, &self.user, true)
+            .map_err(|e| GroupError::new(Stage::Connect, e))?;
+        self.session = Session::Connecting(c);
+        Ok(())
+    }
+
+    fn source(&mut self) -> Option<&mut dyn mio::event::Source> {
+        match &mut self.session {
+            Session::Down => None,
+            Session::Connecting(c) => Some(c.socket()),
+            Session::Up(c) => Some(c.socket()),
+        }
+    }
+
+    fn ready(&mut self, out: &mut Vec<GroupEvent>) -> Result<(), GroupError> {
+        if let Session::Connecting(c) = &mut self.session {
+            if !c
+                .advance()
+                .map_err(|e| GroupError::new(Stage::Connect, e))?
+            {
+                return Ok(());
+            }
+            let Session::Connecting(c) = std::mem::replace(&mut self.session, Session::Down) else {
+                unreachable!("matched above");
+            };
+            let mut client = c.finish();
+            client
+                .join(&self.group)
+                .map_err(|e| GroupError::new(Stage::Join, e))?;
+            out.push(GroupEvent::Joined {
+                me: client.private_group().to_string(),
+            });
+            // Deliveries may already be buffered: read them below.
+            self.session = Session::Up(client);
+        }
+        let Session::Up(client) = &mut self.session else {
+            return Ok(());
+        };
+        let me = client.private_group().to_string();
+        let mut msgs = Vec::new();
+        let result = loop {
+            match client.receive() {
+                Ok(Some(m)) => msgs.push(m),
+                Ok(None) => break client.flush(),
+                Err(e) => break Err(e),
+            }
+        };
+        out.extend(msgs.into_iter().filter_map(|m| self.event(m, &me)));
+        result.map_err(|e| GroupError::new(Stage::Session, e))
+    }
+
+    fn multicast(&mut self, how: Delivery, mess_type: i16, body: &[u8]) -> Result<(), GroupError> {
+        let service = match how {
+            Delivery::Agreed => service::AGREED,
+            Delivery::Reliable => service::RELIABLE,
+        };
+        match &mut self.session {
+            Session::Up(c) => c
+                .multicast(service, &[&self.group], mess_type, body)
+                .map_err(|e| GroupError::new(Stage::Session, e)),
+            // Nothing to send to: the engine learns of the loss anyway.
+            _ => Ok(()),
+        }
+    }
+
+    fn close(&mut self) {
+        if let Session::Up(c) = std::mem::replace(&mut self.session, Session::Down) {
+            c.disconnect();
+        }
+    }
+}
