@@ -591,3 +591,86 @@ fn a_notified_neighbour_hears_the_acquire_twice() {
         again - first
     );
 }
+
+/// The MAC a neighbour namespace has for an IPv6 `ip` on `dev`, if any.
+fn neigh6_mac(ns: &common::netns::Netns, dev: &str, ip: &str) -> Option<String> {
+    let out = ns.ip(&["-6", "neigh", "show", ip, "dev", dev]);
+    let at = out.find("lladdr ")? + "lladdr ".len();
+    out.get(at..at + 17).map(str::to_string)
+}
+
+/// A reload that redefines a held IPv6 VIF (here: a grouped one that
+/// gains an address) takes it down and brings it up again, and must tell
+/// the neighbours as an acquire does: an unsolicited NA (Override) for
+/// each IPv6 address, which corrects a neighbour entry pointing
+/// elsewhere. The client's entries are planted after the first
+/// announcement, so only the reload's can correct them.
+#[test]
+fn a_reload_that_redefines_an_ipv6_vif_announces_it_again() {
+    if !can_run() {
+        return;
+    }
+    let (old6, new6) = ("fd00:82::101", "fd00:82::102");
+    let mut c = Cluster::new("re6", 1, 1, "");
+    let vip = c.vips[0];
+    let conf = |extra: &[&str]| {
+        let mut group = vec![format!("e0:{vip}/32"), format!("e0:[{old6}]/64")];
+        group.extend(extra.iter().map(|a| format!("e0:[{a}]/64")));
+        common::cluster::Conf {
+            vifs: vec![format!("{{ {} }}", group.join(" "))],
+            ..Default::default()
+        }
+    };
+    c.write_conf_with(0, &conf(&[]));
+    let client = common::netns::Netns::new("re6c");
+    common::netns::veth(&client, "e0", &c.sw, "pc");
+    c.sw.ip(&["link", "set", "pc", "master", "br0"]);
+    client.ip(&["link", "set", "e0", "up"]);
+    let mac = c.hosts[0]
+        .ns
+        .mac("e0")
+        .map(|b| format!("{b:02x}"))
+        .join(":");
+
+    c.start(0);
+    c.wait_settled(&[vip], &[0], SETTLE);
+    let has = |a: &str| {
+        c.hosts[0]
+            .ns
+            .ip(&["-6", "-o", "addr", "show", "dev", "e0"])
+            .contains(&format!("inet6 {a}/64"))
+    };
+    c.wait_for("the IPv6 VIP up", SETTLE, |_| has(old6));
+    // Past the acquire's announcements: whatever the client learns from
+    // here on comes from the reload.
+    std::thread::sleep(Duration::from_millis(500));
+    let wrong = "02:00:00:00:00:99";
+    for a in [old6, new6] {
+        client.ip(&[
+            "-6", "neigh", "replace", a, "lladdr", wrong, "dev", "e0", "nud", "stale",
+        ]);
+        assert_eq!(neigh6_mac(&client, "e0", a).as_deref(), Some(wrong));
+    }
+
+    c.write_conf_with(0, &conf(&[new6]));
+    c.signal(0, "HUP");
+    c.wait_log(0, "VIFs redefined: e0:", SETTLE);
+    c.wait_for("the added IPv6 address up", SETTLE, |_| {
+        has(new6) && has(old6)
+    });
+    for a in [old6, new6] {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let got = neigh6_mac(&client, "e0", a);
+            if got.as_deref() == Some(mac.as_str()) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{a}: the client still has {got:?}, not {mac}: no NA after the reload\n{}",
+                c.logs()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}

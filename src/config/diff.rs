@@ -122,7 +122,17 @@ impl Diff {
         if old.preferred() != new.preferred() {
             s.push(Setting::Prefer);
         }
-        if old.notify() != new.notify() {
+        // Where an entry is written does not matter (a VIF added above
+        // the Notify block moves it).
+        let notify = |c: &Config| {
+            let list: Vec<_> = c
+                .notify()
+                .iter()
+                .map(|e| (e.target.clone(), e.throttle, e.ping))
+                .collect();
+            list
+        };
+        if notify(old) != notify(new) {
             s.push(Setting::Notify);
         }
         let hooks = |c: &Config| {
@@ -287,6 +297,14 @@ mod tests {
         let d = old.diff(&other);
         assert_eq!(d.reconnect, [Reconnect::Group]);
         assert!(d.needs_reconnect(true, true));
+    }
+
+    #[test]
+    fn moving_a_block_in_the_file_changes_nothing() {
+        let old = conf("VirtualInterfaces { eth0:10.0.0.1/24 }\nNotify { eth0:10.0.0.0/24 }\nRunScript /bin/true on up");
+        let new = conf("\n\nNotify { eth0:10.0.0.0/24 }\nRunScript /bin/true on up\n\nVirtualInterfaces {\n eth0:10.0.0.1/24\n}");
+        assert!(old.diff(&new).settings.is_empty(), "{:?}", old.diff(&new));
+        assert!(old.diff(&new).summary().is_empty());
     }
 
     #[test]
