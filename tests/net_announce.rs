@@ -14,7 +14,7 @@ use wackamole::config::IfAddr;
 use wackamole::net::announce::Announcer;
 use wackamole::net::frame;
 use wackamole::net::ifaddr::Interfaces;
-use wackamole::net::sys::{self, PacketSocket};
+use wackamole::sys::net::{self as sys, PacketSocket};
 
 /// Captures frames on `dev` in `ns` until `want` match `keep` or 5 s pass.
 fn capture(

@@ -14,7 +14,7 @@
 //!
 //! * `module:func`: the child is this binary again, in the hidden
 //!   runner mode of [`runner`], which loads the module and calls the
-//!   function with [`record::Interface`] records.
+//!   function with [`record::CInterface`] records.
 //! * `Package::sub`: the child is `perl` (see the `perl` module), with `-I` for each
 //!   `PerlUseLib` and `-M` for each `PerlUse`.
 //! * `RunScript`: the child is the program itself, no shell, with the
@@ -46,11 +46,11 @@ use std::time::{Duration, Instant};
 
 pub use child::{Finished, Outcome, FIRST_CHECK, MAX_CAPTURE, MAX_CHECK};
 pub use perl::SCRIPT as PERL_SCRIPT;
-pub use record::{CallArgs, Interface};
+pub use record::{CInterface, CallArgs};
 pub use vif::{script_env, HookVif, SCRIPT_VARS};
 
 use crate::config::{Hook, HookEvent, HookTarget};
-use crate::net::sys;
+use crate::sys::process::{kill_process_group, unblock_signals_in_child};
 use child::{what, Running};
 
 /// A sensible limit for a hook's run (the daemon chooses).
@@ -269,7 +269,7 @@ impl Hooks {
             .stdout(Stdio::null())
             .stderr(Stdio::from(OwnedFd::from(theirs)))
             .process_group(0);
-        sys::unblock_signals_in_child(&mut cmd);
+        unblock_signals_in_child(&mut cmd);
         let child = cmd.spawn().map_err(|e| {
             let program = cmd.get_program().to_string_lossy().into_owned();
             match (&self.hooks[i].target, e.kind()) {
@@ -308,7 +308,8 @@ impl Hooks {
                 }
                 Ok(None) if now >= r.deadline => {
                     // The whole group: a script's own children too.
-                    if sys::kill_process_group(r.child.id(), libc::SIGKILL).is_err() {
+                    if kill_process_group(r.child.id(), nix::sys::signal::Signal::SIGKILL).is_err()
+                    {
                         let _ = r.child.kill();
                     }
                     r.drain();

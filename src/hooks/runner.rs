@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use super::record::CallArgs;
-use crate::net::sys::{self, DlError};
+use crate::sys::process::{call_hook_function, DlError};
 
 /// The hidden first argument that selects this mode.
 pub const FLAG: &str = "--run-hook-so";
@@ -120,7 +120,7 @@ fn call(args: &[OsString]) -> Result<i32, String> {
         if let Some(why) = refusal(&candidate, &meta, euid) {
             return Err(why);
         }
-        match sys::call_hook_function(&candidate, symbol, a.master, &a.extras, a.owner) {
+        match call_hook_function(&candidate, symbol, a.master, &a.extras, a.owner) {
             Ok(ret) => return Ok(ret),
             Err(DlError::Open(e)) => last = format!("cannot load {}: {e}", candidate.display()),
             Err(DlError::Symbol(e)) => {
