@@ -8,7 +8,8 @@
 //!
 //! The crate is split by concern. The decision-making parts (`config`,
 //! the wire codecs, `cluster`) are pure: bytes or events in, values out.
-//! I/O lives at the edges (`net`, `control`, `daemon`, `hooks`).
+//! I/O lives at the edges (`net`, `control`, `daemon`, `hooks`); the
+//! few syscalls that need `unsafe` live in `sys` alone.
 
 #![deny(unsafe_code)]
 
@@ -20,6 +21,7 @@ pub mod group;
 pub mod hooks;
 pub mod net;
 pub mod spread;
+pub mod sys;
 
 #[cfg(test)]
 mod testutil;

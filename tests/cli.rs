@@ -1,17 +1,17 @@
 //! The `wackamole` and `wackatrl` command lines, run as real binaries.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::{Command, Output};
+
+use common::scratch::{text, Scratch};
 
 fn wackamole(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_wackamole"))
         .args(args)
         .output()
         .expect("run wackamole")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 /// The identity warning `-t` gives on a machine where this node's
@@ -28,27 +28,9 @@ fn stderr_but_identity(o: &Output) -> String {
         .collect()
 }
 
-/// A scratch directory, removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(tag: &str) -> Self {
-        let p = std::env::temp_dir().join(format!("wackamole-cli-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        Scratch(p)
-    }
-    fn file(&self, name: &str, content: &str) -> PathBuf {
-        let f = self.0.join(name);
-        std::fs::write(&f, content).unwrap();
-        f
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// A scratch directory of this file's tests, removed on drop.
+fn scratch(tag: &str) -> Scratch {
+    Scratch::new(&format!("wackamole-cli-{tag}"))
 }
 
 fn sample() -> String {
@@ -75,7 +57,7 @@ fn check_the_sample() {
 
 #[test]
 fn an_invalid_config_exits_1_with_the_place_on_stderr() {
-    let d = Scratch::new("invalid");
+    let d = scratch("invalid");
     let f = d.file(
         "wackamole.conf",
         "Spread = 4803\nGroup = wack1\nVirtualInterfaces {\n  eth0:10.0.0.1/32\n  eth0:10.0.0.2/32\nNotify {\n  arp-cache\n}\n",
@@ -94,7 +76,7 @@ fn an_invalid_config_exits_1_with_the_place_on_stderr() {
 
 #[test]
 fn a_relative_config_path_is_named_as_given() {
-    let d = Scratch::new("relative");
+    let d = scratch("relative");
     d.file("w.conf", "Group = g\nVIFs { e:1.1.1.300/32 }\n");
     let out = Command::new(env!("CARGO_BIN_EXE_wackamole"))
         .args(["-t", "-c", "w.conf"])
@@ -110,7 +92,7 @@ fn a_relative_config_path_is_named_as_given() {
 
 #[test]
 fn warnings_go_to_stderr_and_do_not_fail() {
-    let d = Scratch::new("warn");
+    let d = scratch("warn");
     let f = d.file("w.conf", "Group=g\nVIFs { e:1.1.1.1/32 }\nMature = 1h\n");
     let out = wackamole(&["-t", "-c", f.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0));
@@ -129,7 +111,7 @@ fn a_missing_config_file_is_an_error() {
 
 #[test]
 fn without_c_the_config_is_looked_up_in_the_working_directory() {
-    let d = Scratch::new("default");
+    let d = scratch("default");
     d.file("wackamole.conf", "Group = here\nVIFs { e:1.1.1.1/32 }\n");
     let out = Command::new(env!("CARGO_BIN_EXE_wackamole"))
         .arg("-t")
@@ -149,7 +131,7 @@ fn without_c_the_config_is_looked_up_in_the_working_directory() {
         assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
         assert!(text(&out.stdout).contains("Group                here"));
     }
-    let empty = Scratch::new("none");
+    let empty = scratch("none");
     let out = Command::new(env!("CARGO_BIN_EXE_wackamole"))
         .arg("-t")
         .current_dir(&empty.0)
@@ -237,7 +219,7 @@ fn wackatrl_flags() {
     assert_eq!(run(&["-x"]).status.code(), Some(2));
     assert_eq!(run(&["-h"]).status.code(), Some(0));
     // A bad config is reported as by wackamole.
-    let d = Scratch::new("trl");
+    let d = scratch("trl");
     let f = d.file("w.conf", "Group = g\n");
     let out = run(&["-c", f.to_str().unwrap(), "-l"]);
     assert_eq!(out.status.code(), Some(1));
@@ -295,7 +277,7 @@ fn a_sets_the_identity() {
 
 #[test]
 fn node_address_sets_the_identity_and_a_overrides_it_with_a_warning() {
-    let d = Scratch::new("node");
+    let d = scratch("node");
     let f = d.file(
         "w.conf",
         "Group = g\nNodeAddress = 192.0.2.2\nVIFs { e:1.1.1.1/32 }\n",
@@ -357,7 +339,7 @@ fn a_invalid_exits_2_with_the_reason() {
 
 #[test]
 fn a_bad_node_address_in_the_file_exits_1_with_the_place() {
-    let d = Scratch::new("badnode");
+    let d = scratch("badnode");
     let f = d.file(
         "w.conf",
         "Group = g\nNodeAddress = 127.0.1.1\nVIFs { e:1.1.1.1/32 }\n",

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use common::cluster::{held_in, Cluster};
 use common::netns::can_run;
+use common::scratch::{write_file, Scratch};
 
 const SETTLE: Duration = Duration::from_secs(20);
 
@@ -231,20 +232,17 @@ fn hooks_run_on_acquire_and_release() {
     if !can_run() {
         return;
     }
-    let dir = std::env::temp_dir().join(format!("wkm-hookscript-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = Scratch::new("wkm-hookscript");
     let script = dir.join("hook.sh");
     let out = dir.join("events");
-    std::fs::write(
+    write_file(
         &script,
-        format!(
+        &format!(
             "#!/bin/sh\necho \"$WACKAMOLE_EVENT $WACKAMOLE_VIP\" >> {}\n",
             out.display()
         ),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        0o755,
+    );
     let extra = format!(
         "RunScript {0} on up\nRunScript {0} on down\nRunScript {0} post up\n",
         script.display()
@@ -276,7 +274,6 @@ fn hooks_run_on_acquire_and_release() {
         2,
         "h1 released its two VIFs: {text}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

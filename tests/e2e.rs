@@ -11,7 +11,9 @@ use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use common::cluster::{held_in, vif_lines, Cluster, Conf};
+use common::hex::mac_string;
 use common::netns::can_run;
+use common::scratch::write_file;
 
 const SETTLE: Duration = Duration::from_secs(20);
 
@@ -252,15 +254,14 @@ fn a_preferred_vip_returns_to_its_preferrer() {
     // h1's `on up` hook records who held each VIP before it.
     let ups = c.dir.join("ups");
     let hook = c.dir.join("up.sh");
-    std::fs::write(
+    write_file(
         &hook,
-        format!(
+        &format!(
             "#!/bin/sh\necho \"$WACKAMOLE_VIP from $WACKAMOLE_OWNER\" >>{}\n",
             ups.display()
         ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        0o755,
+    );
     c.write_conf(
         0,
         &vips,
@@ -566,7 +567,7 @@ fn a_notified_neighbour_hears_the_acquire_twice() {
     assert!(set.status.success(), "{set:?}");
     let vip = c.vips[0];
     let m = c.hosts[0].ns.mac("e0");
-    let mac = m.map(|b| format!("{b:02x}")).join(":");
+    let mac = mac_string(m);
 
     c.start(0);
     c.wait_settled(&[vip], &[0], SETTLE);

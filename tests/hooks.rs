@@ -3,6 +3,8 @@
 //! and hanging modules contained, a module others can write refused,
 //! RunScript's environment, and Perl subs (when perl is installed).
 
+mod common;
+
 use std::net::Ipv4Addr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -10,6 +12,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use common::scratch::{read, write_file};
 use wackamole::config::{self, HookEvent};
 use wackamole::hooks::{Finished, HookVif, Hooks, Outcome};
 
@@ -39,11 +42,6 @@ fn dir() -> &'static Path {
         std::env::set_var("WACKAMOLE_VIP", "203.0.113.99");
         d
     })
-}
-
-fn write_file(path: &Path, text: &str, mode: u32) {
-    std::fs::write(path, text).unwrap();
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
 const MODULE_C: &str = r#"
@@ -182,10 +180,6 @@ fn wait_all(h: &mut Hooks, max: Duration) -> Vec<Finished> {
     out
 }
 
-fn read(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
 #[test]
 fn a_shared_object_gets_the_c_arguments() {
     let Some(mods) = module_dir() else { return };
@@ -208,7 +202,7 @@ fn a_shared_object_gets_the_c_arguments() {
     assert_eq!(f.vip, Some("192.0.2.10".parse().unwrap()));
     assert_eq!(f.stderr, "recorded 1 extras\n");
     assert_eq!(
-        read(&dir().join("c-192.0.2.10.out")),
+        read(dir().join("c-192.0.2.10.out")),
         "sizeof 40 ipaddr 16 mac 32\n\
          master eth0 192.0.2.10 192.0.2.255 255.255.255.0 255.255.255.0\n\
          extra eth1 198.51.100.7 198.51.100.7 255.255.255.255 255.255.0.0\n\
@@ -231,7 +225,7 @@ fn a_shared_object_gets_the_c_arguments() {
     assert_eq!(done[0].outcome, Outcome::Exited(7));
     assert_eq!(done[0].vip, None);
     assert_eq!(
-        read(&dir().join("c-0.0.0.0.out")),
+        read(dir().join("c-0.0.0.0.out")),
         "sizeof 40 ipaddr 16 mac 32\n\
          master - 0.0.0.0 0.0.0.0 0.0.0.0 0.0.0.0\n\
          owner - 0.0.0.0 0.0.0.0 0.0.0.0 0.0.0.0\n"
@@ -360,7 +354,7 @@ fn scripts_get_the_vif_in_their_environment() {
     assert_eq!(done[0].outcome, Outcome::Exited(3));
     assert_eq!(done[0].stderr, "args: 0\n");
     assert_eq!(
-        read(&d.join("env.on_up")),
+        read(d.join("env.on_up")),
         "WACKAMOLE_ADDRESSES=eth0:192.0.2.10/24 eth1:198.51.100.7/32\n\
          WACKAMOLE_EVENT=on up\n\
          WACKAMOLE_IFNAME=eth0\n\
@@ -370,10 +364,7 @@ fn scripts_get_the_vif_in_their_environment() {
     );
     assert!(h.fire(HookEvent::PostDown, None, Instant::now()).is_empty());
     wait_all(&mut h, LONG);
-    assert_eq!(
-        read(&d.join("env.post_down")),
-        "WACKAMOLE_EVENT=post down\n"
-    );
+    assert_eq!(read(d.join("env.post_down")), "WACKAMOLE_EVENT=post down\n");
 }
 
 #[test]
@@ -464,7 +455,7 @@ sub fail { die "no luck\n" }
     assert_eq!(done[1].outcome, Outcome::Exited(255), "{}", done[1]);
     assert_eq!(done[1].stderr, "no luck\n");
     assert_eq!(
-        read(&dir().join("perl-192.0.2.10.out")),
+        read(dir().join("perl-192.0.2.10.out")),
         "master eth0 192.0.2.10 192.0.2.255 255.255.255.0\n\
          extra eth1 198.51.100.7 198.51.100.7 255.255.255.255\n\
          owner - 10.0.0.2 0.0.0.0 0.0.0.0\n"
@@ -472,7 +463,7 @@ sub fail { die "no luck\n" }
     assert!(h.fire(HookEvent::PostDown, None, Instant::now()).is_empty());
     assert_eq!(wait_all(&mut h, LONG)[0].outcome, Outcome::Exited(5));
     assert_eq!(
-        read(&dir().join("perl-0.0.0.0.out")),
+        read(dir().join("perl-0.0.0.0.out")),
         "master - 0.0.0.0 0.0.0.0 0.0.0.0\nowner - 0.0.0.0 0.0.0.0 0.0.0.0\n"
     );
 }

@@ -10,6 +10,8 @@
 //! second when up to date), so that it neither rebuilds nor races the
 //! `target/release` that `make build` and `make demo` use.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
@@ -17,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use common::scratch::{read, text, Scratch};
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::Pid;
 
@@ -26,23 +29,9 @@ const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const BUILD_TIMEOUT: Duration = Duration::from_secs(600);
 const STEP_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// A temporary directory, removed (with whatever is in it) on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let p =
-            std::env::temp_dir().join(format!("wackamole-install-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// A temporary directory of this file's tests, removed on drop.
+fn temp_dir(tag: &str) -> Scratch {
+    Scratch::new(&format!("wackamole-install-{tag}"))
 }
 
 fn have(tool: &str) -> bool {
@@ -85,10 +74,6 @@ fn run_bounded(cmd: &mut Command, limit: Duration) -> Output {
         panic!("{what} took more than {limit:?}");
     }
     waiter.join().unwrap().unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 /// One install layout: the make variables, and the target directory the
@@ -188,11 +173,6 @@ fn tree(dir: &Path) -> (BTreeMap<String, u32>, Vec<String>) {
     (files, dirs)
 }
 
-fn read(p: impl AsRef<Path>) -> String {
-    let p = p.as_ref();
-    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
-
 fn source(rel: &str) -> Vec<u8> {
     std::fs::read(Path::new(ROOT).join(rel)).unwrap()
 }
@@ -231,7 +211,7 @@ fn install_then_uninstall_leaves_nothing_behind() {
         return;
     }
     let layout = Layout::new("usr-local", &[("PREFIX", "/usr/local")]);
-    let tmp = TempDir::new("layout");
+    let tmp = temp_dir("layout");
     let dest = tmp.0.join("dest");
     std::fs::create_dir(&dest).unwrap();
 
@@ -400,7 +380,7 @@ fn default_config_path_follows_sysconfdir() {
             ("SYSCONFDIR", "/nonexistent/etc"),
         ],
     );
-    let tmp = TempDir::new("sysconfdir");
+    let tmp = temp_dir("sysconfdir");
     let dest = tmp.0.join("dest");
     std::fs::create_dir(&dest).unwrap();
     assert!(!Path::new("/nonexistent/etc").exists());
@@ -465,7 +445,7 @@ fn init_script_starts_reloads_and_stops_the_daemon() {
         return;
     }
     let layout = Layout::new("usr-local", &[("PREFIX", "/usr/local")]);
-    let tmp = TempDir::new("init");
+    let tmp = temp_dir("init");
     let dest = tmp.0.join("dest");
     std::fs::create_dir(&dest).unwrap();
     layout.install(&dest);

@@ -9,12 +9,13 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use common::hex::mac_string;
 use common::netns::{can_run, veth, Netns};
 use wackamole::config::IfAddr;
 use wackamole::net::announce::Announcer;
 use wackamole::net::frame;
 use wackamole::net::ifaddr::Interfaces;
-use wackamole::net::sys::{self, PacketSocket};
+use wackamole::sys::net::{self as sys, PacketSocket};
 
 /// Captures frames on `dev` in `ns` until `want` match `keep` or 5 s pass.
 fn capture(
@@ -162,7 +163,7 @@ fn a_client_with_a_stale_neighbour_entry_reaches_the_new_owner() {
     assert!(ok, "the client reaches the VIP on h1");
     assert!(l1.join().unwrap());
     let neigh = c.ip(&["neigh", "show", "10.79.0.100"]);
-    assert!(neigh.contains(&hex_mac(h1.mac("e0"))), "{neigh}");
+    assert!(neigh.contains(&mac_string(h1.mac("e0"))), "{neigh}");
 
     // The VIP moves to h2, unannounced: the client's packets go to h1.
     let v = vip.clone();
@@ -194,7 +195,7 @@ fn a_client_with_a_stale_neighbour_entry_reaches_the_new_owner() {
     std::thread::sleep(Duration::from_millis(1100));
     let neigh = c.ip(&["neigh", "show", "10.79.0.100"]);
     assert!(
-        neigh.contains(&hex_mac(h1.mac("e0"))),
+        neigh.contains(&mac_string(h1.mac("e0"))),
         "still stale: {neigh}"
     );
 
@@ -213,13 +214,6 @@ fn a_client_with_a_stale_neighbour_entry_reaches_the_new_owner() {
     let took = t0.elapsed();
     assert!(l2.join().unwrap(), "h2 accepted the connection");
     let neigh = c.ip(&["neigh", "show", "10.79.0.100"]);
-    assert!(neigh.contains(&hex_mac(h2.mac("e0"))), "{neigh}");
+    assert!(neigh.contains(&mac_string(h2.mac("e0"))), "{neigh}");
     eprintln!("announcement to connection on the new owner: {took:?}");
-}
-
-fn hex_mac(m: [u8; 6]) -> String {
-    m.iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
 }

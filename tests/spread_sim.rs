@@ -2,9 +2,13 @@
 //! disconnect, partition, merge, daemon crash and reconnect, run through
 //! the real binaries over Unix sockets and TCP.
 
-use std::path::PathBuf;
+mod common;
+
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use common::scratch::Scratch;
+use common::spread_sim;
 
 use mio::{Events, Interest, Poll, Token};
 use wackamole::spread::addr::SpreadAddr;
@@ -18,33 +22,20 @@ const WAIT: Duration = Duration::from_secs(10);
 /// A running spread-sim with daemons d1..dN, killed and cleaned on drop.
 struct Sim {
     child: Child,
-    dir: PathBuf,
+    // Dropped after the child is killed (see Drop).
+    dir: Scratch,
 }
 
 impl Sim {
     fn start(tag: &str, daemons: usize) -> Sim {
-        let dir = std::env::temp_dir().join(format!("wackamole-sim-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_spread-sim"));
-        for i in 1..=daemons {
-            cmd.arg("-d")
-                .arg(format!("d{i}={}", dir.join(format!("d{i}.sock")).display()));
-        }
-        cmd.arg("-c").arg(dir.join("ctl"));
-        let child = cmd.stderr(Stdio::null()).spawn().expect("start spread-sim");
-        let sim = Sim { child, dir };
-        let deadline = Instant::now() + WAIT;
-        while !sim.dir.join("ctl").exists() {
-            assert!(Instant::now() < deadline, "spread-sim did not start");
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        sim
+        let dir = Scratch::new(&format!("wackamole-sim-{tag}"));
+        let child = spread_sim::start(&dir.0, daemons, &dir.join("ctl"), Stdio::null());
+        Sim { child, dir }
     }
 
     fn addr(&self, daemon: usize) -> SpreadAddr {
         SpreadAddr::Unix {
-            path: self.dir.join(format!("d{daemon}.sock")),
+            path: spread_sim::daemon_socket(&self.dir.0, daemon),
         }
     }
 
@@ -53,15 +44,7 @@ impl Sim {
     }
 
     fn ctl(&self, command: &str) -> String {
-        let out = Command::new(env!("CARGO_BIN_EXE_spread-sim"))
-            .arg("--ctl")
-            .arg(self.dir.join("ctl"))
-            .args(command.split(' '))
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(out.status.success(), "ctl {command}: {text}");
-        text
+        spread_sim::ctl(&self.dir.join("ctl"), command)
     }
 }
 
@@ -69,7 +52,6 @@ impl Drop for Sim {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -290,9 +272,7 @@ fn a_daemon_crash_and_restart() {
 
 #[test]
 fn tcp_listeners_and_the_control_errors() {
-    let dir = std::env::temp_dir().join(format!("wackamole-sim-tcp-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = Scratch::new("wackamole-sim-tcp");
     // Find a free port by binding and releasing it.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -300,33 +280,15 @@ fn tcp_listeners_and_the_control_errors() {
         .unwrap()
         .port();
     let ctl = dir.join("ctl");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_spread-sim"))
-        .arg("-d")
-        .arg(format!("only={}", dir.join("s").display()) + &format!(",{port}@127.0.0.1"))
-        .arg("-c")
-        .arg(&ctl)
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + WAIT;
-    while !ctl.exists() {
-        assert!(Instant::now() < deadline);
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let only = format!("only={}", dir.join("s").display()) + &format!(",{port}@127.0.0.1");
+    let mut child = spread_sim::launch(&[only], &ctl, Stdio::null());
     let addr = SpreadAddr::parse(&format!("{port}@127.0.0.1")).unwrap();
     let mut a = Client::connect(&addr, "a", true, WAIT).unwrap();
     assert_eq!(a.private_group(), "#a#only");
     a.join("g").unwrap();
     let m = membership(&mut a);
     assert_eq!(names(&m), ["#a#only"]);
-    let run = |cmd: &str| {
-        Command::new(env!("CARGO_BIN_EXE_spread-sim"))
-            .arg("--ctl")
-            .arg(&ctl)
-            .args(cmd.split(' '))
-            .output()
-            .unwrap()
-    };
+    let run = |cmd: &str| spread_sim::ctl_output(&ctl, cmd);
     let out = run("crash nosuch");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("ERR no daemon 'nosuch'"));
@@ -334,7 +296,6 @@ fn tcp_listeners_and_the_control_errors() {
     assert!(run("quit").status.success());
     let _ = child.wait();
     assert!(!ctl.exists(), "the control socket is removed on quit");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -3,6 +3,8 @@
 //! library's encoders, and one that, like C wackamole 2.1.4, closes the
 //! connection on a request byte it does not know.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::Ipv4Addr;
 use std::os::unix::net::UnixListener;
@@ -10,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 
+use common::scratch::{text, Scratch};
 use wackamole::cluster::engine::Phase;
 use wackamole::cluster::msg::Priority;
 use wackamole::config::{IfAddr, VipAddr};
@@ -19,14 +22,13 @@ use wackamole::control::{
     Snapshot, VifInfo,
 };
 
-struct Scratch(PathBuf);
+/// A scratch directory of this file's tests, for a control socket
+/// and a config naming it.
+struct Dir(Scratch);
 
-impl Scratch {
-    fn new(tag: &str) -> Scratch {
-        let p = std::env::temp_dir().join(format!("wackatrl-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        Scratch(p)
+impl Dir {
+    fn new(tag: &str) -> Dir {
+        Dir(Scratch::new(&format!("wackatrl-{tag}")))
     }
 
     fn sock(&self) -> PathBuf {
@@ -35,24 +37,15 @@ impl Scratch {
 
     /// A config whose `Control` is this directory's socket.
     fn config(&self) -> PathBuf {
-        let f = self.0.join("wackamole.conf");
-        std::fs::write(
-            &f,
-            format!(
+        self.0.file(
+            "wackamole.conf",
+            &format!(
                 "Group = g\n\
                  VirtualInterfaces {{\n    eth0:10.0.0.1/24\n    {{ eth1:192.168.7.2/32 eth1:192.168.7.3/28 }}\n}}\n\
                  Control = {}\n",
                 self.sock().display()
             ),
         )
-        .unwrap();
-        f
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -159,18 +152,14 @@ fn wackatrl(args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn run(d: &Scratch, flag: &str) -> Output {
+fn run(d: &Dir, flag: &str) -> Output {
     let conf = d.config();
     wackatrl(&["-c", conf.to_str().unwrap(), flag])
 }
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
 #[test]
 fn l_prints_the_table_as_c_does_with_real_prefixes() {
-    let d = Scratch::new("l");
+    let d = Dir::new("l");
     let seen = fake_daemon(&d.sock(), Answers::rust());
     let out = run(&d, "-l");
     assert_eq!(text(&out.stderr), "");
@@ -181,7 +170,7 @@ fn l_prints_the_table_as_c_does_with_real_prefixes() {
 
 #[test]
 fn j_prints_the_status_as_indented_json() {
-    let d = Scratch::new("j");
+    let d = Dir::new("j");
     let seen = fake_daemon(&d.sock(), Answers::rust());
     let out = run(&d, "-j");
     assert_eq!(text(&out.stderr), "");
@@ -200,7 +189,7 @@ fn j_prints_the_status_as_indented_json() {
 #[test]
 fn f_and_s_post_then_list() {
     for (flag, byte) in [("-f", 1u8), ("-s", 2u8)] {
-        let d = Scratch::new(&format!("fs{byte}"));
+        let d = Dir::new(&format!("fs{byte}"));
         let seen = fake_daemon(&d.sock(), Answers::rust());
         let out = run(&d, flag);
         assert_eq!(text(&out.stderr), "", "{flag}");
@@ -212,7 +201,7 @@ fn f_and_s_post_then_list() {
 
 #[test]
 fn a_non_zero_status_for_f_is_reported() {
-    let d = Scratch::new("fbad");
+    let d = Dir::new("fbad");
     let answers = Answers {
         ack: (-1i32).to_be_bytes().to_vec(),
         ..Answers::rust()
@@ -230,7 +219,7 @@ fn a_non_zero_status_for_f_is_reported() {
 
 #[test]
 fn r_prints_the_daemons_message() {
-    let d = Scratch::new("rok");
+    let d = Dir::new("rok");
     let seen = fake_daemon(&d.sock(), Answers::rust());
     let out = run(&d, "-r");
     assert_eq!(text(&out.stderr), "");
@@ -238,7 +227,7 @@ fn r_prints_the_daemons_message() {
     assert_eq!(text(&out.stdout), "reloaded: 2 VIFs\n");
     assert_eq!(*seen.lock().unwrap(), [4]);
 
-    let d = Scratch::new("rbad");
+    let d = Dir::new("rbad");
     let answers = Answers {
         reload: encode_reload(
             false,
@@ -258,7 +247,7 @@ fn r_prints_the_daemons_message() {
 
 #[test]
 fn without_a_daemon_the_socket_is_named() {
-    let d = Scratch::new("none");
+    let d = Dir::new("none");
     let out = run(&d, "-l");
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(text(&out.stdout), "");
@@ -282,7 +271,7 @@ fn without_a_daemon_the_socket_is_named() {
 
 #[test]
 fn a_c_daemon_serves_l_f_s_and_refuses_j_and_r_plainly() {
-    let d = Scratch::new("c");
+    let d = Dir::new("c");
     let answers = Answers {
         c_daemon: true,
         ..Answers::rust()

@@ -14,7 +14,7 @@
 //!
 //! * `module:func`: the child is this binary again, in the hidden
 //!   runner mode of [`runner`], which loads the module and calls the
-//!   function with [`record::Interface`] records.
+//!   function with [`record::CInterface`] records.
 //! * `Package::sub`: the child is `perl` (see the `perl` module), with `-I` for each
 //!   `PerlUseLib` and `-M` for each `PerlUse`.
 //! * `RunScript`: the child is the program itself, no shell, with the
@@ -46,11 +46,11 @@ use std::time::{Duration, Instant};
 
 pub use child::{Finished, Outcome, FIRST_CHECK, MAX_CAPTURE, MAX_CHECK};
 pub use perl::SCRIPT as PERL_SCRIPT;
-pub use record::{CallArgs, Interface};
+pub use record::{CInterface, CallArgs};
 pub use vif::{script_env, HookVif, SCRIPT_VARS};
 
 use crate::config::{Hook, HookEvent, HookTarget};
-use crate::net::sys;
+use crate::sys::process::{kill_process_group, unblock_signals_in_child};
 use child::{what, Running};
 
 /// A sensible limit for a hook's run (the daemon chooses).
@@ -61,12 +61,12 @@ pub const DEFAULT_LIMIT: Duration = Duration::from_secs(30);
 pub const SELF_EXE: &str = "/proc/self/exe";
 
 /// A hook that could not be started (nothing to reap for it).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct SpawnError {
     pub hook: String,
     pub event: HookEvent,
     pub vip: Option<IpAddr>,
-    pub message: String,
+    pub reason: SpawnFailure,
 }
 
 impl fmt::Display for SpawnError {
@@ -75,8 +75,64 @@ impl fmt::Display for SpawnError {
             f,
             "{}: not started: {}",
             what(&self.hook, self.event, self.vip),
-            self.message
+            self.reason
         )
+    }
+}
+
+impl std::error::Error for SpawnError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.reason)
+    }
+}
+
+/// Why a hook's child could not be started.
+#[derive(Debug)]
+pub enum SpawnFailure {
+    /// The `RunScript` program cannot be examined.
+    Script { path: PathBuf, source: io::Error },
+    /// The `RunScript` program is not safe to run.
+    Refused(runner::Refusal),
+    /// No socket to capture its stderr.
+    Socket(io::Error),
+    /// The program (runner, perl, script) does not start. `perl`: a
+    /// Perl hook, whose likely cause, perl missing, is named.
+    Run {
+        program: String,
+        perl: bool,
+        source: io::Error,
+    },
+}
+
+impl fmt::Display for SpawnFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SpawnFailure::Script { path, source } => write!(f, "{}: {source}", path.display()),
+            SpawnFailure::Refused(r) => r.fmt(f),
+            SpawnFailure::Socket(e) => write!(f, "cannot make a socket for its stderr: {e}"),
+            SpawnFailure::Run {
+                program,
+                perl,
+                source,
+            } => {
+                write!(f, "cannot run {program}: {source}")?;
+                if *perl && source.kind() == io::ErrorKind::NotFound {
+                    write!(f, "; Perl hooks need perl installed")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl std::error::Error for SpawnFailure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SpawnFailure::Script { source, .. }
+            | SpawnFailure::Socket(source)
+            | SpawnFailure::Run { source, .. } => Some(source),
+            SpawnFailure::Refused(r) => Some(r),
+        }
     }
 }
 
@@ -188,11 +244,11 @@ impl Hooks {
                     captured: Vec::new(),
                     dropped: 0,
                 }),
-                Err(message) => errors.push(SpawnError {
+                Err(reason) => errors.push(SpawnError {
                     hook,
                     event,
                     vip,
-                    message,
+                    reason,
                 }),
             }
         }
@@ -205,7 +261,7 @@ impl Hooks {
         event: HookEvent,
         vif: Option<&HookVif>,
         args: &CallArgs,
-    ) -> Result<Command, String> {
+    ) -> Result<Command, SpawnFailure> {
         let mut cmd = match &self.hooks[i].target {
             HookTarget::Shared {
                 module,
@@ -231,11 +287,13 @@ impl Hooks {
                 cmd
             }
             HookTarget::Script { path } => {
-                let meta =
-                    std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+                let meta = std::fs::metadata(path).map_err(|source| SpawnFailure::Script {
+                    path: path.clone(),
+                    source,
+                })?;
                 let euid = nix::unistd::geteuid().as_raw();
                 if let Some(why) = runner::refusal(path, &meta, euid) {
-                    return Err(why);
+                    return Err(SpawnFailure::Refused(why));
                 }
                 Command::new(path)
             }
@@ -256,28 +314,22 @@ impl Hooks {
         event: HookEvent,
         vif: Option<&HookVif>,
         args: &CallArgs,
-    ) -> Result<(Child, UnixStream), String> {
+    ) -> Result<(Child, UnixStream), SpawnFailure> {
         let mut cmd = self.command(i, event, vif, args)?;
         // A socket, not a pipe: std makes it non-blocking without unsafe
         // code, and a child that writes more than we keep never blocks
         // for long (its writes are drained at every reap).
-        let (ours, theirs) =
-            UnixStream::pair().map_err(|e| format!("cannot make a socket for its stderr: {e}"))?;
-        ours.set_nonblocking(true)
-            .map_err(|e| format!("cannot make a socket for its stderr: {e}"))?;
+        let (ours, theirs) = UnixStream::pair().map_err(SpawnFailure::Socket)?;
+        ours.set_nonblocking(true).map_err(SpawnFailure::Socket)?;
         cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::from(OwnedFd::from(theirs)))
             .process_group(0);
-        sys::unblock_signals_in_child(&mut cmd);
-        let child = cmd.spawn().map_err(|e| {
-            let program = cmd.get_program().to_string_lossy().into_owned();
-            match (&self.hooks[i].target, e.kind()) {
-                (HookTarget::Perl { .. }, io::ErrorKind::NotFound) => {
-                    format!("cannot run {program}: {e}; Perl hooks need perl installed")
-                }
-                _ => format!("cannot run {program}: {e}"),
-            }
+        unblock_signals_in_child(&mut cmd);
+        let child = cmd.spawn().map_err(|source| SpawnFailure::Run {
+            program: cmd.get_program().to_string_lossy().into_owned(),
+            perl: matches!(self.hooks[i].target, HookTarget::Perl { .. }),
+            source,
         })?;
         // `cmd` still holds the child's end; it goes with `cmd`.
         drop(cmd);
@@ -308,7 +360,8 @@ impl Hooks {
                 }
                 Ok(None) if now >= r.deadline => {
                     // The whole group: a script's own children too.
-                    if sys::kill_process_group(r.child.id(), libc::SIGKILL).is_err() {
+                    if kill_process_group(r.child.id(), nix::sys::signal::Signal::SIGKILL).is_err()
+                    {
                         let _ = r.child.kill();
                     }
                     r.drain();

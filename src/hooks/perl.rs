@@ -6,7 +6,7 @@
 //! addresses in dotted form. The sub's return value, clamped to 0–255,
 //! is the exit status.
 
-use super::record::{CallArgs, Interface};
+use super::record::{CInterface, CallArgs};
 
 /// The program run with `perl -e`. The data comes as arguments after
 /// `--`: the sub's name, the number of extras, then four words (ifname,
@@ -24,7 +24,7 @@ $ret = defined $ret ? int($ret) : 0;
 exit($ret < 0 ? 0 : $ret > 255 ? 255 : $ret);
 "#;
 
-fn record_words(r: &Interface, out: &mut Vec<String>) {
+fn record_words(r: &CInterface, out: &mut Vec<String>) {
     out.push(r.name());
     out.push(r.ip().to_string());
     out.push(r.broadcast().to_string());
@@ -46,7 +46,7 @@ pub fn perl_args(
     v.push(SCRIPT.into());
     v.push("--".into());
     v.push(sub.into());
-    let extras: Vec<&Interface> = a.used_extras().collect();
+    let extras: Vec<&CInterface> = a.used_extras().collect();
     v.push(extras.len().to_string());
     record_words(&a.master, &mut v);
     record_words(&a.owner, &mut v);
@@ -76,19 +76,19 @@ mod tests {
     #[test]
     fn arguments_of_an_on_event() {
         let mut a = CallArgs::ZERO;
-        a.master = Interface::from_ifaddr(&IfAddr {
+        a.master = CInterface::from_ifaddr(&IfAddr {
             ifname: "eth0".into(),
             addr: Ipv4Addr::new(192, 0, 2, 10),
             prefix: 24,
             net_prefix: 24,
         });
-        a.extras[0] = Interface::from_ifaddr(&IfAddr {
+        a.extras[0] = CInterface::from_ifaddr(&IfAddr {
             ifname: "eth1".into(),
             addr: Ipv4Addr::new(198, 51, 100, 7),
             prefix: 32,
             net_prefix: 24,
         });
-        a.owner = Interface::owner(Some(Ipv4Addr::new(10, 0, 0, 2)));
+        a.owner = CInterface::owner(Some(Ipv4Addr::new(10, 0, 0, 2)));
         let v = perl_args(
             &["/opt/lib".into(), "lib2".into()],
             &["MyModule".into(), "Other qw(x)".into()],

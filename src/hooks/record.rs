@@ -41,7 +41,7 @@ const MAC: usize = 32;
 /// whatever the host's.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Interface {
+pub struct CInterface {
     pub ifname: [libc::c_char; 16],
     pub ipaddr: u32,
     pub bcast: u32,
@@ -59,9 +59,9 @@ fn from_s_addr(v: u32) -> Ipv4Addr {
     Ipv4Addr::from(v.to_ne_bytes())
 }
 
-impl Interface {
+impl CInterface {
     /// All zero: what C passes for "none" (and for `post` events).
-    pub const ZERO: Interface = Interface {
+    pub const ZERO: CInterface = CInterface {
         ifname: [0; 16],
         ipaddr: 0,
         bcast: 0,
@@ -73,8 +73,8 @@ impl Interface {
     /// A VIF address as C's parser filled it: name, address, netmask,
     /// broadcast (address | ~mask) and `network` (the `nNET` mask). The
     /// name is cut to 15 bytes (the config allows no more).
-    pub fn from_ifaddr(a: &IfAddr) -> Interface {
-        let mut r = Interface::ZERO;
+    pub fn from_ifaddr(a: &IfAddr) -> CInterface {
+        let mut r = CInterface::ZERO;
         for (d, s) in r.ifname.iter_mut().take(15).zip(a.ifname.bytes()) {
             *d = s as libc::c_char;
         }
@@ -86,10 +86,10 @@ impl Interface {
     }
 
     /// An owner record: only the address is known (C's `real_if`).
-    pub fn owner(a: Option<Ipv4Addr>) -> Interface {
-        Interface {
+    pub fn owner(a: Option<Ipv4Addr>) -> CInterface {
+        CInterface {
             ipaddr: a.map_or(0, s_addr),
-            ..Interface::ZERO
+            ..CInterface::ZERO
         }
     }
 
@@ -128,9 +128,9 @@ impl Interface {
         b
     }
 
-    pub fn from_bytes(b: &[u8; RECORD_SIZE]) -> Interface {
+    pub fn from_bytes(b: &[u8; RECORD_SIZE]) -> CInterface {
         let word = |at: usize| u32::from_ne_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
-        let mut r = Interface::ZERO;
+        let mut r = CInterface::ZERO;
         for (d, &s) in r.ifname.iter_mut().zip(&b[IFNAME..IFNAME + 16]) {
             *d = s as libc::c_char;
         }
@@ -146,22 +146,22 @@ impl Interface {
 /// The three arguments of one C hook call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallArgs {
-    pub master: Interface,
-    pub extras: [Interface; MAX_EXTRAS],
-    pub owner: Interface,
+    pub master: CInterface,
+    pub extras: [CInterface; MAX_EXTRAS],
+    pub owner: CInterface,
 }
 
 impl CallArgs {
     /// All zero, as `post up` and `post down` hooks get them.
     pub const ZERO: CallArgs = CallArgs {
-        master: Interface::ZERO,
-        extras: [Interface::ZERO; MAX_EXTRAS],
-        owner: Interface::ZERO,
+        master: CInterface::ZERO,
+        extras: [CInterface::ZERO; MAX_EXTRAS],
+        owner: CInterface::ZERO,
     };
 
     /// The extras up to the first unused one, as C's Perl glue walked
     /// them.
-    pub fn used_extras(&self) -> impl Iterator<Item = &Interface> {
+    pub fn used_extras(&self) -> impl Iterator<Item = &CInterface> {
         self.extras.iter().take_while(|e| e.ipaddr != 0)
     }
 
@@ -191,7 +191,7 @@ impl CallArgs {
             let chunk: &[u8; RECORD_SIZE] = bytes[i * RECORD_SIZE..(i + 1) * RECORD_SIZE]
                 .try_into()
                 .expect("RECORD_SIZE bytes");
-            Interface::from_bytes(chunk)
+            CInterface::from_bytes(chunk)
         };
         let mut args = CallArgs::ZERO;
         args.master = record(0);
@@ -210,14 +210,14 @@ mod tests {
 
     #[test]
     fn layout_is_that_of_c() {
-        assert_eq!(size_of::<Interface>(), RECORD_SIZE);
-        assert_eq!(align_of::<Interface>(), 4);
-        assert_eq!(offset_of!(Interface, ifname), IFNAME);
-        assert_eq!(offset_of!(Interface, ipaddr), IPADDR);
-        assert_eq!(offset_of!(Interface, bcast), BCAST);
-        assert_eq!(offset_of!(Interface, netmask), NETMASK);
-        assert_eq!(offset_of!(Interface, network), NETWORK);
-        assert_eq!(offset_of!(Interface, mac), MAC);
+        assert_eq!(size_of::<CInterface>(), RECORD_SIZE);
+        assert_eq!(align_of::<CInterface>(), 4);
+        assert_eq!(offset_of!(CInterface, ifname), IFNAME);
+        assert_eq!(offset_of!(CInterface, ipaddr), IPADDR);
+        assert_eq!(offset_of!(CInterface, bcast), BCAST);
+        assert_eq!(offset_of!(CInterface, netmask), NETMASK);
+        assert_eq!(offset_of!(CInterface, network), NETWORK);
+        assert_eq!(offset_of!(CInterface, mac), MAC);
         // Two bytes of tail padding, as C has.
         assert_eq!(MAC + 6 + 2, RECORD_SIZE);
     }
@@ -235,7 +235,7 @@ mod tests {
 
     #[test]
     fn records_hold_what_c_parser_put_there() {
-        let r = Interface::from_ifaddr(&eth0("192.0.2.10/24n16"));
+        let r = CInterface::from_ifaddr(&eth0("192.0.2.10/24n16"));
         let b = r.to_bytes();
         assert_eq!(&b[..7], b"eth0:1\0");
         assert_eq!(&b[IPADDR..IPADDR + 4], &[192, 0, 2, 10]);
@@ -247,18 +247,18 @@ mod tests {
         assert_eq!(r.ip(), Ipv4Addr::new(192, 0, 2, 10));
         assert_eq!(r.broadcast(), Ipv4Addr::new(192, 0, 2, 255));
         assert_eq!(r.netmask(), Ipv4Addr::new(255, 255, 255, 0));
-        let o = Interface::owner(Some(Ipv4Addr::new(10, 0, 0, 7)));
+        let o = CInterface::owner(Some(Ipv4Addr::new(10, 0, 0, 7)));
         assert_eq!(&o.to_bytes()[IPADDR..IPADDR + 4], &[10, 0, 0, 7]);
-        assert_eq!(Interface::owner(None), Interface::ZERO);
+        assert_eq!(CInterface::owner(None), CInterface::ZERO);
     }
 
     #[test]
     fn args_round_trip_through_hex() {
         let mut a = CallArgs::ZERO;
-        a.master = Interface::from_ifaddr(&eth0("192.0.2.10/32"));
-        a.extras[0] = Interface::from_ifaddr(&eth0("192.0.2.11/24"));
+        a.master = CInterface::from_ifaddr(&eth0("192.0.2.10/32"));
+        a.extras[0] = CInterface::from_ifaddr(&eth0("192.0.2.11/24"));
         a.extras[0].mac = [2, 0, 0, 0, 0, 1];
-        a.owner = Interface::owner(Some(Ipv4Addr::new(10, 0, 0, 7)));
+        a.owner = CInterface::owner(Some(Ipv4Addr::new(10, 0, 0, 7)));
         let hex = a.to_hex();
         assert_eq!(hex.len(), ARGS_SIZE * 2);
         assert!(hex.starts_with("657468303a3100")); // "eth0:1\0"

@@ -17,6 +17,7 @@
 //! [`FAILURE_PREFIX`] on stderr and exits with [`FAILED_STATUS`].
 
 use std::ffi::{OsStr, OsString};
+use std::fmt;
 use std::fs;
 use std::io;
 use std::os::unix::fs::MetadataExt;
@@ -24,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use super::record::CallArgs;
-use crate::net::sys::{self, DlError};
+use crate::sys::process::{call_hook_function, DlError};
 
 /// The hidden first argument that selects this mode.
 pub const FLAG: &str = "--run-hook-so";
@@ -57,77 +58,182 @@ pub fn clamp_status(ret: i32) -> u8 {
     ret.clamp(0, 255) as u8
 }
 
+/// Why a file (a module or a `RunScript` program) must not be run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    NotAFile {
+        path: PathBuf,
+    },
+    /// Its group or everyone may write it.
+    Writable {
+        path: PathBuf,
+        mode: u32,
+    },
+    /// It belongs to a user other than root and the daemon's.
+    ForeignOwner {
+        path: PathBuf,
+        uid: u32,
+    },
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refusal::NotAFile { path } => write!(f, "{} is not a regular file", path.display()),
+            Refusal::Writable { path, mode } => write!(
+                f,
+                "refusing {}: it is writable by {} (mode {:o}); chmod go-w it",
+                path.display(),
+                if mode & 0o002 != 0 {
+                    "everyone"
+                } else {
+                    "its group"
+                },
+                mode & 0o7777
+            ),
+            Refusal::ForeignOwner { path, uid } => write!(
+                f,
+                "refusing {}: it belongs to uid {uid}, not to root",
+                path.display()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Refusal {}
+
 /// Why a module file must not be loaded, if it must not: it is not a
 /// regular file, or someone other than root and `euid` could change it
 /// (its group or others may write it, or it belongs to another user).
-pub fn refusal(path: &Path, meta: &fs::Metadata, euid: u32) -> Option<String> {
+pub fn refusal(path: &Path, meta: &fs::Metadata, euid: u32) -> Option<Refusal> {
     if !meta.is_file() {
-        return Some(format!("{} is not a regular file", path.display()));
+        return Some(Refusal::NotAFile {
+            path: path.to_path_buf(),
+        });
     }
     refusal_of_mode(path, meta.mode(), meta.uid(), euid)
 }
 
-fn refusal_of_mode(path: &Path, mode: u32, uid: u32, euid: u32) -> Option<String> {
+fn refusal_of_mode(path: &Path, mode: u32, uid: u32, euid: u32) -> Option<Refusal> {
+    let path = path.to_path_buf();
     if mode & 0o022 != 0 {
-        Some(format!(
-            "refusing {}: it is writable by {} (mode {:o}); chmod go-w it",
-            path.display(),
-            if mode & 0o002 != 0 {
-                "everyone"
-            } else {
-                "its group"
-            },
-            mode & 0o7777
-        ))
+        Some(Refusal::Writable { path, mode })
     } else if uid != 0 && uid != euid {
-        Some(format!(
-            "refusing {}: it belongs to uid {uid}, not to root",
-            path.display()
-        ))
+        Some(Refusal::ForeignOwner { path, uid })
     } else {
         None
     }
 }
 
-fn call(args: &[OsString]) -> Result<i32, String> {
+/// Why the runner could not call the function (its failure line).
+#[derive(Debug)]
+pub enum RunnerError {
+    /// Not `PATH SYMBOL HEXARGS`.
+    Usage,
+    SymbolNotUtf8,
+    MalformedArguments,
+    /// Neither `PATH` nor `PATH.so` exists.
+    NoModule {
+        path: OsString,
+    },
+    /// The module's metadata cannot be read.
+    Unreadable {
+        path: PathBuf,
+        source: io::Error,
+    },
+    Refused(Refusal),
+    /// `dlopen` failed on the last candidate tried.
+    CannotLoad {
+        path: PathBuf,
+        message: String,
+    },
+    NoFunction {
+        path: PathBuf,
+        symbol: String,
+        message: String,
+    },
+}
+
+impl fmt::Display for RunnerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RunnerError::Usage => write!(f, "usage: {FLAG} PATH SYMBOL HEXARGS"),
+            RunnerError::SymbolNotUtf8 => write!(f, "the symbol is not UTF-8"),
+            RunnerError::MalformedArguments => write!(f, "malformed arguments"),
+            RunnerError::NoModule { path } => {
+                let p = path.to_string_lossy();
+                write!(f, "no module {p} (nor {p}.so)")
+            }
+            RunnerError::Unreadable { path, source } => write!(f, "{}: {source}", path.display()),
+            RunnerError::Refused(r) => r.fmt(f),
+            RunnerError::CannotLoad { path, message } => {
+                write!(f, "cannot load {}: {message}", path.display())
+            }
+            RunnerError::NoFunction {
+                path,
+                symbol,
+                message,
+            } => write!(f, "{} has no function {symbol}: {message}", path.display()),
+        }
+    }
+}
+
+impl std::error::Error for RunnerError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            RunnerError::Unreadable { source, .. } => Some(source),
+            RunnerError::Refused(r) => Some(r),
+            _ => None,
+        }
+    }
+}
+
+fn call(args: &[OsString]) -> Result<i32, RunnerError> {
     let [path, symbol, hex] = args else {
-        return Err(format!("usage: {FLAG} PATH SYMBOL HEXARGS"));
+        return Err(RunnerError::Usage);
     };
-    let symbol = symbol
-        .to_str()
-        .ok_or_else(|| "the symbol is not UTF-8".to_string())?;
+    let symbol = symbol.to_str().ok_or(RunnerError::SymbolNotUtf8)?;
     let a = hex
         .to_str()
         .and_then(CallArgs::from_hex)
-        .ok_or_else(|| "malformed arguments".to_string())?;
+        .ok_or(RunnerError::MalformedArguments)?;
     let euid = nix::unistd::geteuid().as_raw();
     let mut with_so = path.clone();
     with_so.push(".so");
-    let mut last = String::new();
+    // Both candidates are tried only when the first is missing or will
+    // not load: the error of the last one tried is the one reported.
+    let mut last = RunnerError::NoModule { path: path.clone() };
     for candidate in [PathBuf::from(path), PathBuf::from(with_so)] {
         let meta = match fs::metadata(&candidate) {
             Ok(m) => m,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                last = format!(
-                    "no module {} (nor {}.so)",
-                    path.to_string_lossy(),
-                    path.to_string_lossy()
-                );
+                last = RunnerError::NoModule { path: path.clone() };
                 continue;
             }
-            Err(e) => return Err(format!("{}: {e}", candidate.display())),
+            Err(source) => {
+                return Err(RunnerError::Unreadable {
+                    path: candidate,
+                    source,
+                })
+            }
         };
         if let Some(why) = refusal(&candidate, &meta, euid) {
-            return Err(why);
+            return Err(RunnerError::Refused(why));
         }
-        match sys::call_hook_function(&candidate, symbol, a.master, &a.extras, a.owner) {
+        match call_hook_function(&candidate, symbol, a.master, &a.extras, a.owner) {
             Ok(ret) => return Ok(ret),
-            Err(DlError::Open(e)) => last = format!("cannot load {}: {e}", candidate.display()),
-            Err(DlError::Symbol(e)) => {
-                return Err(format!(
-                    "{} has no function {symbol}: {e}",
-                    candidate.display()
-                ))
+            Err(DlError::Open(message)) => {
+                last = RunnerError::CannotLoad {
+                    path: candidate,
+                    message,
+                }
+            }
+            Err(DlError::Symbol(message)) => {
+                return Err(RunnerError::NoFunction {
+                    path: candidate,
+                    symbol: symbol.to_string(),
+                    message,
+                })
             }
         }
     }
@@ -156,15 +262,15 @@ mod tests {
         // The daemon's own user: it could do anything the module does.
         assert_eq!(refusal_of_mode(p, 0o100755, 1000, 1000), None);
         assert_eq!(
-            refusal_of_mode(p, 0o100757, 0, 0).unwrap(),
+            refusal_of_mode(p, 0o100757, 0, 0).unwrap().to_string(),
             "refusing /m/x.so: it is writable by everyone (mode 757); chmod go-w it"
         );
         assert_eq!(
-            refusal_of_mode(p, 0o100775, 0, 0).unwrap(),
+            refusal_of_mode(p, 0o100775, 0, 0).unwrap().to_string(),
             "refusing /m/x.so: it is writable by its group (mode 775); chmod go-w it"
         );
         assert_eq!(
-            refusal_of_mode(p, 0o100755, 1000, 0).unwrap(),
+            refusal_of_mode(p, 0o100755, 1000, 0).unwrap().to_string(),
             "refusing /m/x.so: it belongs to uid 1000, not to root"
         );
     }
@@ -172,14 +278,21 @@ mod tests {
     #[test]
     fn bad_command_lines_fail_cleanly() {
         let os = |v: &[&str]| v.iter().map(OsString::from).collect::<Vec<_>>();
-        assert!(call(&os(&["a"])).unwrap_err().starts_with("usage:"));
+        assert!(call(&os(&["a"]))
+            .unwrap_err()
+            .to_string()
+            .starts_with("usage:"));
         assert_eq!(
-            call(&os(&["/nonexistent/m", "f", "zz"])).unwrap_err(),
+            call(&os(&["/nonexistent/m", "f", "zz"]))
+                .unwrap_err()
+                .to_string(),
             "malformed arguments"
         );
         let zero = CallArgs::ZERO.to_hex();
         assert_eq!(
-            call(&os(&["/nonexistent/m", "f", &zero])).unwrap_err(),
+            call(&os(&["/nonexistent/m", "f", &zero]))
+                .unwrap_err()
+                .to_string(),
             "no module /nonexistent/m (nor /nonexistent/m.so)"
         );
     }

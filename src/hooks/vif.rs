@@ -3,7 +3,7 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use super::record::{CallArgs, Interface, MAX_EXTRAS};
+use super::record::{CInterface, CallArgs, MAX_EXTRAS};
 use crate::config::{HookEvent, Vif, VipAddr};
 
 /// The environment variables a `RunScript` program may get; every one
@@ -38,14 +38,14 @@ impl HookVif {
     pub fn new(vif: &Vif, owner: Option<Ipv4Addr>) -> HookVif {
         let owner = owner.filter(|o| !o.is_unspecified());
         let mut args = CallArgs::ZERO;
-        let mut v4 = vif.v4().map(Interface::from_ifaddr);
+        let mut v4 = vif.v4().map(CInterface::from_ifaddr);
         if let Some(m) = v4.next() {
             args.master = m;
         }
         for (slot, r) in args.extras.iter_mut().zip(v4.take(MAX_EXTRAS)) {
             *slot = r;
         }
-        args.owner = Interface::owner(owner);
+        args.owner = CInterface::owner(owner);
         HookVif {
             addrs: vif.addrs.clone(),
             owner,
@@ -138,7 +138,7 @@ mod tests {
         let v = vif(vec![vip4("eth0", "192.0.2.10", 32, 24)]);
         let h = HookVif::new(&v, Some(Ipv4Addr::UNSPECIFIED));
         assert_eq!(h.owner(), None);
-        assert_eq!(h.args().owner, Interface::ZERO);
+        assert_eq!(h.args().owner, CInterface::ZERO);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::frame;
 use super::ifaddr::IfError;
-use super::sys::{self, IoctlSocket, PacketSocket};
+use crate::sys::net::{self as sys, IoctlSocket, PacketSocket};
 
 fn err(what: String, e: std::io::Error) -> IfError {
     match e.raw_os_error() {

@@ -173,9 +173,9 @@ pub enum HostLookup {
     },
 }
 
-/// One network interface ([`resolve`]'s input).
+/// One network interface of this host ([`resolve`]'s input).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Interface {
+pub struct LocalInterface {
     pub name: String,
     /// `IFF_UP`.
     pub up: bool,
@@ -185,6 +185,25 @@ pub struct Interface {
     /// Its IPv4 addresses, primary first.
     pub addresses: Vec<Ipv4Addr>,
 }
+
+/// Why the interfaces could not be listed: `getifaddrs` failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InterfacesError(pub nix::errno::Errno);
+
+impl fmt::Display for InterfacesError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for InterfacesError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+/// The interface list, or why there is none ([`resolve`]'s input).
+pub type InterfaceList = Result<Vec<LocalInterface>, InterfacesError>;
 
 /// Why the host name gave no identity.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -263,7 +282,10 @@ pub enum IdentityError {
     /// IPv4 address.
     NoAddress { host: HostFinding },
     /// The host name gave none, and the interfaces could not be listed.
-    InterfacesUnreadable { host: HostFinding, reason: String },
+    InterfacesUnreadable {
+        host: HostFinding,
+        reason: InterfacesError,
+    },
 }
 
 const HOW_TO_SET: &str =
@@ -284,7 +306,14 @@ impl fmt::Display for IdentityError {
     }
 }
 
-impl std::error::Error for IdentityError {}
+impl std::error::Error for IdentityError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            IdentityError::InterfacesUnreadable { reason, .. } => Some(reason),
+            IdentityError::NoAddress { .. } => None,
+        }
+    }
+}
 
 /// Rules 1 and 2: `-a`, then `NodeAddress` (both checked where parsed).
 fn explicit(flag: Option<Ipv4Addr>, directive: Option<Ipv4Addr>) -> Option<(Ipv4Addr, Source)> {
@@ -332,14 +361,14 @@ fn from_host_name(host: &HostLookup) -> Result<(Ipv4Addr, Source), HostFinding> 
 /// Rule 4: the first usable address of an interface that is up.
 fn from_interfaces(
     host: HostFinding,
-    interfaces: &Result<Vec<Interface>, String>,
+    interfaces: &InterfaceList,
 ) -> Result<(Ipv4Addr, Source), IdentityError> {
     let list = match interfaces {
         Ok(list) => list,
         Err(reason) => {
             return Err(IdentityError::InterfacesUnreadable {
                 host,
-                reason: reason.clone(),
+                reason: *reason,
             })
         }
     };
@@ -363,7 +392,7 @@ pub fn resolve(
     flag: Option<Ipv4Addr>,
     directive: Option<Ipv4Addr>,
     host: &HostLookup,
-    interfaces: &Result<Vec<Interface>, String>,
+    interfaces: &InterfaceList,
 ) -> Result<(Ipv4Addr, Source), IdentityError> {
     if let Some(found) = explicit(flag, directive) {
         return Ok(found);
@@ -410,14 +439,14 @@ pub fn lookup_host_name() -> HostLookup {
 }
 
 /// The interfaces with their IPv4 addresses, in the kernel's order.
-pub fn list_interfaces() -> Result<Vec<Interface>, String> {
+pub fn list_interfaces() -> InterfaceList {
     use nix::net::if_::InterfaceFlags;
-    let mut out: Vec<Interface> = Vec::new();
-    for ifa in nix::ifaddrs::getifaddrs().map_err(|e| e.to_string())? {
+    let mut out: Vec<LocalInterface> = Vec::new();
+    for ifa in nix::ifaddrs::getifaddrs().map_err(InterfacesError)? {
         let at = match out.iter().position(|i| i.name == ifa.interface_name) {
             Some(at) => at,
             None => {
-                out.push(Interface {
+                out.push(LocalInterface {
                     name: ifa.interface_name.clone(),
                     up: ifa.flags.contains(InterfaceFlags::IFF_UP),
                     loopback: ifa.flags.contains(InterfaceFlags::IFF_LOOPBACK),
@@ -436,10 +465,7 @@ pub fn list_interfaces() -> Result<Vec<Interface>, String> {
 /// The interface list without the configured VIPs: a VIP moves between
 /// nodes and cannot be one's identity (the interface fallback would
 /// otherwise take whichever VIP happens to be up first).
-pub fn without_vips(
-    interfaces: Result<Vec<Interface>, String>,
-    vips: &[Ipv4Addr],
-) -> Result<Vec<Interface>, String> {
+pub fn without_vips(interfaces: InterfaceList, vips: &[Ipv4Addr]) -> InterfaceList {
     interfaces.map(|list| {
         list.into_iter()
             .map(|mut i| {

@@ -10,8 +10,8 @@ use std::fmt;
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use super::sys::{self, IoctlSocket};
 use crate::config::{If6Addr, IfAddr};
+use crate::sys::net::{self as sys, IoctlSocket};
 
 /// Why an address could not be added or removed, in the operator's terms.
 #[derive(Debug)]

@@ -1,11 +1,11 @@
 //! The network stack: this node's identity ([`identity`]); pure frame
 //! building ([`frame`]), the notification schedule ([`notify`]) and the
 //! shared ARP cache ([`arpcache`]); and the syscalls that add, remove
-//! and announce addresses ([`ifaddr`], [`announce`], over [`sys`]).
+//! and announce addresses ([`ifaddr`], [`announce`], over the ioctls
+//! and packet sockets of [`crate::sys::net`]).
 //!
-//! Owns: every syscall that changes or announces an address. The only
-//! module where `unsafe` is allowed: in [`sys`] alone, each block in a
-//! small wrapper with its reason.
+//! Owns: every change or announcement of an address. No `unsafe` here:
+//! the syscalls behind it are in [`crate::sys`].
 
 pub mod announce;
 pub mod arpcache;
@@ -13,4 +13,3 @@ pub mod frame;
 pub mod identity;
 pub mod ifaddr;
 pub mod notify;
-pub mod sys;

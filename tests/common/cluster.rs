@@ -12,6 +12,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::netns::Netns;
+use super::scratch::Scratch;
+use super::spread_sim;
 
 pub const SUBNET: &str = "10.80.0";
 
@@ -26,7 +28,7 @@ pub struct Host {
 }
 
 pub struct Cluster {
-    pub dir: PathBuf,
+    pub dir: Scratch,
     pub sim: Child,
     pub sw: Netns,
     pub hosts: Vec<Host>,
@@ -50,24 +52,9 @@ pub fn wackatrl_bin() -> PathBuf {
 impl Cluster {
     /// `n` hosts sharing `vips` VIPs, nothing started yet but spread-sim.
     pub fn new(tag: &str, n: usize, vips: usize, extra_conf: &str) -> Cluster {
-        let dir = std::env::temp_dir().join(format!("wkm-{tag}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        let mut sim = Command::new(bin("spread-sim"));
-        for i in 1..=n {
-            sim.arg("-d")
-                .arg(format!("d{i}={}", dir.join(format!("d{i}.sock")).display()));
-        }
-        sim.arg("-c").arg(dir.join("sim.ctl"));
-        let sim = sim
-            .stderr(Stdio::from(fs::File::create(dir.join("sim.log")).unwrap()))
-            .spawn()
-            .expect("start spread-sim");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !dir.join("sim.ctl").exists() {
-            assert!(Instant::now() < deadline, "spread-sim did not start");
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        let dir = Scratch::new(&format!("wkm-{tag}"));
+        let log = fs::File::create(dir.join("sim.log")).unwrap();
+        let sim = spread_sim::start(&dir.0, n, &dir.join("sim.ctl"), Stdio::from(log));
         let sw = Netns::new(&format!("{tag}sw"));
         sw.ip(&["link", "add", "br0", "type", "bridge"]);
         sw.ip(&["link", "set", "br0", "up"]);
@@ -128,7 +115,7 @@ impl Cluster {
         let text = format!(
             "Spread = {}\nGroup = wack\nControl = {}\nNodeAddress = {}\nMature = {}\nSpreadRetryInterval = 1s\n\
              Balance {{ {} }}\nArp-Cache = 30s\nVirtualInterfaces {{\n{}\n}}\n{}\n",
-            self.dir.join(format!("d{}.sock", i + 1)).display(),
+            spread_sim::daemon_socket(&self.dir.0, i + 1).display(),
             h.control.display(),
             h.addr,
             conf.mature,
@@ -258,18 +245,7 @@ impl Cluster {
     }
 
     pub fn sim_ctl(&self, cmd: &str) -> String {
-        let out = Command::new(bin("spread-sim"))
-            .arg("--ctl")
-            .arg(self.dir.join("sim.ctl"))
-            .args(cmd.split(' '))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "spread-sim {cmd}: {}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        spread_sim::ctl(&self.dir.join("sim.ctl"), cmd)
     }
 
     /// Runs `wackatrl ARGS` against host `i`.
@@ -426,7 +402,7 @@ impl Drop for Cluster {
         }
         let _ = self.sim.kill();
         let _ = self.sim.wait();
-        let _ = fs::remove_dir_all(&self.dir);
+        // `dir` goes after this, with the fields.
     }
 }
 

@@ -1,5 +1,8 @@
 //! Code shared by the integration tests.
 
 pub mod cluster;
+pub mod hex;
 pub mod netns;
 pub mod rng;
+pub mod scratch;
+pub mod spread_sim;

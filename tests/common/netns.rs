@@ -98,11 +98,7 @@ impl Netns {
     pub fn mac(&self, dev: &str) -> [u8; 6] {
         let out = self.ip(&["-o", "link", "show", "dev", dev]);
         let at = out.find("link/ether ").expect("an Ethernet link") + "link/ether ".len();
-        let mut mac = [0u8; 6];
-        for (m, h) in mac.iter_mut().zip(out[at..at + 17].split(':')) {
-            *m = u8::from_str_radix(h, 16).expect("hex");
-        }
-        mac
+        super::hex::parse_mac(&out[at..at + 17])
     }
 
     /// The `ip -4 -o addr` lines of `dev`.

@@ -14,8 +14,8 @@ fn resolved(name: &str, addrs: &[&str]) -> HostLookup {
     }
 }
 
-fn iface(name: &str, up: bool, addrs: &[&str]) -> Interface {
-    Interface {
+fn iface(name: &str, up: bool, addrs: &[&str]) -> LocalInterface {
+    LocalInterface {
         name: name.into(),
         up,
         loopback: name == "lo",
@@ -24,7 +24,7 @@ fn iface(name: &str, up: bool, addrs: &[&str]) -> Interface {
 }
 
 /// A Debian host: lo, then eth0 with a real address.
-fn debian_ifs() -> Result<Vec<Interface>, String> {
+fn debian_ifs() -> InterfaceList {
     Ok(vec![
         iface("lo", true, &["127.0.0.1"]),
         iface("eth0", true, &["192.0.2.7", "192.0.2.100"]),
@@ -63,7 +63,7 @@ fn the_directive_wins_over_the_host_name() {
         None,
         Some(a("192.0.2.2")),
         &HostLookup::NoName { reason: "x".into() },
-        &Err("no".into()),
+        &Err(InterfacesError(nix::errno::Errno::EACCES)),
     );
     assert_eq!(got, Ok((a("192.0.2.2"), Source::Directive)));
 }
@@ -203,7 +203,7 @@ fn no_usable_interface_is_an_error_that_says_how_to_set_it() {
 
 #[test]
 fn unreadable_interfaces_are_an_error_only_when_needed() {
-    let unreadable: Result<Vec<Interface>, String> = Err("EACCES: Permission denied".into());
+    let unreadable: InterfaceList = Err(InterfacesError(nix::errno::Errno::EACCES));
     let e = resolve(None, None, &debian(), &unreadable).unwrap_err();
     assert_eq!(
         e.to_string(),
@@ -327,7 +327,7 @@ fn identify_on_this_machine() {
 #[test]
 fn a_vip_is_never_the_identity() {
     // eth0 carries a VIP first, then the host's own address.
-    let ifs = Ok(vec![Interface {
+    let ifs = Ok(vec![LocalInterface {
         name: "eth0".into(),
         up: true,
         loopback: false,
@@ -336,5 +336,5 @@ fn a_vip_is_never_the_identity() {
     let ifs = without_vips(ifs, &[a("192.0.2.100")]);
     let (addr, _) = resolve(None, None, &debian(), &ifs).unwrap();
     assert_eq!(addr, a("192.0.2.3"));
-    assert!(without_vips(Err("no".into()), &[]).is_err());
+    assert!(without_vips(Err(InterfacesError(nix::errno::Errno::EACCES)), &[]).is_err());
 }

@@ -1,14 +1,14 @@
-//! The unsafe edge of the network stack: interface ioctls and the
-//! `AF_PACKET` socket, each behind a small safe function; also the
-//! `dlopen` call of the `RunDynamic` hook runner and the kill of a hook's
-//! process group. Nothing else in the crate may use `unsafe`.
-
-#![allow(unsafe_code)]
+//! The network stack's syscalls: interface ioctls (addresses, flags,
+//! the MAC) and the `AF_PACKET` socket that sends ARP and neighbour
+//! advertisement frames, each behind a small safe function for
+//! `net::ifaddr` and `net::announce`.
 
 use std::io;
 use std::mem;
 use std::net::{Ipv4Addr, Ipv6Addr};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use nix::sys::socket::{self, AddressFamily, MsgFlags, SockFlag, SockProtocol, SockType};
 
 /// Interface names and alias labels, NUL excluded.
 pub const MAX_NAME: usize = libc::IFNAMSIZ - 1;
@@ -26,22 +26,19 @@ fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
 }
 
 impl IoctlSocket {
-    fn open(family: libc::c_int) -> io::Result<IoctlSocket> {
-        // SAFETY: socket(2) takes no pointers; a non-negative return is a
-        // new descriptor that we alone own.
-        let fd = check(unsafe { libc::socket(family, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) })?;
-        // SAFETY: fd was just returned by socket(2) and is owned by no one else.
-        Ok(IoctlSocket(unsafe { OwnedFd::from_raw_fd(fd) }))
+    fn open(family: AddressFamily) -> io::Result<IoctlSocket> {
+        let fd = socket::socket(family, SockType::Datagram, SockFlag::SOCK_CLOEXEC, None)?;
+        Ok(IoctlSocket(fd))
     }
 
     /// For IPv4 address and flag ioctls.
     pub fn inet() -> io::Result<IoctlSocket> {
-        Self::open(libc::AF_INET)
+        Self::open(AddressFamily::Inet)
     }
 
     /// For IPv6 address ioctls.
     pub fn inet6() -> io::Result<IoctlSocket> {
-        Self::open(libc::AF_INET6)
+        Self::open(AddressFamily::Inet6)
     }
 
     fn ioctl(&self, request: libc::c_ulong, arg: *mut libc::c_void) -> io::Result<()> {
@@ -127,14 +124,9 @@ pub fn hw_addr(s: &IoctlSocket, ifname: &str) -> io::Result<[u8; 6]> {
     Ok(mac)
 }
 
+/// The interface's index (a NUL in the name is `EINVAL`).
 pub fn ifindex(ifname: &str) -> io::Result<u32> {
-    let name = std::ffi::CString::new(ifname)
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in interface name"))?;
-    // SAFETY: name is a valid NUL-terminated string for the call.
-    match unsafe { libc::if_nametoindex(name.as_ptr()) } {
-        0 => Err(io::Error::last_os_error()),
-        i => Ok(i),
-    }
+    Ok(nix::net::if_::if_nametoindex(ifname)?)
 }
 
 fn in6_ifreq(ifindex: u32, a: Ipv6Addr, prefix: u8) -> libc::in6_ifreq {
@@ -170,31 +162,25 @@ pub struct PacketSocket {
 impl PacketSocket {
     pub fn open(ifindex: u32) -> io::Result<PacketSocket> {
         // Sending only: protocol 0 receives nothing.
-        // SAFETY: socket(2) takes no pointers.
-        let fd = check(unsafe {
-            libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0)
-        })?;
-        // SAFETY: fd was just returned by socket(2) and is ours alone.
-        Ok(PacketSocket {
-            fd: unsafe { OwnedFd::from_raw_fd(fd) },
-            ifindex,
-        })
+        let fd = socket::socket(
+            AddressFamily::Packet,
+            SockType::Raw,
+            SockFlag::SOCK_CLOEXEC,
+            None,
+        )?;
+        Ok(PacketSocket { fd, ifindex })
     }
 
     /// A socket that receives every frame on the interface (for tests
     /// and diagnostics), waiting at most `timeout` per receive.
     pub fn capture(ifindex: u32, timeout: std::time::Duration) -> io::Result<PacketSocket> {
         let all = (libc::ETH_P_ALL as u16).to_be();
-        // SAFETY: socket(2) takes no pointers.
-        let fd = check(unsafe {
-            libc::socket(
-                libc::AF_PACKET,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                i32::from(all),
-            )
-        })?;
-        // SAFETY: fd was just returned by socket(2) and is ours alone.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let fd = socket::socket(
+            AddressFamily::Packet,
+            SockType::Raw,
+            SockFlag::SOCK_CLOEXEC,
+            SockProtocol::EthAll,
+        )?;
         let sll = libc::sockaddr_ll {
             sll_family: libc::AF_PACKET as libc::c_ushort,
             sll_protocol: all,
@@ -212,36 +198,28 @@ impl PacketSocket {
                 mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
             )
         })?;
-        let tv = libc::timeval {
-            tv_sec: timeout.as_secs() as libc::time_t,
-            tv_usec: timeout.subsec_micros() as libc::suseconds_t,
-        };
-        // SAFETY: tv is a valid timeval for the length passed.
-        check(unsafe {
-            libc::setsockopt(
-                fd.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_RCVTIMEO,
-                (&tv as *const libc::timeval).cast(),
-                mem::size_of::<libc::timeval>() as libc::socklen_t,
-            )
-        })?;
+        let tv = nix::sys::time::TimeVal::new(
+            timeout.as_secs() as libc::time_t,
+            timeout.subsec_micros() as libc::suseconds_t,
+        );
+        socket::setsockopt(&fd, socket::sockopt::ReceiveTimeout, &tv)?;
         Ok(PacketSocket { fd, ifindex })
     }
 
     /// The next frame, or `Ok(None)` when the timeout passes first.
     pub fn recv(&self) -> io::Result<Option<Vec<u8>>> {
         let mut buf = vec![0u8; 2048];
-        // SAFETY: buf is valid for writes of its length.
-        let n = unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            return match e.kind() {
-                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Ok(None),
-                _ => Err(e),
-            };
-        }
-        buf.truncate(n as usize);
+        let n = match socket::recv(self.fd.as_raw_fd(), &mut buf, MsgFlags::empty()) {
+            Ok(n) => n,
+            Err(errno) => {
+                let e = io::Error::from(errno);
+                return match e.kind() {
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Ok(None),
+                    _ => Err(e),
+                };
+            }
+        };
+        buf.truncate(n);
         Ok(Some(buf))
     }
 
@@ -281,107 +259,5 @@ impl PacketSocket {
         } else {
             Ok(())
         }
-    }
-}
-
-// ---- RunDynamic: calling a function of a shared object -----------------
-
-use crate::hooks::record::{Interface, MAX_EXTRAS};
-
-/// Why a `RunDynamic` function could not be called.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DlError {
-    /// `dlopen` failed: its `dlerror` text.
-    Open(String),
-    /// The module loaded but has no such symbol.
-    Symbol(String),
-}
-
-/// `int func(struct interface, struct interface *, struct interface)`.
-/// The extras pointer is `*mut`: C's prototype lets the function write
-/// to the array, so it gets a copy it may change.
-type HookFn = extern "C" fn(Interface, *mut Interface, Interface) -> libc::c_int;
-
-fn dl_error() -> String {
-    // SAFETY: dlerror returns NULL or a NUL-terminated string that stays
-    // valid until the next dl* call of this thread; it is copied at once.
-    let p = unsafe { libc::dlerror() };
-    if p.is_null() {
-        return "unknown error".into();
-    }
-    // SAFETY: p is non-null and NUL-terminated (see above).
-    unsafe { std::ffi::CStr::from_ptr(p) }
-        .to_string_lossy()
-        .into_owned()
-}
-
-/// Loads the shared object at `path` (`RTLD_NOW | RTLD_GLOBAL`, as C
-/// wackamole did), looks `symbol` up and calls it the way 2.1.4 did:
-/// `master` and `owner` by value, a pointer to a copy of the 30 extras.
-/// Returns what the function returns. The module's code runs in this
-/// process and may crash it: only the hook runner child calls this. The
-/// module is never unloaded (the child exits right after).
-pub fn call_hook_function(
-    path: &std::path::Path,
-    symbol: &str,
-    master: Interface,
-    extras: &[Interface; MAX_EXTRAS],
-    owner: Interface,
-) -> Result<libc::c_int, DlError> {
-    use std::os::unix::ffi::OsStrExt;
-    let cpath = std::ffi::CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| DlError::Open("NUL in the module path".into()))?;
-    let csym = std::ffi::CString::new(symbol)
-        .map_err(|_| DlError::Symbol("NUL in the symbol name".into()))?;
-    // SAFETY: cpath is a valid NUL-terminated string for the call. The
-    // module's initialisers run here; that is the point of loading it.
-    let handle = unsafe { libc::dlopen(cpath.as_ptr(), libc::RTLD_NOW | libc::RTLD_GLOBAL) };
-    if handle.is_null() {
-        return Err(DlError::Open(dl_error()));
-    }
-    // SAFETY: handle came from a successful dlopen and is never closed;
-    // csym is a valid NUL-terminated string.
-    let sym = unsafe { libc::dlsym(handle, csym.as_ptr()) };
-    if sym.is_null() {
-        return Err(DlError::Symbol(dl_error()));
-    }
-    // SAFETY: the configuration says `symbol` is a function with C
-    // wackamole's hook prototype (the contract of RunDynamic since
-    // 2.1.4); a module that lies can only crash this sacrificial child.
-    let func = unsafe { mem::transmute::<*mut libc::c_void, HookFn>(sym) };
-    let mut extras = *extras;
-    Ok(func(master, extras.as_mut_ptr(), owner))
-}
-
-/// Sends `signal` to every process of the process group `pgid` (a hook
-/// child and whatever it started).
-pub fn kill_process_group(pgid: u32, signal: libc::c_int) -> io::Result<()> {
-    let pgid = libc::pid_t::try_from(pgid)
-        .ok()
-        .filter(|&p| p > 1)
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a process group"))?;
-    // SAFETY: kill(2) takes no pointers; a negative pid names the group,
-    // and pgid > 1 rules out "every process" (-1) and our own group (0).
-    check(unsafe { libc::kill(-pgid, signal) }).map(|_| ())
-}
-
-/// Makes `cmd`'s child start with no signal blocked. The daemon blocks
-/// TERM, INT, QUIT and HUP to read them from a signalfd, and a blocked
-/// mask survives exec: without this a hook, or a service a hook starts,
-/// could not be stopped with SIGTERM.
-pub fn unblock_signals_in_child(cmd: &mut std::process::Command) {
-    use std::os::unix::process::CommandExt;
-    // SAFETY: the closure runs between fork and exec; it only calls
-    // sigemptyset and sigprocmask, which are async-signal-safe, on a
-    // local set.
-    unsafe {
-        cmd.pre_exec(|| {
-            let mut set: libc::sigset_t = mem::zeroed();
-            libc::sigemptyset(&mut set);
-            if libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut()) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
-        });
     }
 }

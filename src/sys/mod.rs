@@ -1,0 +1,14 @@
+//! The crate's only `unsafe` code: every syscall or FFI call that the
+//! standard library and `nix` do not wrap safely, each block behind a
+//! small safe function with a `// SAFETY:` line saying why it holds.
+//!
+//! * [`net`]: interface ioctls and `AF_PACKET` sockets (for `net`);
+//! * [`process`]: `dlopen` of `RunDynamic` modules, process-group kill
+//!   and the signal mask of hook children (for `hooks`).
+//!
+//! The rest of the crate is `#![deny(unsafe_code)]` (see `lib.rs`).
+
+#![allow(unsafe_code)]
+
+pub mod net;
+pub mod process;
