@@ -16,6 +16,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
+use super::name::{check_daemon_name, check_private_name};
+
 /// Index of a daemon in the configuration (configuration order).
 pub type DaemonId = usize;
 /// A client session, assigned by [`World::connect`] and never reused.
@@ -25,10 +27,6 @@ pub type GroupId = [u32; 3];
 
 /// The SELF_DISCARD service bit: the sender does not get its own message.
 pub const SELF_DISCARD: u32 = 0x40;
-/// Longest private name (MAX_PRIVATE_NAME).
-const MAX_PRIVATE_NAME: usize = 10;
-/// Longest daemon name (MAX_PROC_NAME − 1).
-const MAX_DAEMON_NAME: usize = 19;
 
 /// Why [`World::connect`] refused a session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -182,11 +180,6 @@ pub struct World {
     clock: u32,
 }
 
-/// 1..=max bytes, each in 0x24..=0x7E (what Spread accepts in names).
-fn legal_name(name: &str, max: usize) -> bool {
-    (1..=max).contains(&name.len()) && name.bytes().all(|b| (0x24..=0x7E).contains(&b))
-}
-
 impl World {
     /// A world of `daemon_names.len()` live daemons (configuration order), all
     /// in one component, with no clients.
@@ -201,7 +194,7 @@ impl World {
         );
         for (i, n) in daemon_names.iter().enumerate() {
             assert!(
-                legal_name(n, MAX_DAEMON_NAME),
+                check_daemon_name(n).is_ok(),
                 "spread-sim: bad daemon name {n:?}"
             );
             assert!(
@@ -245,7 +238,7 @@ impl World {
         }
         let name = if name.is_empty() {
             self.invent_name(daemon)
-        } else if !legal_name(name, MAX_PRIVATE_NAME) {
+        } else if check_private_name(name).is_err() {
             return Err(Reject::IllegalName);
         } else if self.by_name.contains_key(&(daemon, name.to_string())) {
             return Err(Reject::NotUnique);

@@ -26,6 +26,7 @@ use mio::{Events, Interest, Poll, Token};
 use wackamole::spread::client::Socket;
 use wackamole::spread::error::SpreadError;
 use wackamole::spread::model::{self as world, Delivery, Out, Reject, SessionId, World};
+use wackamole::spread::name::{self, MAX_DAEMON_NAME};
 use wackamole::spread::wire::handshake::{self, AUTH_CHOICE_LEN};
 use wackamole::spread::wire::message::{self, Cause, Membership};
 use wackamole::spread::wire::request::{self, Request};
@@ -183,14 +184,9 @@ fn parse_daemon(s: &str) -> Result<DaemonSpec, String> {
     let (name, listens) = s
         .split_once('=')
         .ok_or_else(|| format!("-d {s}: expected NAME=LISTEN"))?;
-    if name.is_empty()
-        || name.len() > 19
-        || !name
-            .bytes()
-            .all(|b| (0x24..=0x7e).contains(&b) && b != b'#')
-    {
+    if name::check_daemon_name(name).is_err() {
         return Err(format!(
-            "-d {s}: a daemon name has 1 to 19 bytes of '$' to '~', no '#'"
+            "-d {s}: a daemon name has 1 to {MAX_DAEMON_NAME} bytes of '$' to '~', no '#'"
         ));
     }
     let mut listen = Vec::new();

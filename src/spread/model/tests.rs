@@ -445,7 +445,7 @@ fn private_names() {
             .and_then(|r| r.strip_suffix("#tb1"))
             .unwrap();
         assert!(
-            legal_name(name, MAX_PRIVATE_NAME) && name.starts_with('r'),
+            check_private_name(name).is_ok() && name.starts_with('r'),
             "{r}"
         );
     }
