@@ -17,6 +17,7 @@ pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod hooks;
+pub mod io;
 pub mod net;
 pub mod spread;
 
