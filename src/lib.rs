@@ -19,6 +19,7 @@ pub mod control;
 pub mod daemon;
 pub mod group;
 pub mod hooks;
+pub mod io;
 pub mod net;
 pub mod spread;
 pub mod sys;

@@ -1,5 +1,5 @@
 //! The cluster simulator: N engines wired to the model of Spread's
-//! guarantees (`spread::model`: one total order per component, views,
+//! guarantees (spread-sim's `model`: one total order per component, views,
 //! partitions, merges, crashes, restarts), driven by seeded random
 //! schedules. After every schedule settles, the invariants of a
 //! wackamole cluster are checked in every component.
@@ -8,16 +8,22 @@
 //! `WACKAMOLE_SIM_SEED=S` replays the one schedule S.
 
 mod common;
+// The model belongs to the spread-sim binary, not to the library; this
+// test shares its source (and runs its unit tests too). Not every part
+// of it is used here.
+#[allow(dead_code, unused_imports)]
+#[path = "../src/bin/spread-sim/model.rs"]
+mod model;
 
 use common::rng::Rng;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
+use model::{Delivery, Out, SessionId, World};
 use wackamole::cluster::engine::{Action, Engine, Event, Settings, Timer, View};
 use wackamole::cluster::msg::{MessType, Priority};
 use wackamole::config::VifId;
-use wackamole::spread::model::{Delivery, Out, SessionId, World};
 
 const GROUP: &str = "wack";
 

@@ -8,9 +8,7 @@ use wackamole::config;
 use wackamole::daemon::{self, process};
 use wackamole::net::identity;
 use wackamole::spread::addr::SpreadAddr;
-
-/// Spread keeps at most this many bytes of a private name.
-const MAX_PRIVATE_NAME: usize = 10;
+use wackamole::spread::name::MAX_PRIVATE_NAME;
 
 fn options() -> getopts::Options {
     let mut o = getopts::Options::new();

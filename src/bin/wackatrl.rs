@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use wackamole::config;
-use wackamole::control::client::{describe, Client, ClientError};
+use wackamole::control::client::{describe, Client, ControlError};
 use wackamole::control::{format_listing, Request};
 
 /// How long wackatrl waits for the daemon at each step.
@@ -79,18 +79,18 @@ fn usage(o: &getopts::Options, why: &str) -> ExitCode {
 fn run(sock: &Path, req: Request) -> Result<ExitCode, String> {
     let shown = sock.display();
     let mut c = Client::connect(sock, TIMEOUT).map_err(|e| match e {
-        ClientError::Connect(e) => format!(
+        ControlError::Connect(e) => format!(
             "cannot reach wackamole at {shown}: {} (is wackamole running?)",
             describe(&e)
         ),
         e => format!("cannot reach wackamole at {shown}: {e}"),
     })?;
-    let failed = |e: ClientError| {
+    let failed = |e: ControlError| {
         match e {
-        ClientError::Closed if req.is_extension() => format!(
+        ControlError::Closed if req.is_extension() => format!(
             "the daemon at {shown} closed the connection: it does not know this request (a C wackamole 2.1.4?)"
         ),
-        ClientError::Closed => {
+        ControlError::Closed => {
             format!("the daemon at {shown} closed the connection without replying")
         }
         e => format!("{req} to the daemon at {shown}: {e}"),
@@ -108,7 +108,7 @@ fn run(sock: &Path, req: Request) -> Result<ExitCode, String> {
                 eprintln!("wackatrl: the daemon at {shown} answered {req} with status {status}");
             }
             let vifs = c.get_state().map_err(|e| match e {
-                ClientError::Closed => {
+                ControlError::Closed => {
                     format!("the daemon at {shown} closed the connection before sending its table")
                 }
                 e => format!("GET_STATE to the daemon at {shown}: {e}"),

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 pub use super::lexer::Pos;
 use crate::net::identity::AddressError;
+use crate::spread::name::MAX_GROUP_LEN;
 
 /// A config that cannot be used. `Display` gives
 /// `FILE:LINE:COL: message` (or `FILE: message` when no place applies).
@@ -103,8 +104,6 @@ pub enum ErrorKind {
     },
 }
 
-/// The longest Spread group name (MAX_GROUP_NAME 32, NUL included).
-pub const MAX_GROUP_NAME: usize = 31;
 /// Linux IFNAMSIZ less the NUL.
 pub const MAX_IFNAME: usize = 15;
 /// sun_path less the NUL.
@@ -180,7 +179,7 @@ impl fmt::Display for ErrorKind {
             ),
             ErrorKind::GroupTooLong { group } => write!(
                 f,
-                "group name '{group}' is {} bytes long; Spread allows at most {MAX_GROUP_NAME}",
+                "group name '{group}' is {} bytes long; Spread allows at most {MAX_GROUP_LEN}",
                 group.len()
             ),
             ErrorKind::EmptyValue { directive } => write!(f, "{directive} must not be empty"),

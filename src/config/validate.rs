@@ -6,13 +6,14 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::addr::mask;
-use super::error::{Error, ErrorKind, Pos, Warning, WarningKind, MAX_GROUP_NAME, MAX_SOCKET_PATH};
+use super::error::{Error, ErrorKind, Pos, Warning, WarningKind, MAX_SOCKET_PATH};
 use super::parser::Draft;
 use super::prefer::{self, C_MAX_PREFER};
 use super::{
     defaults, Balance, BalanceRate, Config, LogFacility, NotifyTarget, PreferEntry, DEFAULT_CONTROL,
 };
 use crate::spread::addr::SpreadAddr;
+use crate::spread::name::{self, NameError};
 
 /// C's table sizes (MAX_PSEUDO, MAX_NOTIF): beyond them a C node in the
 /// same cluster corrupts its memory.
@@ -86,7 +87,9 @@ pub(super) fn finish(
         Some((g, pos)) => {
             if g.is_empty() {
                 cx.error(Some(pos), ErrorKind::EmptyValue { directive: "Group" });
-            } else if g.len() > MAX_GROUP_NAME {
+            } else if let Err(NameError::TooLong { .. }) = name::check_group(&g) {
+                // Only the length is a config error; Spread refuses the
+                // other bad names when the daemon joins.
                 cx.error(Some(pos), ErrorKind::GroupTooLong { group: g.clone() });
             }
             g

@@ -14,7 +14,7 @@ pub const MAX_REPLY: usize = 64 << 20;
 
 /// What went wrong talking to the daemon.
 #[derive(Debug)]
-pub enum ClientError {
+pub enum ControlError {
     /// No daemon there (no socket, refused, no permission).
     Connect(io::Error),
     /// The daemon closed the connection before the first byte of the
@@ -30,23 +30,23 @@ pub enum ClientError {
     Io(io::Error),
 }
 
-impl fmt::Display for ClientError {
+impl fmt::Display for ControlError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ClientError::Connect(e) => write!(f, "cannot connect: {}", describe(e)),
-            ClientError::Closed => f.write_str("the daemon closed the connection"),
-            ClientError::Truncated => {
+            ControlError::Connect(e) => write!(f, "cannot connect: {}", describe(e)),
+            ControlError::Closed => f.write_str("the daemon closed the connection"),
+            ControlError::Truncated => {
                 f.write_str("the daemon closed the connection in the middle of its reply")
             }
-            ClientError::TimedOut(t) => write!(f, "no reply within {} s", t.as_secs_f64()),
-            ClientError::TooLarge(n) => write!(f, "a reply of {n} bytes announced"),
-            ClientError::Malformed(e) => write!(f, "a malformed reply: {e}"),
-            ClientError::Io(e) => describe(e).fmt(f),
+            ControlError::TimedOut(t) => write!(f, "no reply within {} s", t.as_secs_f64()),
+            ControlError::TooLarge(n) => write!(f, "a reply of {n} bytes announced"),
+            ControlError::Malformed(e) => write!(f, "a malformed reply: {e}"),
+            ControlError::Io(e) => describe(e).fmt(f),
         }
     }
 }
 
-impl std::error::Error for ClientError {}
+impl std::error::Error for ControlError {}
 
 /// An I/O error in words, without Rust's "(os error N)".
 pub fn describe(e: &io::Error) -> String {
@@ -66,12 +66,12 @@ pub struct Client {
 impl Client {
     /// Connects to the socket at `path`; every later read and write
     /// gives up after `timeout`.
-    pub fn connect(path: &Path, timeout: Duration) -> Result<Client, ClientError> {
-        let stream = UnixStream::connect(path).map_err(ClientError::Connect)?;
+    pub fn connect(path: &Path, timeout: Duration) -> Result<Client, ControlError> {
+        let stream = UnixStream::connect(path).map_err(ControlError::Connect)?;
         stream
             .set_read_timeout(Some(timeout))
             .and_then(|_| stream.set_write_timeout(Some(timeout)))
-            .map_err(ClientError::Io)?;
+            .map_err(ControlError::Io)?;
         Ok(Client {
             stream,
             path: path.to_path_buf(),
@@ -85,33 +85,33 @@ impl Client {
     }
 
     /// GET_STATE: the VIF table in C's layout.
-    pub fn get_state(&mut self) -> Result<Vec<LegacyVif>, ClientError> {
+    pub fn get_state(&mut self) -> Result<Vec<LegacyVif>, ControlError> {
         let body = self.request(Request::GetState)?;
-        decode_state(&body).map_err(ClientError::Malformed)
+        decode_state(&body).map_err(ControlError::Malformed)
     }
 
     /// FAILURE or SUCCESS: the daemon's status word (0 when it acted).
-    pub fn post(&mut self, req: Request) -> Result<i32, ClientError> {
+    pub fn post(&mut self, req: Request) -> Result<i32, ControlError> {
         assert!(!req.reply_is_framed(), "{req} is not FAILURE or SUCCESS");
         let b = self.request(req)?;
         Ok(i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
     }
 
     /// STATUS_JSON: the status text, checked to be JSON.
-    pub fn status_json(&mut self) -> Result<super::json::Value, ClientError> {
+    pub fn status_json(&mut self) -> Result<super::json::Value, ControlError> {
         let body = self.request(Request::StatusJson)?;
-        super::decode_json(&body).map_err(ClientError::Malformed)
+        super::decode_json(&body).map_err(ControlError::Malformed)
     }
 
     /// RELOAD: whether the daemon took the new config, and its message.
-    pub fn reload(&mut self) -> Result<(bool, String), ClientError> {
+    pub fn reload(&mut self) -> Result<(bool, String), ControlError> {
         let body = self.request(Request::Reload)?;
-        decode_reload(&body).map_err(ClientError::Malformed)
+        decode_reload(&body).map_err(ControlError::Malformed)
     }
 
     /// Sends one request; returns the body of a framed reply, or the 4
     /// status bytes of FAILURE / SUCCESS.
-    pub fn request(&mut self, req: Request) -> Result<Vec<u8>, ClientError> {
+    pub fn request(&mut self, req: Request) -> Result<Vec<u8>, ControlError> {
         self.stream
             .write_all(&[req.byte()])
             .map_err(|e| self.io_error(e, true))?;
@@ -122,7 +122,7 @@ impl Client {
         }
         let len = u32::from_be_bytes(head);
         if len as usize > MAX_REPLY {
-            return Err(ClientError::TooLarge(len));
+            return Err(ControlError::TooLarge(len));
         }
         let mut body = vec![0u8; len as usize];
         self.read_all(&mut body, false)?;
@@ -131,12 +131,12 @@ impl Client {
 
     /// Fills `buf`. `first`: nothing of this reply has come yet, so an
     /// end of stream means the daemon refused the request.
-    fn read_all(&mut self, buf: &mut [u8], first: bool) -> Result<(), ClientError> {
+    fn read_all(&mut self, buf: &mut [u8], first: bool) -> Result<(), ControlError> {
         let mut got = 0;
         while got < buf.len() {
             match self.stream.read(&mut buf[got..]) {
-                Ok(0) if first && got == 0 => return Err(ClientError::Closed),
-                Ok(0) => return Err(ClientError::Truncated),
+                Ok(0) if first && got == 0 => return Err(ControlError::Closed),
+                Ok(0) => return Err(ControlError::Truncated),
                 Ok(n) => got += n,
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) => return Err(self.io_error(e, first && got == 0)),
@@ -145,15 +145,15 @@ impl Client {
         Ok(())
     }
 
-    fn io_error(&self, e: io::Error, before_reply: bool) -> ClientError {
+    fn io_error(&self, e: io::Error, before_reply: bool) -> ControlError {
         match e.kind() {
-            ErrorKind::WouldBlock | ErrorKind::TimedOut => ClientError::TimedOut(self.timeout),
+            ErrorKind::WouldBlock | ErrorKind::TimedOut => ControlError::TimedOut(self.timeout),
             // A peer that closes with our bytes unread resets instead.
             ErrorKind::ConnectionReset | ErrorKind::BrokenPipe if before_reply => {
-                ClientError::Closed
+                ControlError::Closed
             }
-            ErrorKind::ConnectionReset | ErrorKind::BrokenPipe => ClientError::Truncated,
-            _ => ClientError::Io(e),
+            ErrorKind::ConnectionReset | ErrorKind::BrokenPipe => ControlError::Truncated,
+            _ => ControlError::Io(e),
         }
     }
 }
@@ -186,7 +186,7 @@ mod tests {
         let e = Client::connect(&d.join("nope"), Duration::from_secs(1))
             .err()
             .unwrap();
-        assert!(matches!(e, ClientError::Connect(_)));
+        assert!(matches!(e, ControlError::Connect(_)));
         assert_eq!(e.to_string(), "cannot connect: No such file or directory");
         let _ = std::fs::remove_dir_all(d);
     }
@@ -202,7 +202,7 @@ mod tests {
         let mut c = Client::connect(&sock, Duration::from_millis(200)).unwrap();
         let t = Instant::now();
         let e = c.request(Request::GetState).err().unwrap();
-        assert!(matches!(e, ClientError::TimedOut(_)), "{e:?}");
+        assert!(matches!(e, ControlError::TimedOut(_)), "{e:?}");
         assert!(t.elapsed() < Duration::from_secs(1));
         let _ = std::fs::remove_dir_all(d);
     }
@@ -218,7 +218,7 @@ mod tests {
         let mut c = Client::connect(&sock, Duration::from_secs(2)).unwrap();
         assert!(matches!(
             c.request(Request::StatusJson),
-            Err(ClientError::Closed)
+            Err(ControlError::Closed)
         ));
         let _ = std::fs::remove_file(&sock);
         serve_one(&sock, |mut s| {
@@ -229,7 +229,7 @@ mod tests {
         let mut c = Client::connect(&sock, Duration::from_secs(2)).unwrap();
         assert!(matches!(
             c.request(Request::StatusJson),
-            Err(ClientError::Truncated)
+            Err(ControlError::Truncated)
         ));
         let _ = std::fs::remove_file(&sock);
         serve_one(&sock, |mut s| {
@@ -240,7 +240,7 @@ mod tests {
         let mut c = Client::connect(&sock, Duration::from_secs(2)).unwrap();
         assert!(matches!(
             c.request(Request::GetState),
-            Err(ClientError::TooLarge(_))
+            Err(ControlError::TooLarge(_))
         ));
         let _ = std::fs::remove_dir_all(d);
     }

@@ -17,6 +17,7 @@ use mio::{Interest, Registry, Token};
 use nix::sys::socket::{send, MsgFlags};
 
 use super::Request;
+use crate::io::WriteBuf;
 
 /// Sessions at once; a connection beyond closes the oldest session. The
 /// session tokens are `first_session_token .. first_session_token +
@@ -40,9 +41,8 @@ pub struct SessionId {
 struct Session {
     stream: UnixStream,
     generation: u64,
-    out: Vec<u8>,
-    /// Bytes of `out` already written.
-    sent: usize,
+    /// Replies not yet written.
+    out: WriteBuf,
     /// Requests handed to the daemon and not yet answered.
     pending: usize,
     /// No more reading (EOF or an unknown byte): close once every reply
@@ -52,32 +52,16 @@ struct Session {
 
 impl Session {
     fn unsent(&self) -> usize {
-        self.out.len() - self.sent
+        self.out.len()
     }
 
     /// Writes as much as the socket takes. `Err` when the session is
     /// broken. `MSG_NOSIGNAL`: a client gone away is an error here, never
     /// a SIGPIPE for the daemon.
     fn flush(&mut self) -> io::Result<()> {
-        while self.sent < self.out.len() {
-            let fd = self.stream.as_raw_fd();
-            match send(fd, &self.out[self.sent..], MsgFlags::MSG_NOSIGNAL).map_err(io::Error::from)
-            {
-                Ok(0) => return Err(ErrorKind::WriteZero.into()),
-                Ok(n) => self.sent += n,
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        if self.sent == self.out.len() {
-            self.out.clear();
-            self.sent = 0;
-        } else if self.sent > self.out.len() / 2 {
-            self.out.drain(..self.sent);
-            self.sent = 0;
-        }
-        Ok(())
+        let fd = self.stream.as_raw_fd();
+        self.out
+            .write_with(|b| send(fd, b, MsgFlags::MSG_NOSIGNAL).map_err(io::Error::from))
     }
 
     fn finished(&self) -> bool {
@@ -250,7 +234,7 @@ impl Server {
             return;
         };
         sess.pending = sess.pending.saturating_sub(1);
-        sess.out.extend_from_slice(bytes);
+        sess.out.push(bytes);
         self.flush_slot(s.slot);
     }
 
@@ -343,8 +327,7 @@ impl Server {
             self.sessions[slot] = Some(Session {
                 stream,
                 generation: self.next_generation,
-                out: Vec::new(),
-                sent: 0,
+                out: WriteBuf::new(),
                 pending: 0,
                 closing: false,
             });

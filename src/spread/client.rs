@@ -20,6 +20,7 @@ use super::error::SpreadError;
 use super::wire::handshake::{self, ClientHandshake, ClientStep};
 use super::wire::message::{Decoder, Message};
 use super::wire::{request, Order};
+use crate::io::WriteBuf;
 
 /// A Spread failure, with what the system said where that helps.
 #[derive(Debug)]
@@ -262,8 +263,7 @@ impl Connecting {
             private_group,
             daemon_version,
             decoder,
-            out: Vec::new(),
-            out_start: 0,
+            out: WriteBuf::new(),
         }
     }
 }
@@ -275,9 +275,8 @@ pub struct Client {
     private_group: String,
     daemon_version: (u8, u8, u8),
     decoder: Decoder,
-    /// Requests not yet written, from `out_start`.
-    out: Vec<u8>,
-    out_start: usize,
+    /// Requests not yet written.
+    out: WriteBuf,
 }
 
 impl Client {
@@ -367,33 +366,24 @@ impl Client {
     }
 
     fn send(&mut self, bytes: Vec<u8>) -> Result<(), ClientError> {
-        if self.out_start > 0 && self.out_start == self.out.len() {
-            self.out.clear();
-            self.out_start = 0;
-        }
-        self.out.extend_from_slice(&bytes);
+        self.out.push(&bytes);
         self.flush()
     }
 
     /// Writes queued requests as far as the socket takes them.
     pub fn flush(&mut self) -> Result<(), ClientError> {
-        while self.out_start < self.out.len() {
-            match self.socket.write(&self.out[self.out_start..]) {
-                Ok(0) => return Err(ClientError::new(SpreadError::ConnectionClosed)),
-                Ok(n) => self.out_start += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(closed_or(&e)),
+        match self.out.write_to(&mut self.socket) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::WriteZero => {
+                Err(ClientError::new(SpreadError::ConnectionClosed))
             }
+            Err(e) => Err(closed_or(&e)),
         }
-        self.out.clear();
-        self.out_start = 0;
-        Ok(())
     }
 
     /// Requests are waiting for the socket to take them.
     pub fn wants_write(&self) -> bool {
-        self.out_start < self.out.len()
+        !self.out.is_empty()
     }
 
     /// The next message, reading what the socket has; `Ok(None)` when

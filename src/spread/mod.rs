@@ -8,5 +8,5 @@
 pub mod addr;
 pub mod client;
 pub mod error;
-pub mod model;
+pub mod name;
 pub mod wire;

@@ -5,6 +5,7 @@
 
 use super::{check_private_name, VERSION};
 use crate::spread::error::SpreadError;
+use crate::spread::name;
 
 /// Authentication method name slots of the choice message.
 pub const MAX_AUTH_METHODS: usize = 3;
@@ -176,7 +177,7 @@ pub fn parse_connect_request(b: &[u8]) -> Result<Option<(ConnectRequest, usize)>
         return Ok(None);
     }
     let name = &b[head..head + len];
-    if !name.iter().all(|&c| super::is_name_byte(c)) {
+    if !name.iter().all(|&c| name::is_name_byte(c)) {
         return Err(SpreadError::RejectIllegalName);
     }
     Ok(Some((

@@ -19,14 +19,14 @@ pub mod message;
 pub mod request;
 
 use super::error::SpreadError;
+use super::name;
 
 /// The version this library announces: 5.0.1, accepted by 3.16+, 4.x
 /// and 5.x daemons alike.
 pub const VERSION: (u8, u8, u8) = (5, 0, 1);
 pub const HEADER_LEN: usize = 48;
-/// Group name slots on the wire, NUL included.
-pub const MAX_GROUP_NAME: usize = 32;
-pub const MAX_PRIVATE_NAME: usize = 10;
+/// Name lengths: Spread's name rules live in [`super::name`].
+pub use super::name::{MAX_GROUP_NAME, MAX_PRIVATE_NAME};
 /// What a daemon accepts in one request (session.c).
 pub const MAX_REQUEST_GROUPS: usize = 100;
 pub const MAX_REQUEST_DATA: usize = 144_000;
@@ -133,34 +133,16 @@ fn word(b: &[u8], at: usize) -> [u8; 4] {
     [b[at], b[at + 1], b[at + 2], b[at + 3]]
 }
 
-/// Bytes allowed in group and private names: `$` to `~`.
-pub fn is_name_byte(b: u8) -> bool {
-    (0x24..=0x7e).contains(&b)
-}
-
-/// A group name a client may join or send to: 1–31 name bytes (or a
-/// private group, `#name#daemon`, as a destination).
+/// A group name a client may join or send to, by Spread's rules
+/// ([`name::check_group`]); what breaks them is ILLEGAL_GROUP.
 pub fn check_group_name(name: &str) -> Result<(), SpreadError> {
-    let b = name.as_bytes();
-    let private = b.first() == Some(&b'#');
-    let ok = !b.is_empty()
-        && b.len() < MAX_GROUP_NAME
-        && b.iter().all(|&c| is_name_byte(c) || (private && c == b'#'));
-    if ok {
-        Ok(())
-    } else {
-        Err(SpreadError::IllegalGroup)
-    }
+    name::check_group(name).map_err(|_| SpreadError::IllegalGroup)
 }
 
-/// A private name: 0–10 name bytes (empty: the daemon invents one).
+/// A private name (0–10 name bytes, [`name::check_private_name`]);
+/// what breaks the rules is REJECT_ILLEGAL_NAME.
 pub fn check_private_name(name: &str) -> Result<(), SpreadError> {
-    let b = name.as_bytes();
-    if b.len() <= MAX_PRIVATE_NAME && b.iter().all(|&c| is_name_byte(c)) {
-        Ok(())
-    } else {
-        Err(SpreadError::RejectIllegalName)
-    }
+    name::check_private_name(name).map_err(|_| SpreadError::RejectIllegalName)
 }
 
 /// A 32-byte NUL-padded name slot.
