@@ -136,14 +136,8 @@ fn main() -> ExitCode {
     if m.opt_present("t") {
         // The daemon will refuse to start without an identity; a check
         // of the file still passes, with the problem as a warning.
-        let node = match identity::identify(
-            address_override,
-            cfg.node_address(),
-            &cfg.vifs()
-                .iter()
-                .flat_map(|v| v.v4().map(|a| a.addr))
-                .collect::<Vec<_>>(),
-        ) {
+        let node = match identity::identify(address_override, cfg.node_address(), &cfg.vip_addrs())
+        {
             Ok((addr, source)) => format!("{addr} ({source})"),
             Err(e) => {
                 eprintln!("wackamole: warning: {e}");

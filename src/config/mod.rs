@@ -67,6 +67,13 @@ impl VifId {
     pub const fn wire(self) -> Ipv4Addr {
         self.0
     }
+    /// The identity of a VIF whose first address is `first`.
+    pub fn of(first: &VipAddr) -> VifId {
+        VifId(match first {
+            VipAddr::V4(a) => a.addr,
+            VipAddr::V6(a) => addr::wire_id_v6(a.addr),
+        })
+    }
 }
 
 impl std::fmt::Display for VifId {
@@ -94,10 +101,7 @@ impl Vif {
     /// Its identity: the first address if IPv4 (as in C), else
     /// [`addr::wire_id_v6`] of it.
     pub fn id(&self) -> VifId {
-        VifId(match self.first() {
-            VipAddr::V4(a) => a.addr,
-            VipAddr::V6(a) => addr::wire_id_v6(a.addr),
-        })
+        VifId::of(self.first())
     }
 
     /// The same VIF with the same addresses (where it is written in the

@@ -9,7 +9,7 @@ use super::json::Value;
 use super::{frame, DecodeError};
 use crate::cluster::engine::Phase;
 use crate::cluster::msg::Priority;
-use crate::config::VipAddr;
+use crate::config::{VifId, VipAddr};
 
 /// Where the node stands: off the group, or in a phase of the engine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -89,6 +89,13 @@ pub fn priority_name(p: u8) -> &'static str {
     Priority::from_wire(i32::from(p)).map_or("UNKNOWN", Priority::name)
 }
 
+impl VifInfo {
+    /// Its identity (what STATE and BALANCE name it by).
+    pub fn id(&self) -> Option<VifId> {
+        self.addrs.first().map(VifId::of)
+    }
+}
+
 /// An address as the status shows it: `IF:a.b.c.d/P` or `IF:[v6]/P`
 /// (the config's syntax, without the `nNET` suffix).
 pub fn address_text(a: &VipAddr) -> String {
@@ -126,6 +133,10 @@ pub fn status_value(s: &Snapshot) -> Value {
         .map(|v| {
             let owner = (!v.owner.is_unspecified()).then_some(v.owner);
             Value::Object(vec![
+                (
+                    "id".into(),
+                    Value::opt(v.id(), |id| Value::str(id.to_string())),
+                ),
                 (
                     "addresses".into(),
                     Value::Array(
@@ -271,9 +282,10 @@ mod tests {
                 r#""connected":true,"failure_simulated":false,"state":"RUN","mature":true,"#,
                 r#""view_id":"1:-2:3","#,
                 r##""members":[{"name":"#wack1#n1","address":"10.0.0.1","vifs":1}],"##,
-                r#""vifs":[{"addresses":["eth0:192.0.2.10/24","eth0:[2001:db8::10]/64"],"#,
+                r#""vifs":[{"id":"192.0.2.10","addresses":["eth0:192.0.2.10/24","eth0:[2001:db8::10]/64"],"#,
                 r#""owner":"10.0.0.1","priority":"PREFER_CLAIMED","held_here":true},"#,
-                r#"{"addresses":["eth1:192.0.2.20/32"],"owner":null,"priority":"UNCLAIMED","#,
+                r#"{"id":"192.0.2.20","addresses":["eth1:192.0.2.20/32"],"owner":null,"#,
+                r#""priority":"UNCLAIMED","#,
                 r#""held_here":false}],"counts":{"vifs":2,"held_here":1},"#,
                 r#""last_change":"acquired eth0:192.0.2.10/24 \"now\""}"#
             )

@@ -10,7 +10,7 @@ use std::process::{Child, ExitStatus};
 use std::time::{Duration, Instant};
 
 use super::runner::{FAILED_STATUS, FAILURE_PREFIX};
-use crate::config::HookEvent;
+use crate::config::{HookEvent, VifId};
 
 /// At most this much of a child's stderr is kept; the rest is counted.
 pub const MAX_CAPTURE: usize = 4096;
@@ -87,6 +87,8 @@ pub struct Finished {
     /// `RunDynamic m:f`, `RunDynamic Pkg::sub` or `RunScript /path`.
     pub hook: String,
     pub event: HookEvent,
+    /// The VIF, for `on` events.
+    pub vif: Option<VifId>,
     /// The VIF's first address, for `on` events.
     pub vip: Option<IpAddr>,
     pub pid: u32,
@@ -144,6 +146,7 @@ pub(super) struct Running {
     pub child: Child,
     pub hook: String,
     pub event: HookEvent,
+    pub vif: Option<VifId>,
     pub vip: Option<IpAddr>,
     /// Started through the runner: its failure line means `Failed`.
     pub via_runner: bool,
@@ -230,6 +233,7 @@ impl Running {
         let finished = Finished {
             hook: self.hook,
             event: self.event,
+            vif: self.vif,
             vip: self.vip,
             pid: self.child.id(),
             outcome,
@@ -248,6 +252,7 @@ mod tests {
         Finished {
             hook: "RunScript /usr/local/sbin/vip".into(),
             event: HookEvent::OnUp,
+            vif: Some(VifId::new("192.0.2.10".parse().unwrap())),
             vip: Some("192.0.2.10".parse().unwrap()),
             pid: 42,
             outcome,

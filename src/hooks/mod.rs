@@ -234,6 +234,7 @@ impl Hooks {
                     child,
                     hook,
                     event,
+                    vif: vif.map(HookVif::id),
                     vip,
                     via_runner: matches!(self.hooks[i].target, HookTarget::Shared { .. }),
                     started: now,

@@ -4,7 +4,7 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::record::{CInterface, CallArgs, MAX_EXTRAS};
-use crate::config::{HookEvent, Vif, VipAddr};
+use crate::config::{HookEvent, Vif, VifId, VipAddr};
 
 /// The environment variables a `RunScript` program may get; every one
 /// is removed from what the daemon passes on before the hook's own are
@@ -22,6 +22,7 @@ pub const SCRIPT_VARS: [&str; 6] = [
 /// the node that held it before the change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HookVif {
+    id: VifId,
     addrs: Vec<VipAddr>,
     owner: Option<Ipv4Addr>,
     args: CallArgs,
@@ -47,6 +48,7 @@ impl HookVif {
         }
         args.owner = CInterface::owner(owner);
         HookVif {
+            id: vif.id(),
             addrs: vif.addrs.clone(),
             owner,
             args,
@@ -56,6 +58,11 @@ impl HookVif {
     /// The three arguments of the C call.
     pub fn args(&self) -> &CallArgs {
         &self.args
+    }
+
+    /// The VIF's identity.
+    pub fn id(&self) -> VifId {
+        self.id
     }
 
     /// The VIF's first address, which names it.

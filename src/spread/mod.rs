@@ -1,6 +1,8 @@
-//! The link to Spread: daemon addresses, error codes, the client wire
-//! protocol (sans-I/O, in [`wire`]), and (to come) the non-blocking
-//! connection the daemon polls.
+//! The link to Spread: daemon addresses ([`addr`]), error codes
+//! ([`error`]), the rules for names ([`name`]), the client wire protocol
+//! (sans-I/O, in [`wire`], the authoritative copy of Spread's rules for
+//! the client), and the non-blocking connection ([`client`]) that the
+//! daemon's Spread backend (`group::spread`) drives.
 //!
 //! Owns: everything that knows Spread's framing and rules. Nothing
 //! outside this module sees a Spread header.
