@@ -20,9 +20,26 @@ use crate::group::{Delivery, GroupError, GroupEvent, LinkState, Membership};
 /// How long a handshake may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The link went down; the words say why, for the log.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Lost(pub String);
+/// Why the link went down.
+#[derive(Debug)]
+pub enum Lost {
+    /// The backend failed (the daemon died, a write failed, ...).
+    Failed(GroupError),
+    /// `wackatrl -f`.
+    FailureSimulated,
+    /// A reload names another group, Spread daemon or identity.
+    Reload,
+}
+
+impl std::fmt::Display for Lost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Lost::Failed(e) => e.fmt(f),
+            Lost::FailureSimulated => f.write_str("failure simulated by wackatrl -f"),
+            Lost::Reload => f.write_str("reloading with another group, Spread daemon or identity"),
+        }
+    }
+}
 
 pub struct Link {
     backend: Box<dyn Membership>,
@@ -32,7 +49,7 @@ pub struct Link {
     held_down: bool,
     /// A failure seen while sending: handled once the current actions
     /// are done.
-    broken: Option<String>,
+    broken: Option<GroupError>,
 }
 
 impl Link {
@@ -140,15 +157,14 @@ impl Link {
                 self.drop_socket(registry);
                 timers.cancel(Key::ConnectTimeout);
                 warn!(
-                    "cannot connect to {}: {}; retrying in {:?}",
+                    "cannot connect to {}: {e}; retrying in {:?}",
                     self.describe(),
-                    describe_error(&e),
                     self.retry
                 );
                 self.retry_later(timers);
                 None
             }
-            Err(e) => Some(Lost(describe_error(&e))),
+            Err(e) => Some(Lost::Failed(e)),
         }
     }
 
@@ -161,13 +177,14 @@ impl Link {
             Delivery::Agreed
         };
         if let Err(e) = self.backend.multicast(how, t as i16, body) {
-            self.broken.get_or_insert_with(|| e.to_string());
+            // The first failure says why; later ones follow from it.
+            self.broken.get_or_insert(e);
         }
     }
 
     /// A send failure seen since the last call.
     pub fn take_broken(&mut self) -> Option<Lost> {
-        self.broken.take().map(Lost)
+        self.broken.take().map(Lost::Failed)
     }
 
     /// The handshake did not finish in time: give up and retry later.
@@ -187,7 +204,7 @@ impl Link {
     pub fn lost(&mut self, registry: &Registry, timers: &mut Timers, why: &Lost) {
         self.drop_socket(registry);
         timers.cancel(Key::ConnectTimeout);
-        warn!("lost {}: {}", self.describe(), why.0);
+        warn!("lost {}: {why}", self.describe());
         if !self.held_down {
             self.retry_later(timers);
         }
@@ -232,8 +249,4 @@ impl Link {
     fn retry_later(&mut self, timers: &mut Timers) {
         timers.set_in(Key::Reconnect, Instant::now(), self.retry);
     }
-}
-
-fn describe_error(e: &GroupError) -> String {
-    e.to_string()
 }

@@ -316,7 +316,7 @@ impl Node {
             Request::Failure => {
                 if self.link.hold_down(&mut self.timers) {
                     info!("wackatrl: simulating a failure: leaving Spread until told otherwise");
-                    self.lose(Lost("failure simulated by wackatrl -f".into()));
+                    self.lose(Lost::FailureSimulated);
                 }
                 control::encode_ack().to_vec()
             }

@@ -124,9 +124,7 @@ impl Node {
     /// Another group, Spread daemon or identity: leave under the old
     /// configuration, join again under the new.
     fn rejoin_with(&mut self, new: Config, diff: &Diff) {
-        self.lose(Lost(
-            "reloading with another group, Spread daemon or identity".into(),
-        ));
+        self.lose(Lost::Reload);
         self.link.close(self.poll.registry(), &mut self.timers);
         self.cfg = new;
         match identity::identify(
