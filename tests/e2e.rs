@@ -539,9 +539,12 @@ fn five_hosts_share_64_vips_evenly() {
     }
 }
 
-/// The MAC a neighbour namespace has for `ip` on `dev`, if any.
-fn neigh_mac(ns: &common::netns::Netns, dev: &str, ip: Ipv4Addr) -> Option<String> {
-    let out = ns.ip(&["neigh", "show", &ip.to_string(), "dev", dev]);
+/// The MAC a neighbour namespace has for `ip` (IPv4 or IPv6) on `dev`,
+/// if any.
+fn neigh_mac(ns: &common::netns::Netns, dev: &str, ip: impl ToString) -> Option<String> {
+    let ip = ip.to_string();
+    let family = if ip.contains(':') { "-6" } else { "-4" };
+    let out = ns.ip(&[family, "neigh", "show", &ip, "dev", dev]);
     let at = out.find("lladdr ")? + "lladdr ".len();
     out.get(at..at + 17).map(str::to_string)
 }
@@ -591,13 +594,6 @@ fn a_notified_neighbour_hears_the_acquire_twice() {
         "the repeat came after {:?}, not past locktime",
         again - first
     );
-}
-
-/// The MAC a neighbour namespace has for an IPv6 `ip` on `dev`, if any.
-fn neigh6_mac(ns: &common::netns::Netns, dev: &str, ip: &str) -> Option<String> {
-    let out = ns.ip(&["-6", "neigh", "show", ip, "dev", dev]);
-    let at = out.find("lladdr ")? + "lladdr ".len();
-    out.get(at..at + 17).map(str::to_string)
 }
 
 /// A reload that redefines a held IPv6 VIF (here: a grouped one that
@@ -650,7 +646,7 @@ fn a_reload_that_redefines_an_ipv6_vif_announces_it_again() {
         client.ip(&[
             "-6", "neigh", "replace", a, "lladdr", wrong, "dev", "e0", "nud", "stale",
         ]);
-        assert_eq!(neigh6_mac(&client, "e0", a).as_deref(), Some(wrong));
+        assert_eq!(neigh_mac(&client, "e0", a).as_deref(), Some(wrong));
     }
 
     c.write_conf_with(0, &conf(&[new6]));
@@ -662,7 +658,7 @@ fn a_reload_that_redefines_an_ipv6_vif_announces_it_again() {
     for a in [old6, new6] {
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
-            let got = neigh6_mac(&client, "e0", a);
+            let got = neigh_mac(&client, "e0", a);
             if got.as_deref() == Some(mac.as_str()) {
                 break;
             }

@@ -215,26 +215,27 @@ impl Node {
         self.execute(acts);
     }
 
-    pub(super) fn execute(&mut self, actions: Vec<Action>) {
-        let mut env = Env {
+    /// The executor, and what it may touch of the node.
+    fn executor(&mut self) -> (&mut Executor, Env<'_>) {
+        let env = Env {
             cfg: &self.cfg,
             engine: &self.engine,
             timers: &mut self.timers,
             link: &mut self.link,
         };
-        self.exec.execute(actions, &mut env);
+        (&mut self.exec, env)
+    }
+
+    pub(super) fn execute(&mut self, actions: Vec<Action>) {
+        let (exec, mut env) = self.executor();
+        exec.execute(actions, &mut env);
     }
 
     /// For a reload's releases, under the configuration they were made
     /// for (see `Executor::run`).
     pub(super) fn run_under_old_config(&mut self, actions: Vec<Action>) {
-        let mut env = Env {
-            cfg: &self.cfg,
-            engine: &self.engine,
-            timers: &mut self.timers,
-            link: &mut self.link,
-        };
-        self.exec.run(actions, &mut env);
+        let (exec, mut env) = self.executor();
+        exec.run(actions, &mut env);
     }
 
     // ---- timers and signals ------------------------------------------------
@@ -252,13 +253,8 @@ impl Node {
             Key::NotifyTick => self.exec.notify_tick(&mut self.timers),
             Key::Hooks => self.exec.reap_hooks(&mut self.timers),
             Key::CheckHeld => {
-                let mut env = Env {
-                    cfg: &self.cfg,
-                    engine: &self.engine,
-                    timers: &mut self.timers,
-                    link: &mut self.link,
-                };
-                self.exec.check_held(&mut env);
+                let (exec, mut env) = self.executor();
+                exec.check_held(&mut env);
                 self.timers
                     .set_in(Key::CheckHeld, Instant::now(), CHECK_HELD);
             }
