@@ -416,11 +416,10 @@ impl Executor {
         link.multicast(MessType::ArpCache, &msg::encode_arp_cache(&records));
     }
 
-    /// At the end: anything configured still up (a failed release) goes
-    /// too, and the `on down` hooks get to finish (their time limit
-    /// bounds this; a child the kernel cannot kill does not hold the
-    /// exit).
-    pub fn finish(&mut self, cfg: &Config, timers: &mut Timers) {
+    /// At the end, before leaving the group: anything configured still
+    /// up (a failed release) goes too, so that no peer takes over an
+    /// address that is still here.
+    pub fn remove_leftovers(&mut self, cfg: &Config) {
         let configured: Vec<&config::IfAddr> = cfg.vifs().iter().flat_map(|v| v.v4()).collect();
         for (a, r) in self.ifs.remove_stale(&configured) {
             match r {
@@ -429,6 +428,12 @@ impl Executor {
                 Err(e) => error!("removing {a}: {e}"),
             }
         }
+    }
+
+    /// At the very end: the `on down` hooks get to finish (their time
+    /// limit bounds this; a child the kernel cannot kill does not hold
+    /// the exit).
+    pub fn wait_for_hooks(&mut self, timers: &mut Timers) {
         let give_up = Instant::now() + hooks::DEFAULT_LIMIT + Duration::from_secs(5);
         while self.hooks.running() > 0 && Instant::now() < give_up {
             let wait = self

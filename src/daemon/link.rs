@@ -15,7 +15,7 @@ use mio::{Interest, Registry, Token};
 
 use super::timers::{Key, Timers};
 use crate::cluster::msg::MessType;
-use crate::group::{Delivery, GroupError, GroupEvent, LinkState, Membership};
+use crate::group::{Delivery, GroupError, GroupEvent, LinkState, Membership, Stage};
 
 /// How long a handshake may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -104,6 +104,7 @@ impl Link {
         if self.held_down || self.backend.state() != LinkState::Down {
             return None;
         }
+        self.broken = None;
         if let Err(e) = self.backend.connect() {
             warn!(
                 "cannot reach {}: {e}; retrying in {:?}",
@@ -156,11 +157,19 @@ impl Link {
             Err(e) if was == LinkState::Connecting && !joined => {
                 self.drop_socket(registry);
                 timers.cancel(Key::ConnectTimeout);
-                warn!(
-                    "cannot connect to {}: {e}; retrying in {:?}",
-                    self.describe(),
-                    self.retry
-                );
+                if e.stage == Stage::Join {
+                    warn!(
+                        "cannot join {}: {e}; retrying in {:?}",
+                        self.group(),
+                        self.retry
+                    );
+                } else {
+                    warn!(
+                        "cannot connect to {}: {e}; retrying in {:?}",
+                        self.describe(),
+                        self.retry
+                    );
+                }
                 self.retry_later(timers);
                 None
             }
@@ -193,7 +202,7 @@ impl Link {
             self.drop_socket(registry);
             warn!(
                 "{} did not answer within {CONNECT_TIMEOUT:?}; retrying",
-                self.describe()
+                self.backend.system()
             );
             self.retry_later(timers);
         }
@@ -204,7 +213,9 @@ impl Link {
     pub fn lost(&mut self, registry: &Registry, timers: &mut Timers, why: &Lost) {
         self.drop_socket(registry);
         timers.cancel(Key::ConnectTimeout);
-        warn!("lost {}: {why}", self.describe());
+        // One loss, however many sends failed on the way to it.
+        self.broken = None;
+        warn!("lost {}: {why}", self.backend.system());
         if !self.held_down {
             self.retry_later(timers);
         }
@@ -227,6 +238,7 @@ impl Link {
 
     /// Leaves the group cleanly (shutdown, a reload that reconnects).
     pub fn close(&mut self, registry: &Registry, timers: &mut Timers) {
+        self.broken = None;
         self.drop_socket(registry);
         timers.cancel(Key::ConnectTimeout);
         timers.cancel(Key::Reconnect);
@@ -248,5 +260,200 @@ impl Link {
 
     fn retry_later(&mut self, timers: &mut Timers) {
         timers.set_in(Key::Reconnect, Instant::now(), self.retry);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The link's life against a scripted backend: no socket, so the
+    //! backend has no source to register.
+
+    use std::collections::VecDeque;
+    use std::fmt;
+
+    use super::*;
+
+    #[derive(Debug)]
+    struct Failure(&'static str);
+
+    impl fmt::Display for Failure {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Failure {}
+
+    /// What the next `ready` does.
+    enum Step {
+        Events(Vec<GroupEvent>),
+        Fail(Stage, Vec<GroupEvent>),
+    }
+
+    struct Scripted {
+        state: LinkState,
+        steps: VecDeque<Step>,
+        sends_fail: bool,
+        sent: usize,
+    }
+
+    impl Membership for Scripted {
+        fn system(&self) -> &'static str {
+            "Test"
+        }
+        fn address(&self) -> String {
+            "nowhere".into()
+        }
+        fn describe(&self) -> String {
+            "Test at nowhere".into()
+        }
+        fn group(&self) -> &str {
+            "g"
+        }
+        fn state(&self) -> LinkState {
+            self.state
+        }
+        fn me(&self) -> Option<&str> {
+            (self.state == LinkState::Up).then_some("#me#d1")
+        }
+        fn connect(&mut self) -> Result<(), GroupError> {
+            self.state = LinkState::Connecting;
+            Ok(())
+        }
+        fn source(&mut self) -> Option<&mut dyn mio::event::Source> {
+            None
+        }
+        fn ready(&mut self, out: &mut Vec<GroupEvent>) -> Result<(), GroupError> {
+            match self.steps.pop_front() {
+                None => Ok(()),
+                Some(Step::Events(evs)) => {
+                    if evs.iter().any(|e| matches!(e, GroupEvent::Joined { .. })) {
+                        self.state = LinkState::Up;
+                    }
+                    out.extend(evs);
+                    Ok(())
+                }
+                Some(Step::Fail(stage, evs)) => {
+                    if evs.iter().any(|e| matches!(e, GroupEvent::Joined { .. })) {
+                        self.state = LinkState::Up;
+                    }
+                    out.extend(evs);
+                    Err(GroupError::new(stage, Failure("it broke")))
+                }
+            }
+        }
+        fn multicast(&mut self, _: Delivery, _: i16, _: &[u8]) -> Result<(), GroupError> {
+            self.sent += 1;
+            if self.sends_fail {
+                Err(GroupError::new(Stage::Session, Failure("write failed")))
+            } else {
+                Ok(())
+            }
+        }
+        fn close(&mut self) {
+            self.state = LinkState::Down;
+        }
+    }
+
+    fn link(steps: Vec<Step>, sends_fail: bool) -> Link {
+        let backend = Scripted {
+            state: LinkState::Down,
+            steps: steps.into(),
+            sends_fail,
+            sent: 0,
+        };
+        Link::new(Box::new(backend), Token(0), Duration::from_secs(1))
+    }
+
+    fn joined() -> GroupEvent {
+        GroupEvent::Joined {
+            me: "#me#d1".into(),
+        }
+    }
+
+    #[test]
+    fn a_handshake_that_fails_is_retried_and_is_no_loss() {
+        let poll = mio::Poll::new().unwrap();
+        let mut timers = Timers::default();
+        for stage in [Stage::Connect, Stage::Join] {
+            let mut l = link(vec![Step::Fail(stage, vec![])], false);
+            let mut out = Vec::new();
+            assert!(l.connect(poll.registry(), &mut timers, &mut out).is_none());
+            assert!(out.is_empty());
+            assert!(!l.is_up());
+            assert!(timers.is_set(Key::Reconnect), "{stage:?}");
+            assert!(!timers.is_set(Key::ConnectTimeout));
+            timers.cancel(Key::Reconnect);
+        }
+    }
+
+    #[test]
+    fn joined_comes_before_what_was_buffered_and_a_later_failure_is_a_loss() {
+        let poll = mio::Poll::new().unwrap();
+        let mut timers = Timers::default();
+        let view = GroupEvent::Transition;
+        let mut l = link(
+            vec![Step::Fail(Stage::Session, vec![joined(), view])],
+            false,
+        );
+        let mut out = Vec::new();
+        let lost = l.connect(poll.registry(), &mut timers, &mut out);
+        assert_eq!(out, [joined(), GroupEvent::Transition]);
+        assert!(matches!(lost, Some(Lost::Failed(_))), "{lost:?}");
+        assert!(!timers.is_set(Key::ConnectTimeout), "joined in time");
+    }
+
+    #[test]
+    fn one_loss_however_many_sends_failed_on_the_way() {
+        let poll = mio::Poll::new().unwrap();
+        let mut timers = Timers::default();
+        let mut l = link(vec![Step::Events(vec![joined()])], true);
+        let mut out = Vec::new();
+        assert!(l.connect(poll.registry(), &mut timers, &mut out).is_none());
+        assert!(l.is_up());
+        // The engine answers a view, the send fails, and the read that
+        // follows finds the link gone: the node handles that loss...
+        l.multicast(MessType::State, b"x");
+        l.multicast(MessType::Balance, b"y");
+        let why = Lost::Failed(GroupError::new(Stage::Session, Failure("reset")));
+        l.lost(poll.registry(), &mut timers, &why);
+        // ...and no second one for the failed sends.
+        assert!(l.take_broken().is_none());
+        assert!(!l.is_up());
+        assert!(timers.is_set(Key::Reconnect));
+    }
+
+    #[test]
+    fn a_failed_send_is_one_loss_after_the_batch() {
+        let poll = mio::Poll::new().unwrap();
+        let mut timers = Timers::default();
+        let mut l = link(vec![Step::Events(vec![joined()])], true);
+        let mut out = Vec::new();
+        l.connect(poll.registry(), &mut timers, &mut out);
+        l.multicast(MessType::State, b"x");
+        l.multicast(MessType::State, b"y");
+        let lost = l.take_broken();
+        assert_eq!(lost.map(|l| l.to_string()).as_deref(), Some("write failed"));
+        assert!(l.take_broken().is_none());
+    }
+
+    #[test]
+    fn a_held_down_link_stays_down_until_released() {
+        let poll = mio::Poll::new().unwrap();
+        let mut timers = Timers::default();
+        let mut l = link(vec![Step::Events(vec![joined()])], false);
+        timers.set_in(Key::Reconnect, Instant::now(), Duration::from_secs(1));
+        assert!(l.hold_down(&mut timers));
+        assert!(!l.hold_down(&mut timers), "already held");
+        assert!(!timers.is_set(Key::Reconnect));
+        let mut out = Vec::new();
+        l.connect(poll.registry(), &mut timers, &mut out);
+        assert!(out.is_empty() && !l.is_up());
+        l.lost(poll.registry(), &mut timers, &Lost::FailureSimulated);
+        assert!(!timers.is_set(Key::Reconnect), "no retry while held");
+        assert!(l.release_hold());
+        l.connect(poll.registry(), &mut timers, &mut out);
+        assert_eq!(out, [joined()]);
+        assert!(l.is_up());
     }
 }

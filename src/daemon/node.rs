@@ -338,11 +338,12 @@ impl Node {
         }
         let acts = self.engine.handle(Event::Shutdown);
         self.execute(acts);
+        self.exec.remove_leftovers(&self.cfg);
         self.link.close(self.poll.registry(), &mut self.timers);
         if let Some(server) = self.control.take() {
             server.remove();
         }
-        self.exec.finish(&self.cfg, &mut self.timers);
+        self.exec.wait_for_hooks(&mut self.timers);
         info!("stopped");
     }
 }

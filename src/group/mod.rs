@@ -92,6 +92,8 @@ pub enum LinkState {
 
 /// One membership backend. Every call returns at once.
 pub trait Membership {
+    /// The group system's name for logs (`Spread`).
+    fn system(&self) -> &'static str;
     /// Where the group system is, as the status shows it (`4803`).
     fn address(&self) -> String;
     /// The group system and address, for logs (`Spread at 4803`).

@@ -82,6 +82,10 @@ impl SpreadLink {
 }
 
 impl Membership for SpreadLink {
+    fn system(&self) -> &'static str {
+        "Spread"
+    }
+
     fn address(&self) -> String {
         self.addr.to_string()
     }
