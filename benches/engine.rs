@@ -7,7 +7,7 @@ use std::hint::black_box;
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
-use wackamole::cluster::engine::{Engine, Event, Settings, Timer, View};
+use wackamole::cluster::engine::{Delivered, Engine, Event, Settings, Timer, View};
 use wackamole::cluster::msg::{MessType, Priority, State};
 use wackamole::config::VifId;
 
@@ -71,6 +71,7 @@ fn measure(nodes: usize, vifs: usize, runs: usize) {
                     sender: &names[m],
                     mess_type: MessType::State as i16,
                     swapped: false,
+                    delivered: Delivered::Agreed,
                     body,
                 })
                 .len();

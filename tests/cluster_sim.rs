@@ -21,7 +21,7 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use model::{Delivery, Out, SessionId, World};
-use wackamole::cluster::engine::{Action, Engine, Event, Settings, Timer, View};
+use wackamole::cluster::engine::{Action, Delivered, Engine, Event, Settings, Timer, View};
 use wackamole::cluster::msg::{MessType, Priority};
 use wackamole::config::VifId;
 
@@ -235,7 +235,7 @@ impl Sim {
                 Action::PostUp
                 | Action::PostDown
                 | Action::ShareArpCache
-                | Action::LearnArp(_)
+                | Action::LearnArp { .. }
                 | Action::Log(..) => {}
             }
         }
@@ -274,9 +274,21 @@ impl Sim {
             }
             Delivery::Transition { .. } => self.feed(i, Event::Transition),
             Delivery::Regular {
-                sender, hint, data, ..
+                sender,
+                hint,
+                data,
+                service,
+                groups,
             } => {
                 let mess_type = ((hint & 0x00ff_ff00) >> 8) as i16;
+                // As the daemon's Spread backend tells them apart.
+                let delivered = if groups != [GROUP] {
+                    Delivered::Elsewhere
+                } else if service & 0x30 != 0 {
+                    Delivered::Agreed
+                } else {
+                    Delivered::Unordered
+                };
                 if verbose() || mess_type == MessType::Balance as i16 {
                     self.trace.push(format!(
                         "t={} n{i} gets type {mess_type} from {sender}: {}",
@@ -295,6 +307,7 @@ impl Sim {
                         sender: &sender,
                         mess_type,
                         swapped: false,
+                        delivered,
                         body: &data,
                     },
                 );

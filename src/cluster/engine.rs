@@ -89,11 +89,25 @@ pub enum Event<'a> {
         sender: &'a str,
         mess_type: i16,
         swapped: bool,
+        delivered: Delivered,
         body: &'a [u8],
     },
     Timer(Timer),
     /// The daemon is stopping.
     Shutdown,
+}
+
+/// How a message reached this node, as far as the rules care: only
+/// messages every member sees in one order may change the allocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivered {
+    /// In the group's total order (AGREED or stronger), to the group
+    /// alone.
+    Agreed,
+    /// To the group alone, in a weaker order (RELIABLE, FIFO, CAUSAL).
+    Unordered,
+    /// Not to the group alone: to one member, or to other groups too.
+    Elsewhere,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -127,8 +141,11 @@ pub enum Action {
     CancelTimer(Timer),
     /// Sample the local ARP cache and multicast it (ARPCACHE).
     ShareArpCache,
-    /// Records of another node's (or our own) ARP cache.
-    LearnArp(Vec<msg::ArpRecord>),
+    /// Records of a member's (maybe our own) ARP cache.
+    LearnArp {
+        from: String,
+        records: Vec<msg::ArpRecord>,
+    },
     Log(Level, String),
 }
 
@@ -198,6 +215,8 @@ pub struct Engine {
     held: Vec<bool>,
     /// Decide exactly as C 2.1.4, defects included (see [`Engine::c_exact`]).
     c_exact: bool,
+    /// This view's refused messages.
+    rejections: reject::Rejections,
     out: Vec<Action>,
 }
 
@@ -226,6 +245,7 @@ impl Engine {
             view_id: None,
             held: vec![false; n],
             c_exact: false,
+            rejections: Default::default(),
             out: Vec::new(),
         }
     }
@@ -293,8 +313,9 @@ impl Engine {
                 sender,
                 mess_type,
                 swapped,
+                delivered,
                 body,
-            } => self.on_message(sender, mess_type, swapped, body),
+            } => self.on_message(sender, mess_type, swapped, delivered, body),
             Event::Timer(t) => self.on_timer(t),
         }
         std::mem::take(&mut self.out)
@@ -363,6 +384,7 @@ impl Engine {
     }
 
     fn on_disconnected(&mut self, why: &str) {
+        self.report_rejections();
         self.log(Level::Info, format!("releasing every VIP: {why}"));
         self.release_all();
         self.connected = false;
@@ -390,6 +412,7 @@ impl Engine {
             );
             return;
         }
+        self.report_rejections();
         let [a, b, c] = v.id;
         self.log(
             Level::Info,
@@ -454,28 +477,60 @@ impl Engine {
         self.members.iter().position(|m| m.name == sender)
     }
 
-    fn on_message(&mut self, sender: &str, mess_type: i16, swapped: bool, body: &[u8]) {
+    fn on_message(
+        &mut self,
+        sender: &str,
+        mess_type: i16,
+        swapped: bool,
+        delivered: Delivered,
+        body: &[u8],
+    ) {
         if !self.connected {
             return;
         }
-        match MessType::from_wire(mess_type) {
-            Some(MessType::State) => self.on_state(sender, swapped, body),
-            Some(MessType::Maturing) => {
+        let Some(t) = MessType::from_wire(mess_type) else {
+            return;
+        };
+        // Only what every member sees, in one order, may move a VIF:
+        // anything else could make two nodes compute different tables.
+        let ordered = matches!(t, MessType::State | MessType::Maturing | MessType::Balance);
+        match delivered {
+            Delivered::Elsewhere if t != MessType::Operator => {
+                let text = format!(
+                    "ignoring a {} from {sender}: not sent to the group alone",
+                    t.name()
+                );
+                return self.reject(Reject::NotToGroup(t), sender, Level::Warn, text);
+            }
+            Delivered::Unordered if ordered => {
+                let text = format!("ignoring a {} from {sender}: not sent AGREED", t.name());
+                return self.reject(Reject::NotAgreed(t), sender, Level::Warn, text);
+            }
+            _ => {}
+        }
+        match t {
+            MessType::State => self.on_state(sender, swapped, body),
+            MessType::Maturing => {
                 if self.member_index(sender).is_some() {
                     self.become_mature();
                 } else {
-                    self.log(
-                        Level::Warn,
-                        format!("ignoring MATURING from {sender}, not a member"),
-                    );
+                    let text = format!("ignoring MATURING from {sender}, not a member");
+                    self.reject(Reject::NotMember(t), sender, Level::Warn, text);
                 }
             }
-            Some(MessType::Balance) => self.on_balance(sender, swapped, body),
-            Some(MessType::ArpCache) => {
+            MessType::Balance => self.on_balance(sender, swapped, body),
+            MessType::ArpCache => {
+                if self.member_index(sender).is_none() {
+                    let text = format!("ignoring ARPCACHE from {sender}, not a member");
+                    return self.reject(Reject::NotMember(t), sender, Level::Warn, text);
+                }
                 let records = msg::decode_arp_cache(body);
-                self.out.push(Action::LearnArp(records));
+                self.out.push(Action::LearnArp {
+                    from: sender.to_string(),
+                    records,
+                });
             }
-            Some(MessType::Operator) | None => {}
+            MessType::Operator => {}
         }
     }
 
@@ -483,11 +538,13 @@ impl Engine {
         let st = match msg::State::decode(body, swapped) {
             Ok(s) => s,
             Err(e) => {
-                self.log(
+                let text = format!("ignoring a malformed STATE from {sender}: {e}");
+                return self.reject(
+                    Reject::Malformed(MessType::State),
+                    sender,
                     Level::Warn,
-                    format!("ignoring a malformed STATE from {sender}: {e}"),
+                    text,
                 );
-                return;
             }
         };
         if Some(st.group_id) != self.view_id {
@@ -503,18 +560,12 @@ impl Engine {
             .ok()
             .filter(|&i| i < self.members.len() && self.members[i].name == sender);
         let Some(idx) = valid else {
-            self.log(
-                Level::Warn,
-                format!("ignoring a STATE from {sender} claiming index {idx}, which is not its place in the view"),
-            );
-            return;
+            let text = format!("ignoring a STATE from {sender} claiming index {idx}, which is not its place in the view");
+            return self.reject(Reject::WrongIndex, sender, Level::Warn, text);
         };
         if self.members[idx].got_state {
-            self.log(
-                Level::Warn,
-                format!("ignoring a second STATE from {sender} in this view"),
-            );
-            return;
+            let text = format!("ignoring a second STATE from {sender} in this view");
+            return self.reject(Reject::SecondState, sender, Level::Warn, text);
         }
         if let Some(&(vip, _)) = st
             .held
@@ -651,7 +702,10 @@ impl Engine {
 
 mod balance;
 mod claim;
+mod reject;
 mod reload;
+
+use reject::Reject;
 
 pub use reload::Reconfigured;
 

@@ -18,6 +18,17 @@ pub enum MessType {
 }
 
 impl MessType {
+    /// C's name for it.
+    pub fn name(self) -> &'static str {
+        match self {
+            MessType::State => "STATE",
+            MessType::Maturing => "MATURING",
+            MessType::Balance => "BALANCE",
+            MessType::Operator => "OPERATOR",
+            MessType::ArpCache => "ARPCACHE",
+        }
+    }
+
     pub fn from_wire(t: i16) -> Option<MessType> {
         Some(match t {
             1 => MessType::State,

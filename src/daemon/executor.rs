@@ -166,7 +166,9 @@ impl Executor {
                 Action::StartTimer(t, d) => env.timers.set_in(Key::Engine(t), Instant::now(), d),
                 Action::CancelTimer(t) => env.timers.cancel(Key::Engine(t)),
                 Action::ShareArpCache => self.share_arp_cache(env.link),
-                Action::LearnArp(records) => self.cache.learn(&records, self.arp_round),
+                Action::LearnArp { from, records } => {
+                    self.cache.learn(&from, &records, self.arp_round)
+                }
                 Action::Log(level, text) => match level {
                     Level::Error => error!("{text}"),
                     Level::Warn => warn!("{text}"),

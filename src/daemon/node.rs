@@ -193,11 +193,13 @@ impl Node {
                     sender,
                     mess_type,
                     swapped,
+                    delivered,
                     body,
                 } => self.engine.handle(Event::Message {
                     sender: &sender,
                     mess_type,
                     swapped,
+                    delivered,
                     body: &body,
                 }),
             };

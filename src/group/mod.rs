@@ -14,7 +14,7 @@ pub mod spread;
 
 use std::fmt;
 
-pub use crate::cluster::engine::View;
+pub use crate::cluster::engine::{Delivered, View};
 
 /// What the group says, in the order it says it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,12 +26,14 @@ pub enum GroupEvent {
     View(View),
     /// The current view is ending (a transitional membership).
     Transition,
-    /// A message to the group; `swapped`: the sender's byte order is not
-    /// ours.
+    /// A message to the group (or to this node alone); `swapped`: the
+    /// sender's byte order is not ours; `delivered`: in which order and
+    /// to whom it was sent.
     Message {
         sender: String,
         mess_type: i16,
         swapped: bool,
+        delivered: Delivered,
         body: Vec<u8>,
     },
 }

@@ -8,7 +8,7 @@
 
 use log::{error, warn};
 
-use super::{Delivery, GroupError, GroupEvent, LinkState, Membership, Stage, View};
+use super::{Delivered, Delivery, GroupError, GroupEvent, LinkState, Membership, Stage, View};
 use crate::spread::addr::SpreadAddr;
 use crate::spread::client::{Client, Connecting};
 use crate::spread::wire::message::Message;
@@ -64,6 +64,7 @@ impl SpreadLink {
                 Some(GroupEvent::Transition)
             }
             Message::Data(d) => Some(GroupEvent::Message {
+                delivered: delivered(d.service_type, &d.groups, &self.group),
                 sender: d.sender,
                 mess_type: d.mess_type,
                 swapped: d.endian_mismatch,
@@ -78,6 +79,18 @@ impl SpreadLink {
             }
             Message::Transition { .. } | Message::SelfLeave { .. } => None,
         }
+    }
+}
+
+/// In which order, and to whom, Spread delivered a message: AGREED and
+/// SAFE are the group's total order.
+fn delivered(service_type: u32, groups: &[String], group: &str) -> Delivered {
+    if groups.len() != 1 || groups[0] != group {
+        Delivered::Elsewhere
+    } else if service_type & (service::AGREED | service::SAFE) != 0 {
+        Delivered::Agreed
+    } else {
+        Delivered::Unordered
     }
 }
 
@@ -182,6 +195,34 @@ impl Membership for SpreadLink {
     fn close(&mut self) {
         if let Session::Up(c) = std::mem::replace(&mut self.session, Session::Down) {
             c.disconnect();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_agreed_or_safe_to_the_group_alone_is_agreed() {
+        let g = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let wack = g(&["wack"]);
+        for (service, want) in [
+            (service::AGREED, Delivered::Agreed),
+            (service::SAFE, Delivered::Agreed),
+            (service::RELIABLE, Delivered::Unordered),
+            (service::FIFO, Delivered::Unordered),
+            (service::CAUSAL, Delivered::Unordered),
+            (service::UNRELIABLE, Delivered::Unordered),
+        ] {
+            assert_eq!(delivered(service, &wack, "wack"), want, "{service:#x}");
+        }
+        for groups in [g(&["#x#d1"]), g(&["wack", "other"]), g(&[]), g(&["other"])] {
+            assert_eq!(
+                delivered(service::AGREED, &groups, "wack"),
+                Delivered::Elsewhere,
+                "{groups:?}"
+            );
         }
     }
 }

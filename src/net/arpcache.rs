@@ -4,7 +4,9 @@
 //! `arp-cache` Notify entry announces a takeover to (§9.3).
 //!
 //! Owns: reading the kernel's table and the shared cache's rules
-//! (keyed by address, newest MAC wins, aged out). Pure except
+//! (keyed by address; an address belongs to the member that reported it
+//! first, whose newest MAC wins; a member holds at most
+//! [`MAX_PER_SENDER`] addresses; entries are aged out). Pure except
 //! [`sample`], which reads the file; time is an input, counted in
 //! `Arp-Cache` intervals by the caller.
 
@@ -27,6 +29,10 @@ pub const EXPIRE_INTERVALS: u64 = 3;
 /// heard of while it is full are ignored until expiry makes room. Far
 /// above any real LAN; it bounds what hostile ARPCACHE messages cost.
 pub const MAX_SHARED: usize = 65_536;
+
+/// Addresses one member's reports may hold in the shared cache: a
+/// member cannot fill it and starve the others' neighbours.
+pub const MAX_PER_SENDER: usize = 4096;
 
 /// The complete entries of a `/proc/net/arp` text, in file order:
 /// those whose flags have `ATF_COM` (0x2) and whose MAC is six octets,
@@ -73,20 +79,24 @@ pub fn sample() -> std::io::Result<Vec<ArpRecord>> {
     Ok(parse_proc_net_arp(&std::fs::read_to_string(PROC_NET_ARP)?))
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Entry {
     record: ArpRecord,
     /// The interval in which it was last reported.
     seen: u64,
+    /// The member whose report it is.
+    from: String,
 }
 
-/// The cluster's shared ARP cache: one MAC per address, the latest
-/// reported; kept in the order addresses were first heard of.
+/// The cluster's shared ARP cache: one MAC per address, the latest its
+/// reporter sent; kept in the order addresses were first heard of.
 #[derive(Debug, Clone, Default)]
 pub struct SharedCache {
     entries: Vec<Entry>,
     /// Address → position in `entries`.
     index: HashMap<Ipv4Addr, usize>,
+    /// Entries per reporting member.
+    per_sender: HashMap<String, usize>,
 }
 
 impl SharedCache {
@@ -94,11 +104,14 @@ impl SharedCache {
         Self::default()
     }
 
-    /// Merges the records of one ARPCACHE (or of this host's sample),
-    /// received in interval `now`. A known address takes the new MAC and
-    /// keeps its place; a new one goes last. Records with address
-    /// 0.0.0.0 or MAC 00:00:00:00:00:00 are ignored.
-    pub fn learn(&mut self, records: &[ArpRecord], now: u64) {
+    /// Merges the records of one member's ARPCACHE, received in
+    /// interval `now`. An address `from` reported before takes the new
+    /// MAC and keeps its place; one another member reported is left as
+    /// it is (refreshed if the MAC agrees), so no member can rewrite
+    /// another's neighbours; a new one goes last, within `from`'s
+    /// [`MAX_PER_SENDER`] and the cache's [`MAX_SHARED`]. Records with
+    /// address 0.0.0.0 or MAC 00:00:00:00:00:00 are ignored.
+    pub fn learn(&mut self, from: &str, records: &[ArpRecord], now: u64) {
         for r in records {
             if r.ip.is_unspecified() || r.mac == [0; 6] {
                 continue;
@@ -106,14 +119,24 @@ impl SharedCache {
             match self.index.get(&r.ip) {
                 Some(&i) => {
                     let e = &mut self.entries[i];
-                    e.record.mac = r.mac;
+                    if e.from == from {
+                        e.record.mac = r.mac;
+                    } else if e.record.mac != r.mac {
+                        continue;
+                    }
                     e.seen = e.seen.max(now);
                 }
                 None if self.entries.len() < MAX_SHARED => {
+                    let n = self.per_sender.entry(from.to_string()).or_default();
+                    if *n >= MAX_PER_SENDER {
+                        continue;
+                    }
+                    *n += 1;
                     self.index.insert(r.ip, self.entries.len());
                     self.entries.push(Entry {
                         record: *r,
                         seen: now,
+                        from: from.to_string(),
                     });
                 }
                 None => {}
@@ -131,8 +154,10 @@ impl SharedCache {
         let dropped = before - self.entries.len();
         if dropped > 0 {
             self.index.clear();
+            self.per_sender.clear();
             for (i, e) in self.entries.iter().enumerate() {
                 self.index.insert(e.record.ip, i);
+                *self.per_sender.entry(e.from.clone()).or_default() += 1;
             }
         }
         dropped
@@ -243,8 +268,8 @@ garbage
     #[test]
     fn newest_mac_wins_and_the_first_place_is_kept() {
         let mut c = SharedCache::new();
-        c.learn(&[rec("10.0.0.1", 1), rec("10.0.0.2", 2)], 0);
-        c.learn(&[rec("10.0.0.3", 3), rec("10.0.0.1", 9)], 1);
+        c.learn("a", &[rec("10.0.0.1", 1), rec("10.0.0.2", 2)], 0);
+        c.learn("a", &[rec("10.0.0.3", 3), rec("10.0.0.1", 9)], 1);
         assert_eq!(
             c.snapshot(),
             vec![rec("10.0.0.1", 9), rec("10.0.0.2", 2), rec("10.0.0.3", 3)]
@@ -264,7 +289,7 @@ garbage
             ip: "10.0.0.1".parse().unwrap(),
             mac: [0; 6],
         };
-        c.learn(&[zero_mac, rec("0.0.0.0", 1)], 0);
+        c.learn("a", &[zero_mac, rec("0.0.0.0", 1)], 0);
         assert!(c.is_empty());
     }
 
@@ -272,10 +297,11 @@ garbage
     fn entries_expire_after_three_silent_intervals() {
         let mut c = SharedCache::new();
         c.learn(
+            "a",
             &[rec("10.0.0.1", 1), rec("10.0.0.2", 2), rec("10.0.0.3", 3)],
             10,
         );
-        c.learn(&[rec("10.0.0.2", 2)], 11);
+        c.learn("a", &[rec("10.0.0.2", 2)], 11);
         assert_eq!(c.expire(12), 0);
         assert_eq!(c.len(), 3);
         // 10.0.0.1 and .3 were last heard of in interval 10.
@@ -287,7 +313,7 @@ garbage
             Some([0x52, 0x54, 0, 0, 0, 2])
         );
         assert_eq!(c.get("10.0.0.1".parse().unwrap()), None);
-        c.learn(&[rec("10.0.0.1", 7), rec("10.0.0.2", 8)], 13);
+        c.learn("a", &[rec("10.0.0.1", 7), rec("10.0.0.2", 8)], 13);
         assert_eq!(ips(&c.snapshot()), ["10.0.0.2", "10.0.0.1"]);
         assert_eq!(
             c.get("10.0.0.2".parse().unwrap()),
@@ -300,8 +326,8 @@ garbage
     #[test]
     fn a_late_report_never_makes_an_entry_older() {
         let mut c = SharedCache::new();
-        c.learn(&[rec("10.0.0.1", 1)], 5);
-        c.learn(&[rec("10.0.0.1", 2)], 3);
+        c.learn("a", &[rec("10.0.0.1", 1)], 5);
+        c.learn("a", &[rec("10.0.0.1", 2)], 3);
         assert_eq!(c.expire(7), 0);
         // A clock that went backwards keeps everything.
         assert_eq!(c.expire(0), 0);
@@ -311,25 +337,73 @@ garbage
     #[test]
     fn the_shared_cache_is_bounded() {
         let mut c = SharedCache::new();
-        let many: Vec<ArpRecord> = (0..MAX_SHARED as u32 + 10)
-            .map(|i| ArpRecord {
-                ip: Ipv4Addr::from(0x0a00_0000 + i),
-                mac: [2, 0, 0, 0, 0, 1],
-            })
-            .collect();
-        c.learn(&many, 0);
+        let at = |i: usize| ArpRecord {
+            ip: Ipv4Addr::from(0x0a00_0000 + i as u32),
+            mac: [2, 0, 0, 0, 0, 1],
+        };
+        let senders = MAX_SHARED / MAX_PER_SENDER;
+        for k in 0..=senders {
+            let batch: Vec<ArpRecord> = (k * MAX_PER_SENDER..(k + 1) * MAX_PER_SENDER)
+                .map(at)
+                .collect();
+            c.learn(&format!("m{k}"), &batch, 0);
+        }
         assert_eq!(c.len(), MAX_SHARED);
-        // Known addresses still take new MACs.
+        // Known addresses still take their reporter's new MACs.
         c.learn(
+            "m0",
             &[ArpRecord {
-                ip: many[0].ip,
                 mac: [2, 0, 0, 0, 0, 2],
+                ..at(0)
             }],
             1,
         );
-        assert_eq!(c.get(many[0].ip), Some([2, 0, 0, 0, 0, 2]));
+        assert_eq!(c.get(at(0).ip), Some([2, 0, 0, 0, 0, 2]));
         assert_eq!(c.expire(3), MAX_SHARED - 1);
-        c.learn(&many[MAX_SHARED..], 3);
-        assert_eq!(c.len(), 11);
+        c.learn("late", &[at(MAX_SHARED), at(MAX_SHARED + 1)], 3);
+        assert_eq!(c.len(), 3);
+    }
+
+    #[test]
+    fn one_member_cannot_fill_the_cache_or_rewrite_another_s_entries() {
+        let mut c = SharedCache::new();
+        c.learn("#a#d1", &[rec("10.0.0.1", 1)], 0);
+        // Another member reports the same address with another MAC: the
+        // first reporter's stays.
+        c.learn("#b#d2", &[rec("10.0.0.1", 66), rec("10.0.0.2", 2)], 0);
+        assert_eq!(
+            c.get("10.0.0.1".parse().unwrap()),
+            Some([0x52, 0x54, 0, 0, 0, 1])
+        );
+        // A flood from one member stops at its share; the others still
+        // get theirs in.
+        let flood: Vec<ArpRecord> = (0..MAX_PER_SENDER as u32 + 100)
+            .map(|i| ArpRecord {
+                ip: Ipv4Addr::from(0x0b00_0000 + i),
+                mac: [2, 0, 0, 0, 0, 9],
+            })
+            .collect();
+        c.learn("#b#d2", &flood, 0);
+        assert_eq!(c.len(), 1 + MAX_PER_SENDER);
+        c.learn("#a#d1", &[rec("10.0.0.3", 3)], 0);
+        assert_eq!(
+            c.get("10.0.0.3".parse().unwrap()),
+            Some([0x52, 0x54, 0, 0, 0, 3])
+        );
+        // An agreeing report keeps another's entry alive; once expired,
+        // the address is anyone's again.
+        c.learn("#b#d2", &[rec("10.0.0.1", 1)], 2);
+        assert_eq!(c.expire(3), MAX_PER_SENDER + 1);
+        assert_eq!(
+            c.get("10.0.0.1".parse().unwrap()),
+            Some([0x52, 0x54, 0, 0, 0, 1])
+        );
+        c.learn("#b#d2", &[rec("10.0.0.1", 66)], 5);
+        c.expire(5);
+        c.learn("#b#d2", &[rec("10.0.0.1", 66)], 6);
+        assert_eq!(
+            c.get("10.0.0.1".parse().unwrap()),
+            Some([0x52, 0x54, 0, 0, 0, 66])
+        );
     }
 }

@@ -91,19 +91,18 @@ impl Engine {
         let b = match msg::Balance::decode(body, swapped) {
             Ok(b) => b,
             Err(e) => {
-                self.log(
+                let text = format!("ignoring a malformed BALANCE from {sender}: {e}");
+                return self.reject(
+                    Reject::Malformed(MessType::Balance),
+                    sender,
                     Level::Warn,
-                    format!("ignoring a malformed BALANCE from {sender}: {e}"),
+                    text,
                 );
-                return;
             }
         };
         if self.members.first().map(|m| m.name.as_str()) != Some(sender) {
-            self.log(
-                Level::Warn,
-                format!("ignoring a BALANCE from {sender}, which does not lead the group"),
-            );
-            return;
+            let text = format!("ignoring a BALANCE from {sender}, which does not lead the group");
+            return self.reject(Reject::NotLeader, sender, Level::Warn, text);
         }
         let bad = b.moves.iter().find(|(owner, vip)| {
             !self.by_master.contains_key(vip)
@@ -111,11 +110,8 @@ impl Engine {
                 || !self.members.iter().any(|m| m.addr == *owner)
         });
         if let Some((owner, vip)) = bad {
-            self.log(
-                Level::Warn,
-                format!("ignoring a BALANCE from {sender}: it gives {vip} to {owner}, an unknown VIF or member"),
-            );
-            return;
+            let text = format!("ignoring a BALANCE from {sender}: it gives {vip} to {owner}, an unknown VIF or member");
+            return self.reject(Reject::BadMove, sender, Level::Warn, text);
         }
         let me = self.s.me;
         let (mut acquired, mut released) = (false, false);

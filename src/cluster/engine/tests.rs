@@ -169,6 +169,7 @@ fn replay(text: &str, s: Settings) -> Replay {
                     sender,
                     mess_type: *mess_type,
                     swapped: false,
+                    delivered: Delivered::Agreed,
                     body,
                 };
                 run(&mut e, ev, &mut pending, &mut changes);
@@ -391,6 +392,7 @@ fn deliver(e: &mut Engine, from: u8, t: MessType, body: &[u8]) -> Vec<Action> {
         sender: &format!("#n{from}#d"),
         mess_type: t as i16,
         swapped: false,
+        delivered: Delivered::Agreed,
         body,
     })
 }
@@ -652,6 +654,8 @@ fn the_leader_moves_what_c_moves() {
 fn hostile_and_stale_input_is_ignored() {
     let (mut e, _) = in_view(small(1, 2, &[]), 2);
     let p = Priority::Claimed;
+    // (what, sender, body, the log line the first of its kind and sender
+    // gets; later ones are counted, not logged)
     let cases: Vec<(&str, u8, Vec<u8>, &str)> = vec![
         (
             "a truncated body",
@@ -696,9 +700,16 @@ fn hostile_and_stale_input_is_ignored() {
             "claiming index 1",
         ),
     ];
+    let mut logged = Vec::new();
     for (what, from, body, log) in cases {
         let acts = deliver(&mut e, from, MessType::State, &body);
-        assert!(warned(&acts, log), "{what}: {acts:?}");
+        let first = !logged.contains(&(from, log.split(' ').next()));
+        if first {
+            assert!(warned(&acts, log), "{what}: {acts:?}");
+            logged.push((from, log.split(' ').next()));
+        } else {
+            assert!(!warned(&acts, ""), "{what}: logged twice: {acts:?}");
+        }
         assert!(!e.members()[1].got_state, "{what}");
         assert_eq!(e.table()[0].owner, Ipv4Addr::UNSPECIFIED, "{what}");
     }
@@ -727,11 +738,8 @@ fn hostile_and_stale_input_is_ignored() {
     for (from, moves, log) in [
         (2, vec![(node(2), vip(1))], "does not lead"),
         (1, vec![(node(9), vip(1))], "unknown VIF or member"),
-        (
-            1,
-            vec![(node(2), Ipv4Addr::new(203, 0, 113, 1))],
-            "unknown VIF or member",
-        ),
+        // The same kind from the same sender: counted, not logged.
+        (1, vec![(node(2), Ipv4Addr::new(203, 0, 113, 1))], ""),
     ] {
         let acts = deliver(
             &mut e,
@@ -739,7 +747,11 @@ fn hostile_and_stale_input_is_ignored() {
             MessType::Balance,
             &msg::Balance { moves }.encode(),
         );
-        assert!(warned(&acts, log), "{acts:?}");
+        if log.is_empty() {
+            assert!(!warned(&acts, ""), "{acts:?}");
+        } else {
+            assert!(warned(&acts, log), "{acts:?}");
+        }
         assert_eq!(e.table(), &table[..]);
     }
     let acts = deliver(&mut e, 1, MessType::Balance, &[1, 2, 3]);
@@ -752,6 +764,7 @@ fn hostile_and_stale_input_is_ignored() {
             sender: "#n2#d",
             mess_type: 77,
             swapped: false,
+            delivered: Delivered::Agreed,
             body: &[0; 64]
         })
         .is_empty());
@@ -839,4 +852,152 @@ fn a_reload_takes_a_redefined_held_vif_down_and_up_again() {
     held.sort();
     assert_eq!(held, [vip(0), vip(2)]);
     assert_eq!(e.slot(vid(0)).unwrap().owner, node(1));
+}
+
+fn deliver_as(
+    e: &mut Engine,
+    from: &str,
+    t: MessType,
+    delivered: Delivered,
+    body: &[u8],
+) -> Vec<Action> {
+    e.handle(Event::Message {
+        sender: from,
+        mess_type: t as i16,
+        swapped: false,
+        delivered,
+        body,
+    })
+}
+
+fn arp_body(last: u8) -> Vec<u8> {
+    msg::encode_arp_cache(&[msg::ArpRecord {
+        ip: Ipv4Addr::new(192, 0, 2, 1),
+        mac: [2, 0, 0, 0, 0, last],
+    }])
+}
+
+#[test]
+fn only_agreed_traffic_to_the_group_moves_anything() {
+    let p = Priority::PreferClaimed;
+    for delivered in [Delivered::Unordered, Delivered::Elsewhere] {
+        let (mut e, _) = in_view(small(1, 2, &[]), 2);
+        deliver(&mut e, 1, MessType::State, &state(1, true, &[], &[]));
+        // n2's STATE claiming everything, sent FIFO or to n1 alone: had it
+        // counted, n1 alone would see it and its table would differ.
+        let body = state(2, true, &[(0, p), (1, p)], &[]);
+        let acts = deliver_as(&mut e, "#n2#d", MessType::State, delivered, &body);
+        assert!(warned(&acts, "ignoring a STATE from #n2#d"), "{acts:?}");
+        assert!(!e.members()[1].got_state);
+        assert_eq!(e.phase(), Phase::Gather);
+        // Sent properly, it counts.
+        let acts = deliver(&mut e, 2, MessType::State, &state(2, true, &[], &[]));
+        assert_eq!(acquired(&acts), [0], "{delivered:?}");
+        assert_eq!(e.phase(), Phase::Run);
+        // BALANCE from the leader, not agreed: ignored.
+        let moves = msg::Balance {
+            moves: vec![(node(2), vip(0))],
+        };
+        let acts = deliver_as(
+            &mut e,
+            "#n1#d",
+            MessType::Balance,
+            delivered,
+            &moves.encode(),
+        );
+        assert!(warned(&acts, "ignoring a BALANCE"), "{acts:?}");
+        assert!(released(&acts).is_empty());
+        assert_eq!(e.table()[0].owner, node(1));
+    }
+    // MATURING not agreed does not make a node mature.
+    let (mut e, _) = in_view(small(1, 2, &[]), 2);
+    let acts = deliver_as(
+        &mut e,
+        "#n2#d",
+        MessType::Maturing,
+        Delivered::Unordered,
+        &[],
+    );
+    assert!(warned(&acts, "not sent AGREED"), "{acts:?}");
+    assert!(!e.is_mature());
+    deliver_as(&mut e, "#n2#d", MessType::Maturing, Delivered::Agreed, &[]);
+    assert!(e.is_mature());
+}
+
+#[test]
+fn arp_caches_count_only_from_members_to_the_group() {
+    let (mut e, _) = in_view(small(1, 2, &[]), 2);
+    // RELIABLE is how C sends it.
+    let acts = deliver_as(
+        &mut e,
+        "#n2#d",
+        MessType::ArpCache,
+        Delivered::Unordered,
+        &arp_body(1),
+    );
+    assert!(
+        acts.iter()
+            .any(|a| matches!(a, Action::LearnArp { from, records } if from == "#n2#d" && records.len() == 1)),
+        "{acts:?}"
+    );
+    for (from, delivered, log) in [
+        ("#x#d9", Delivered::Unordered, "not a member"),
+        ("#n2#d", Delivered::Elsewhere, "not sent to the group alone"),
+    ] {
+        let acts = deliver_as(&mut e, from, MessType::ArpCache, delivered, &arp_body(2));
+        assert!(warned(&acts, log), "{acts:?}");
+        assert!(
+            !acts.iter().any(|a| matches!(a, Action::LearnArp { .. })),
+            "{acts:?}"
+        );
+    }
+}
+
+#[test]
+fn a_flood_is_logged_once_per_kind_and_sender_then_counted() {
+    let (mut e, _) = in_view(small(1, 2, &[]), 2);
+    let mut logs = 0;
+    for _ in 0..1000 {
+        let acts = deliver_as(&mut e, "#x#d9", MessType::Maturing, Delivered::Agreed, &[]);
+        logs += acts.iter().filter(|a| matches!(a, Action::Log(..))).count();
+        let acts = deliver(&mut e, 2, MessType::State, &[1, 2, 3]);
+        logs += acts.iter().filter(|a| matches!(a, Action::Log(..))).count();
+    }
+    assert_eq!(logs, 2, "one line per kind and sender");
+    // The next view says how many more there were.
+    let acts = e.handle(Event::View(View {
+        id: [2, 0, 0],
+        members: names(2),
+        my_index: 0,
+    }));
+    assert!(
+        warned(
+            &acts,
+            "999 more MATURING from a non-member from #x#d9 ignored in the last view"
+        ),
+        "{acts:?}"
+    );
+    assert!(
+        warned(&acts, "999 more malformed STATE from #n2#d ignored"),
+        "{acts:?}"
+    );
+    // ...and counts afresh.
+    let acts = deliver_as(&mut e, "#x#d9", MessType::Maturing, Delivered::Agreed, &[]);
+    assert!(warned(&acts, "not a member"), "{acts:?}");
+    // A flood of new names is counted together past a bound.
+    let mut e2 = in_view(small(1, 2, &[]), 2).0;
+    for i in 0..reject::MAX_TRACKED + 50 {
+        deliver_as(
+            &mut e2,
+            &format!("#x{i}#d9"),
+            MessType::Maturing,
+            Delivered::Agreed,
+            &[],
+        );
+    }
+    let acts = e2.handle(Event::Disconnected);
+    assert!(
+        warned(&acts, "50 more messages from over 256 senders"),
+        "{acts:?}"
+    );
 }
