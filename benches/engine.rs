@@ -23,6 +23,7 @@ fn settings(me: usize, vifs: usize) -> Settings {
         balance_interval: Duration::from_secs(300),
         mature: Duration::from_secs(5),
         arp_cache: Duration::from_secs(60),
+        gather_timeout: Some(Duration::from_secs(2)),
     }
 }
 

@@ -671,3 +671,58 @@ fn a_reload_that_redefines_an_ipv6_vif_announces_it_again() {
         }
     }
 }
+
+/// A Spread client that joins the group and never says a word (an idle
+/// `spuser`, a hung daemon) must not stop failover: the state exchange
+/// closes `GatherTimeout` after it, without the silent member, and a
+/// dead host's VIPs reach the live ones. (C waited for its STATE
+/// forever.) The silent client reads what it is sent, so that nothing
+/// but its silence matters.
+#[test]
+fn a_silent_member_does_not_stop_failover() {
+    if !can_run() {
+        return;
+    }
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use wackamole::spread::addr::SpreadAddr;
+    use wackamole::spread::client::Client;
+
+    let mut c = Cluster::new("quiet", 3, 6, "");
+    let addr = SpreadAddr::Unix {
+        path: c.dir.join("d1.sock"),
+    };
+    let mut silent = Client::connect(&addr, "silent", true, Duration::from_secs(5))
+        .expect("the silent client connects");
+    silent.join("wack").expect("the silent client joins");
+    let stop = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let deadline = Instant::now() + Duration::from_secs(120);
+            while !stop.load(Ordering::SeqCst) && Instant::now() < deadline {
+                while let Ok(Some(_)) = silent.receive() {}
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        })
+    };
+
+    c.start_all();
+    let vips = c.vips.clone();
+    c.wait_settled(&vips, &[0, 1, 2], SETTLE);
+    assert!(
+        c.log(0).contains("without #silent#"),
+        "the close names the silent member\n{}",
+        c.logs()
+    );
+    let lost: Vec<Ipv4Addr> = c.held(2);
+    assert!(!lost.is_empty());
+    c.crash_host(2);
+    c.wait_settled_among(&vips, &[0, 1], SETTLE);
+    let live: Vec<Ipv4Addr> = c.held(0).into_iter().chain(c.held(1)).collect();
+    for v in &lost {
+        assert!(live.contains(v), "{v} is not on a live host\n{}", c.logs());
+    }
+    stop.store(true, Ordering::SeqCst);
+    reader.join().unwrap();
+}

@@ -11,7 +11,7 @@
 //! non-member are logged and ignored), a BALANCE carries only the moves
 //! it has, and `post up` hooks run after any round that acquired.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
@@ -34,6 +34,9 @@ pub struct Settings {
     pub balance_interval: Duration,
     pub mature: Duration,
     pub arp_cache: Duration,
+    /// Close a state exchange this long after this node's own STATE,
+    /// without the members that sent none; `None`: wait for all (C).
+    pub gather_timeout: Option<Duration>,
 }
 
 impl Settings {
@@ -48,6 +51,7 @@ impl Settings {
             balance_interval: b.interval,
             mature: cfg.mature(),
             arp_cache: cfg.arp_cache(),
+            gather_timeout: cfg.gather_timeout(),
         }
     }
 }
@@ -70,6 +74,9 @@ pub enum Timer {
     Balance,
     /// Share the local ARP cache again.
     ArpCache,
+    /// The state exchange is still open this long after this node's own
+    /// STATE: ask the group to close it (see `round`).
+    Gather,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -217,6 +224,10 @@ pub struct Engine {
     c_exact: bool,
     /// This view's refused messages.
     rejections: reject::Rejections,
+    /// This view's round beyond its members (HELLOs, closing).
+    round: round::Round,
+    /// Members seen sending a STATE without HELLO: C nodes.
+    c_nodes: HashSet<String>,
     out: Vec<Action>,
 }
 
@@ -246,6 +257,8 @@ impl Engine {
             held: vec![false; n],
             c_exact: false,
             rejections: Default::default(),
+            round: Default::default(),
+            c_nodes: HashSet::new(),
             out: Vec::new(),
         }
     }
@@ -393,7 +406,13 @@ impl Engine {
         self.old.fill(FREE);
         self.members.clear();
         self.view_id = None;
-        for t in [Timer::Maturity, Timer::Balance, Timer::ArpCache] {
+        self.round = round::Round::default();
+        for t in [
+            Timer::Maturity,
+            Timer::Balance,
+            Timer::ArpCache,
+            Timer::Gather,
+        ] {
             self.out.push(Action::CancelTimer(t));
         }
     }
@@ -443,6 +462,7 @@ impl Engine {
         }
         self.table.fill(FREE);
         self.displaced.fill(Ipv4Addr::UNSPECIFIED);
+        self.start_round();
         self.send_state();
         self.phase = Phase::Gather;
         self.out.push(Action::CancelTimer(Timer::Balance));
@@ -473,8 +493,10 @@ impl Engine {
         });
     }
 
-    fn member_index(&self, sender: &str) -> Option<usize> {
-        self.members.iter().position(|m| m.name == sender)
+    /// A member of the current view (a participant of its round or
+    /// not).
+    fn in_view(&self, name: &str) -> bool {
+        self.round.view.iter().any(|n| n == name)
     }
 
     fn on_message(
@@ -493,7 +515,7 @@ impl Engine {
         };
         // Only what every member sees, in one order, may move a VIF:
         // anything else could make two nodes compute different tables.
-        let ordered = matches!(t, MessType::State | MessType::Maturing | MessType::Balance);
+        let ordered = !matches!(t, MessType::ArpCache | MessType::Operator);
         match delivered {
             Delivered::Elsewhere if t != MessType::Operator => {
                 let text = format!(
@@ -511,7 +533,7 @@ impl Engine {
         match t {
             MessType::State => self.on_state(sender, swapped, body),
             MessType::Maturing => {
-                if self.member_index(sender).is_some() {
+                if self.in_view(sender) {
                     self.become_mature();
                 } else {
                     let text = format!("ignoring MATURING from {sender}, not a member");
@@ -520,7 +542,7 @@ impl Engine {
             }
             MessType::Balance => self.on_balance(sender, swapped, body),
             MessType::ArpCache => {
-                if self.member_index(sender).is_none() {
+                if !self.in_view(sender) {
                     let text = format!("ignoring ARPCACHE from {sender}, not a member");
                     return self.reject(Reject::NotMember(t), sender, Level::Warn, text);
                 }
@@ -530,6 +552,8 @@ impl Engine {
                     records,
                 });
             }
+            MessType::Hello => self.on_hello(sender, swapped, body),
+            MessType::Close => self.on_close(sender, swapped, body),
             MessType::Operator => {}
         }
     }
@@ -555,6 +579,9 @@ impl Engine {
             );
             return;
         }
+        if self.round.closed {
+            return self.late_state(sender, &st);
+        }
         let idx = st.index;
         let valid = usize::try_from(idx)
             .ok()
@@ -567,6 +594,7 @@ impl Engine {
             let text = format!("ignoring a second STATE from {sender} in this view");
             return self.reject(Reject::SecondState, sender, Level::Warn, text);
         }
+        self.state_arrived(sender, idx);
         if let Some(&(vip, _)) = st
             .held
             .iter()
@@ -598,7 +626,11 @@ impl Engine {
             } else if cur.priority == Priority::PreferClaimed || cur.priority == prio {
                 // The sender loses it.
                 self.members[idx].count -= 1;
-                if st.real == me {
+                // ...unless its own preference below takes it straight
+                // back: then keep it up rather than drop and re-add it
+                // (the table is the same either way).
+                let taken_back = cur.priority < Priority::Prefer && st.prefer.contains(&vip);
+                if st.real == me && (self.c_exact || !taken_back) {
                     released |= self.release(j);
                 }
                 self.old[j] = cur;
@@ -646,6 +678,7 @@ impl Engine {
 
     /// Every member's STATE is in.
     fn exchange_done(&mut self) {
+        self.out.push(Action::CancelTimer(Timer::Gather));
         self.check_identities();
         if self.mature {
             self.claim_round();
@@ -704,6 +737,7 @@ mod balance;
 mod claim;
 mod reject;
 mod reload;
+mod round;
 
 use reject::Reject;
 

@@ -4,8 +4,12 @@
 //! whether that differs from its own); addresses are 4 bytes in network
 //! order. Every count and length is checked before use.
 
+mod round;
+
 use std::fmt;
 use std::net::Ipv4Addr;
+
+pub use round::{Close, Hello};
 
 /// The 16-bit message types of the group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -15,6 +19,10 @@ pub enum MessType {
     Balance = 3,
     Operator = 4,
     ArpCache = 5,
+    /// Not in C: see [`round`].
+    Hello = 6,
+    /// Not in C: see [`round`].
+    Close = 7,
 }
 
 impl MessType {
@@ -26,6 +34,8 @@ impl MessType {
             MessType::Balance => "BALANCE",
             MessType::Operator => "OPERATOR",
             MessType::ArpCache => "ARPCACHE",
+            MessType::Hello => "HELLO",
+            MessType::Close => "CLOSE",
         }
     }
 
@@ -36,6 +46,8 @@ impl MessType {
             3 => MessType::Balance,
             4 => MessType::Operator,
             5 => MessType::ArpCache,
+            6 => MessType::Hello,
+            7 => MessType::Close,
             _ => return None,
         })
     }

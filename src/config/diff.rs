@@ -21,6 +21,7 @@ pub enum Reconnect {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Setting {
     Mature(Duration, Duration),
+    GatherTimeout(Option<Duration>, Option<Duration>),
     ArpCache(Duration, Duration),
     SpreadRetryInterval(Duration, Duration),
     BalanceInterval(Duration, Duration),
@@ -36,6 +37,7 @@ impl fmt::Display for Setting {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Setting::Mature(a, b) => write!(f, "Mature {a:?} -> {b:?}"),
+            Setting::GatherTimeout(a, b) => write!(f, "GatherTimeout {a:?} -> {b:?}"),
             Setting::ArpCache(a, b) => write!(f, "Arp-Cache {a:?} -> {b:?}"),
             Setting::SpreadRetryInterval(a, b) => {
                 write!(f, "SpreadRetryInterval {a:?} -> {b:?}")
@@ -104,6 +106,12 @@ impl Diff {
         let s = &mut d.settings;
         if old.mature() != new.mature() {
             s.push(Setting::Mature(old.mature(), new.mature()));
+        }
+        if old.gather_timeout() != new.gather_timeout() {
+            s.push(Setting::GatherTimeout(
+                old.gather_timeout(),
+                new.gather_timeout(),
+            ));
         }
         if old.arp_cache() != new.arp_cache() {
             s.push(Setting::ArpCache(old.arp_cache(), new.arp_cache()));

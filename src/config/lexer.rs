@@ -196,6 +196,8 @@ pub enum Keyword {
     NodeAddress,
     /// Not a keyword of C 2.1.4 either: a program run on a hook event.
     RunScript,
+    /// Not in C 2.1.4: how long a state exchange may wait for a member.
+    GatherTimeout,
 }
 
 /// Canonical spellings, used in messages and suggestions.
@@ -225,6 +227,7 @@ pub const KEYWORDS: &[(&str, Keyword)] = &[
     ("VIFs", Keyword::Vifs),
     ("NodeAddress", Keyword::NodeAddress),
     ("RunScript", Keyword::RunScript),
+    ("GatherTimeout", Keyword::GatherTimeout),
 ];
 
 impl Keyword {

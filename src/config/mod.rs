@@ -47,6 +47,9 @@ pub mod defaults {
     pub const ACQUISITIONS_PER_ROUND: u32 = 1;
     pub const ARP_CACHE: Duration = Duration::from_secs(60);
     pub const SPREAD_RETRY_INTERVAL: Duration = Duration::from_secs(5);
+    /// Not in C: a state exchange still open this long after this
+    /// node's own STATE is closed without the members that sent none.
+    pub const GATHER_TIMEOUT: Duration = Duration::from_secs(2);
     pub const MODULE_DIR: &str = ".";
 }
 
@@ -318,6 +321,7 @@ pub struct Config {
     vifs: Vec<Vif>,
     notify: Vec<NotifyEntry>,
     node_address: Option<Ipv4Addr>,
+    gather_timeout: Duration,
 }
 
 impl Config {
@@ -351,6 +355,12 @@ impl Config {
     }
     pub fn mature(&self) -> Duration {
         self.mature
+    }
+    /// How long a state exchange waits, after this node's own STATE,
+    /// for members that send none (`GatherTimeout`); `None` for `0s`:
+    /// wait for every member, as C does.
+    pub fn gather_timeout(&self) -> Option<Duration> {
+        Some(self.gather_timeout).filter(|d| !d.is_zero())
     }
     pub fn arp_cache(&self) -> Duration {
         self.arp_cache

@@ -50,6 +50,17 @@ pub(super) fn render(c: &Config, identity: Option<&str>) -> String {
         duration(c.spread_retry_interval())
     );
     let _ = writeln!(w, "  Mature               {}", duration(c.mature()));
+    let _ = match c.gather_timeout() {
+        Some(t) => writeln!(
+            w,
+            "  GatherTimeout        {}: a state exchange closes without members silent that long",
+            duration(t)
+        ),
+        None => writeln!(
+            w,
+            "  GatherTimeout        never: every member's STATE is awaited (C)"
+        ),
+    };
     let b = c.balance();
     let n = c.vifs().len();
     let rate = b.effective_rate(n);

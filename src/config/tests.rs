@@ -1165,6 +1165,28 @@ fn warnings_come_in_file_order() {
     assert!(w[1].starts_with("t.conf:4:10: "), "{w:?}");
 }
 
+// ---- GatherTimeout --------------------------------------------------
+
+#[test]
+fn gather_timeout() {
+    assert_eq!(
+        ok(MIN).config.gather_timeout(),
+        Some(Duration::from_secs(2))
+    );
+    let l = ok_with("GatherTimeout = 5s\n");
+    assert_eq!(l.config.gather_timeout(), Some(Duration::from_secs(5)));
+    assert!(l.warnings.is_empty(), "{:?}", warnings(&l));
+    // 0s: never close a round (C's behaviour).
+    let c = ok_with("gathertimeout = 0s\n").config;
+    assert_eq!(c.gather_timeout(), None);
+    assert!(
+        c.summary().contains("GatherTimeout        never"),
+        "{}",
+        c.summary()
+    );
+    assert!(ok(MIN).config.summary().contains("GatherTimeout        2s"));
+}
+
 // ---- NodeAddress ----------------------------------------------------
 
 #[test]

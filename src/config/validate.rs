@@ -298,5 +298,8 @@ pub(super) fn finish(
         vifs: d.vifs,
         notify: d.notify,
         node_address: d.node_address.map(|(a, _)| a),
+        gather_timeout: d
+            .gather_timeout
+            .map_or(defaults::GATHER_TIMEOUT, |(t, _)| t),
     })
 }

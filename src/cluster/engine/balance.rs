@@ -21,6 +21,7 @@ impl Engine {
                     .push(Action::StartTimer(Timer::ArpCache, self.s.arp_cache));
             }
             Timer::Balance => self.balance_round(),
+            Timer::Gather => self.gather_timed_out(),
         }
     }
 
@@ -42,8 +43,11 @@ impl Engine {
             return;
         }
         self.phase = Phase::Balance;
-        let mut counts: Vec<i32> = self.members.iter().map(|m| m.count).collect();
-        let addrs: Vec<Ipv4Addr> = self.members.iter().map(|m| m.addr).collect();
+        // Members late for a closed round count here, with what they
+        // were given since.
+        let everyone = || self.members.iter().chain(&self.round.late);
+        let mut counts: Vec<i32> = everyone().map(|m| m.count).collect();
+        let addrs: Vec<Ipv4Addr> = everyone().map(|m| m.addr).collect();
         let mut owners: Vec<Ipv4Addr> = self.table.iter().map(|s| s.owner).collect();
         let (mut min, mut max) = (0usize, 0usize);
         let mut moves = Vec::new();
@@ -107,7 +111,9 @@ impl Engine {
         let bad = b.moves.iter().find(|(owner, vip)| {
             !self.by_master.contains_key(vip)
                 || owner.is_unspecified()
-                || !self.members.iter().any(|m| m.addr == *owner)
+                || !(self.members.iter())
+                    .chain(&self.round.late)
+                    .any(|m| m.addr == *owner)
         });
         if let Some((owner, vip)) = bad {
             let text = format!("ignoring a BALANCE from {sender}: it gives {vip} to {owner}, an unknown VIF or member");
@@ -129,7 +135,7 @@ impl Engine {
             if was == me {
                 released |= self.release(i);
             }
-            for m in &mut self.members {
+            for m in self.members.iter_mut().chain(&mut self.round.late) {
                 if m.addr == was {
                     m.count -= 1;
                 }

@@ -111,6 +111,11 @@ fn replay(text: &str, s: Settings) -> Replay {
         while let Some(actions) = queue.pop() {
             for act in actions {
                 match act {
+                    // HELLO and CLOSE are not C's: C's capture has none.
+                    Action::Multicast {
+                        mess_type: MessType::Hello | MessType::Close,
+                        ..
+                    } => {}
                     Action::Multicast { mess_type, body } => pending.push((mess_type, body)),
                     Action::Acquire(id, _) => changes.push((id, true)),
                     Action::Release(id) => changes.push((id, false)),
@@ -314,6 +319,7 @@ fn small(me: u8, vifs: u8, prefer: &[u8]) -> Settings {
         balance_interval: Duration::from_secs(60),
         mature: Duration::from_secs(5),
         arp_cache: Duration::from_secs(60),
+        gather_timeout: Some(Duration::from_secs(2)),
     }
 }
 
@@ -1000,4 +1006,239 @@ fn a_flood_is_logged_once_per_kind_and_sender_then_counted() {
         warned(&acts, "50 more messages from over 256 senders"),
         "{acts:?}"
     );
+}
+
+fn hello(c_members: &[&str]) -> Vec<u8> {
+    msg::Hello {
+        group_id: ID,
+        c_members: c_members.iter().map(|s| s.to_string()).collect(),
+    }
+    .encode()
+}
+
+fn close() -> Vec<u8> {
+    msg::Close { group_id: ID }.encode()
+}
+
+fn multicasts(acts: &[Action], t: MessType) -> usize {
+    acts.iter()
+        .filter(|a| matches!(a, Action::Multicast { mess_type, .. } if *mess_type == t))
+        .count()
+}
+
+/// n1 (this node) and n2 send HELLO and STATE; n3 never does.
+fn two_of_three_sent_state() -> Engine {
+    let (mut e, acts) = in_view(small(1, 6, &[]), 3);
+    // HELLO goes out before the STATE.
+    let order: Vec<MessType> = acts
+        .iter()
+        .filter_map(|a| match a {
+            Action::Multicast { mess_type, .. } => Some(*mess_type),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(order, [MessType::Hello, MessType::State]);
+    deliver(&mut e, 1, MessType::Hello, &hello(&[]));
+    let acts = deliver(&mut e, 1, MessType::State, &state(1, true, &[], &[]));
+    assert!(
+        acts.contains(&Action::StartTimer(Timer::Gather, Duration::from_secs(2))),
+        "the bound starts with this node's own STATE: {acts:?}"
+    );
+    deliver(&mut e, 2, MessType::Hello, &hello(&[]));
+    deliver(&mut e, 2, MessType::State, &state(2, true, &[], &[]));
+    assert_eq!(e.phase(), Phase::Gather);
+    e
+}
+
+#[test]
+fn a_silent_member_does_not_hold_the_round_past_the_bound() {
+    let mut e = two_of_three_sent_state();
+    let acts = e.handle(Event::Timer(Timer::Gather));
+    assert_eq!(multicasts(&acts, MessType::Close), 1, "{acts:?}");
+    // At the CLOSE, every node ends the round with n1 and n2.
+    let acts = deliver(&mut e, 2, MessType::Close, &close());
+    assert!(warned(&acts, "without #n3#d"), "{acts:?}");
+    assert_eq!(e.phase(), Phase::Run);
+    let names: Vec<&str> = e.members().iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(names, ["#n1#d", "#n2#d"]);
+    // n3 is given nothing; n1 (leader) and n2 share the six VIFs.
+    assert_eq!(acquired(&acts).len(), 3, "{acts:?}");
+    assert!(e
+        .table()
+        .iter()
+        .all(|s| s.owner == node(1) || s.owner == node(2)));
+    // Its STATE now comes too late, without HELLO: a C node, left out.
+    let acts = deliver(&mut e, 3, MessType::State, &state(3, true, &[], &[]));
+    assert!(warned(&acts, "C node"), "{acts:?}");
+    assert_eq!(e.members().len(), 2);
+    // A second CLOSE, or the bound again, changes nothing.
+    assert!(acquired(&deliver(&mut e, 1, MessType::Close, &close())).is_empty());
+    let acts = e.handle(Event::Timer(Timer::Gather));
+    assert_eq!(multicasts(&acts, MessType::Close), 0, "{acts:?}");
+}
+
+#[test]
+fn a_close_counts_only_from_a_participant_of_this_view() {
+    let mut e = two_of_three_sent_state();
+    // The silent member itself, another view's CLOSE, a CLOSE not sent
+    // AGREED: the round stays open.
+    deliver(&mut e, 3, MessType::Close, &close());
+    let other = msg::Close {
+        group_id: [1, 1, 1],
+    }
+    .encode();
+    deliver(&mut e, 2, MessType::Close, &other);
+    deliver_as(
+        &mut e,
+        "#n2#d",
+        MessType::Close,
+        Delivered::Unordered,
+        &close(),
+    );
+    assert_eq!(e.phase(), Phase::Gather);
+    assert_eq!(e.members().len(), 3);
+}
+
+#[test]
+fn a_c_node_in_the_view_keeps_the_round_open_as_c_does() {
+    // n2 is a C node: a STATE without HELLO.
+    let (mut e, _) = in_view(small(1, 6, &[]), 3);
+    deliver(&mut e, 1, MessType::Hello, &hello(&[]));
+    deliver(&mut e, 1, MessType::State, &state(1, true, &[], &[]));
+    let acts = deliver(&mut e, 2, MessType::State, &state(2, true, &[], &[]));
+    assert!(
+        acts.iter().any(
+            |a| matches!(a, Action::Log(Level::Info, t) if t.contains("waits for every member"))
+        ),
+        "{acts:?}"
+    );
+    let acts = e.handle(Event::Timer(Timer::Gather));
+    assert_eq!(multicasts(&acts, MessType::Close), 0, "{acts:?}");
+    deliver(&mut e, 1, MessType::Close, &close());
+    assert_eq!(e.phase(), Phase::Gather);
+    // The next view: n1 names n2 a C node in its HELLO, and any node
+    // that reads it waits, even before n2's STATE comes.
+    let acts = e.handle(Event::View(View {
+        id: [8, 8, 8],
+        members: names(3),
+        my_index: 0,
+    }));
+    let Some(Action::Multicast { body, .. }) = acts.iter().find(|a| {
+        matches!(
+            a,
+            Action::Multicast {
+                mess_type: MessType::Hello,
+                ..
+            }
+        )
+    }) else {
+        panic!("{acts:?}")
+    };
+    let h = msg::Hello::decode(body, false).unwrap();
+    assert_eq!(h.c_members, ["#n2#d"]);
+    let (mut fresh, _) = in_view(small(3, 6, &[]), 3);
+    deliver(&mut fresh, 1, MessType::Hello, &hello(&["#n2#d"]));
+    deliver(&mut fresh, 1, MessType::State, &state(1, true, &[], &[]));
+    deliver(&mut fresh, 3, MessType::Hello, &hello(&[]));
+    deliver(&mut fresh, 3, MessType::State, &state(3, true, &[], &[]));
+    deliver(&mut fresh, 1, MessType::Close, &close());
+    assert_eq!(fresh.phase(), Phase::Gather);
+}
+
+#[test]
+fn a_member_late_for_the_close_joins_empty_and_the_balance_feeds_it() {
+    let mut e = two_of_three_sent_state();
+    deliver(&mut e, 2, MessType::Close, &close());
+    assert_eq!(e.held().count(), 3);
+    // n3 was only slow: HELLO, then its STATE claiming what it held.
+    deliver(&mut e, 3, MessType::Hello, &hello(&[]));
+    let p = Priority::Claimed;
+    let acts = deliver(&mut e, 3, MessType::State, &state(3, true, &[(0, p)], &[]));
+    assert!(
+        acts.iter()
+            .any(|a| matches!(a, Action::Log(Level::Info, t) if t.contains("joins with nothing"))),
+        "{acts:?}"
+    );
+    // Its claim is not taken; the leader (this node) balances it in.
+    assert_eq!(e.table()[0].owner, node(1));
+    assert!(acts.contains(&Action::StartTimer(Timer::Balance, Duration::ZERO)));
+    let acts = e.handle(Event::Timer(Timer::Balance));
+    let Some(Action::Multicast { body, .. }) = acts.iter().find(|a| {
+        matches!(
+            a,
+            Action::Multicast {
+                mess_type: MessType::Balance,
+                ..
+            }
+        )
+    }) else {
+        panic!("{acts:?}")
+    };
+    let b = msg::Balance::decode(body, false).unwrap();
+    assert_eq!(b.moves.len(), 2, "3/3/0 becomes 2/2/2: {b:?}");
+    assert!(b.moves.iter().all(|(owner, _)| *owner == node(3)));
+    let acts = deliver(&mut e, 1, MessType::Balance, body);
+    assert_eq!(released(&acts).len(), 1, "{acts:?}");
+}
+
+#[test]
+fn this_node_late_for_the_close_releases_everything() {
+    // n2's view of the same round: its own STATE comes after n1's CLOSE.
+    let (mut e, _) = in_view(small(2, 4, &[]), 2);
+    let p = Priority::Claimed;
+    // It held two VIFs in the last view.
+    e.old[0] = Slot {
+        owner: node(2),
+        priority: p,
+    };
+    e.held[0] = true;
+    deliver(&mut e, 1, MessType::Hello, &hello(&[]));
+    deliver(&mut e, 1, MessType::State, &state(1, true, &[], &[]));
+    let acts = deliver(&mut e, 1, MessType::Close, &close());
+    assert!(
+        warned(&acts, "this node's STATE came after the exchange closed"),
+        "{acts:?}"
+    );
+    assert_eq!(released(&acts), [0]);
+    assert_eq!(e.held().count(), 0);
+    assert!(e.table().iter().all(|s| s.owner == node(1)));
+    // Its own STATE, late: it joins with nothing.
+    deliver(&mut e, 2, MessType::Hello, &hello(&[]));
+    let acts = deliver(&mut e, 2, MessType::State, &state(2, true, &[(0, p)], &[]));
+    assert!(acquired(&acts).is_empty(), "{acts:?}");
+}
+
+#[test]
+fn a_vif_lost_to_a_tie_and_taken_back_by_preference_stays_up() {
+    // After a merge n1 and n2 (this node) both held VIF 0 at CLAIMED;
+    // n1's STATE comes first, so n2 loses the tie, but n2 prefers VIF 0
+    // and takes it back in the same STATE: no release, no re-acquire.
+    let (mut e, _) = in_view(small(2, 2, &[0]), 2);
+    let p = Priority::Claimed;
+    e.old[0] = Slot {
+        owner: node(2),
+        priority: p,
+    };
+    e.held[0] = true;
+    deliver(&mut e, 1, MessType::State, &state(1, true, &[(0, p)], &[]));
+    let acts = deliver(&mut e, 2, MessType::State, &state(2, true, &[(0, p)], &[0]));
+    assert!(released(&acts).is_empty(), "{acts:?}");
+    assert!(acquired(&acts).is_empty(), "{acts:?}");
+    assert_eq!(e.table()[0].owner, node(2));
+    assert_eq!(held(&e), [vip(0)]);
+    // C's logic drops it and takes it again.
+    let mut c = Engine::c_exact(small(2, 2, &[0]));
+    c.handle(Event::Connected {
+        private_group: "#n2#d",
+    });
+    c.handle(Event::View(View {
+        id: ID,
+        members: names(2),
+        my_index: 1,
+    }));
+    c.old[0] = e.old[0];
+    c.held[0] = true;
+    deliver(&mut c, 1, MessType::State, &state(1, true, &[(0, p)], &[]));
+    let acts = deliver(&mut c, 2, MessType::State, &state(2, true, &[(0, p)], &[0]));
+    assert_eq!(released(&acts), [0], "{acts:?}");
 }

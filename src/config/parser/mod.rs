@@ -43,6 +43,7 @@ pub(super) struct Draft {
     pub saw_vifs: bool,
     pub notify: Vec<NotifyEntry>,
     pub node_address: At<Ipv4Addr>,
+    pub gather_timeout: At<Duration>,
 }
 
 type PResult<T> = Result<T, Error>;
@@ -65,6 +66,7 @@ const DIRECTIVES: &[&str] = &[
     "LogFacility",
     "NodeAddress",
     "RunScript",
+    "GatherTimeout",
 ];
 
 fn starts_directive(k: Keyword) -> bool {
@@ -95,13 +97,17 @@ fn takes_equals(k: Keyword, in_balance: bool) -> bool {
             | Keyword::ArpCache
             | Keyword::ModuleDir
             | Keyword::NodeAddress
+            | Keyword::GatherTimeout
     )
 }
 
 /// Directives C 2.1.4 knows. Its warnings about how a directive is
 /// written would be misleading for the others: C rejects them whole.
 fn c_knows(k: Keyword) -> bool {
-    !matches!(k, Keyword::NodeAddress | Keyword::RunScript)
+    !matches!(
+        k,
+        Keyword::NodeAddress | Keyword::RunScript | Keyword::GatherTimeout
+    )
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {
@@ -567,6 +573,11 @@ impl<'a> Parser<'a> {
                 if let Some(v) = self.node_address()? {
                     set!(node_address, v, "NodeAddress");
                 }
+            }
+            Keyword::GatherTimeout => {
+                self.equals_of("GatherTimeout", c_knows(k))?;
+                let v = self.time("GatherTimeout")?;
+                set!(gather_timeout, v, "GatherTimeout");
             }
             Keyword::RunDynamic => self.run_dynamic(pos)?,
             Keyword::RunScript => self.run_script(pos)?,
