@@ -13,6 +13,7 @@
 
 #![deny(unsafe_code)]
 
+pub mod auth;
 pub mod cluster;
 pub mod config;
 pub mod control;

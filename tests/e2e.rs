@@ -726,3 +726,114 @@ fn a_silent_member_does_not_stop_failover() {
     stop.store(true, Ordering::SeqCst);
     reader.join().unwrap();
 }
+
+/// A stranger joins the group, and at the view change sends a HELLO and a
+/// well-formed STATE claiming every VIP at PREFER_CLAIMED for an address
+/// no host has. Returns the hosts' holdings a moment after it.
+fn forged_state_attack(c: &Cluster) -> Vec<Vec<usize>> {
+    use wackamole::cluster::msg::{self, MessType, Priority};
+    use wackamole::spread::addr::SpreadAddr;
+    use wackamole::spread::client::Client;
+    use wackamole::spread::wire::message::Message;
+    use wackamole::spread::wire::service;
+
+    let addr = SpreadAddr::Unix {
+        path: c.dir.join("d1.sock"),
+    };
+    let mut evil = Client::connect(&addr, "evil", true, Duration::from_secs(5)).unwrap();
+    evil.join("wack").unwrap();
+    let me = evil.private_group().to_string();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let (group_id, index) = loop {
+        assert!(Instant::now() < deadline, "no membership for the stranger");
+        match evil.receive() {
+            Ok(Some(Message::Membership(m))) if m.group == "wack" => {
+                if let Some(i) = m.index_of(&me) {
+                    break (m.group_id.0, i);
+                }
+            }
+            Ok(_) => std::thread::sleep(Duration::from_millis(1)),
+            Err(e) => panic!("{e}"),
+        }
+    };
+    let hello = msg::Hello {
+        group_id,
+        c_members: vec![],
+    };
+    let state = msg::State {
+        group_id,
+        real: "10.80.0.99".parse().unwrap(),
+        index: index as i32,
+        mature: true,
+        held: c
+            .vips
+            .iter()
+            .map(|v| (*v, Priority::PreferClaimed))
+            .collect(),
+        prefer: c.vips.clone(),
+    };
+    for (t, body) in [
+        (MessType::Hello, hello.encode()),
+        (MessType::State, state.encode()),
+    ] {
+        evil.multicast(service::AGREED, &["wack"], t as i16, &body)
+            .unwrap();
+    }
+    // The round closes without anybody silent after GatherTimeout.
+    std::thread::sleep(Duration::from_secs(4));
+    let held = c.holders(&c.vips);
+    drop(evil);
+    held
+}
+
+/// With a shared secret, the forged STATE never reaches the engine: the
+/// stranger is a silent member, and every VIP stays where it was.
+/// Without one, the same STATE hands every VIP to nobody (what the key
+/// is for).
+#[test]
+fn a_forging_member_without_the_key_changes_nothing() {
+    if !can_run() {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let mut c = Cluster::new("forge", 3, 6, "");
+    let key = c.dir.join("wackamole.key");
+    std::fs::write(&key, "a shared secret of the cluster\n").unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    for i in 0..3 {
+        let extra = format!("SharedSecretFile = {}", key.display());
+        c.write_conf_with(
+            i,
+            &common::cluster::Conf {
+                vifs: common::cluster::vif_lines(&c.vips),
+                extra: &extra,
+                ..Default::default()
+            },
+        );
+    }
+    c.start_all();
+    let vips = c.vips.clone();
+    c.wait_settled(&vips, &[0, 1, 2], SETTLE);
+    let before = c.holders(&vips);
+    let marks = log_marks(&c);
+    let after = forged_state_attack(&c);
+    assert_eq!(after, before, "the allocation changed\n{}", c.logs());
+    for (i, &mark) in marks.iter().enumerate() {
+        let log = log_since(&c, i, mark);
+        assert!(!log.contains("released VIF"), "h{}: {log}", i + 1);
+        assert!(
+            log.contains("#evil#d1 sends unauthenticated messages"),
+            "h{}: {log}",
+            i + 1
+        );
+    }
+
+    let mut open = Cluster::new("forgeopen", 3, 6, "");
+    open.start_all();
+    open.wait_settled(&vips, &[0, 1, 2], SETTLE);
+    let after = forged_state_attack(&open);
+    assert!(
+        after.iter().all(|h| h.is_empty()),
+        "without a key the forged STATE should win the table: {after:?}"
+    );
+}

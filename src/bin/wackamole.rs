@@ -145,6 +145,12 @@ fn main() -> ExitCode {
             }
         };
         print!("{}", cfg.summary_with_identity(&node));
+        // The key file is checked as the daemon would read it; its
+        // contents are never shown.
+        if let Err(e) = daemon::load_keys(&cfg) {
+            eprintln!("wackamole: {e}");
+            return ExitCode::FAILURE;
+        }
         if let Some((text, addr)) = &spread_override {
             println!("  (-s)                 Spread {text} ({addr}) is used");
         }

@@ -31,6 +31,8 @@ pub enum Setting {
     Notify,
     /// Hooks, PerlUse or PerlUseLib.
     Hooks,
+    /// Another key file (the keys are read again at every reload).
+    SharedSecretFile,
 }
 
 impl fmt::Display for Setting {
@@ -49,6 +51,7 @@ impl fmt::Display for Setting {
             Setting::Prefer => f.write_str("Prefer changed (sent at the next membership)"),
             Setting::Notify => f.write_str("Notify changed"),
             Setting::Hooks => f.write_str("hooks changed"),
+            Setting::SharedSecretFile => f.write_str("SharedSecretFile changed"),
         }
     }
 }
@@ -153,6 +156,9 @@ impl Diff {
         };
         if hooks(old) != hooks(new) {
             s.push(Setting::Hooks);
+        }
+        if old.shared_secret_file() != new.shared_secret_file() {
+            s.push(Setting::SharedSecretFile);
         }
         d
     }

@@ -198,6 +198,8 @@ pub enum Keyword {
     RunScript,
     /// Not in C 2.1.4: how long a state exchange may wait for a member.
     GatherTimeout,
+    /// Not in C 2.1.4: the key file of an authenticated group.
+    SharedSecretFile,
 }
 
 /// Canonical spellings, used in messages and suggestions.
@@ -228,6 +230,7 @@ pub const KEYWORDS: &[(&str, Keyword)] = &[
     ("NodeAddress", Keyword::NodeAddress),
     ("RunScript", Keyword::RunScript),
     ("GatherTimeout", Keyword::GatherTimeout),
+    ("SharedSecretFile", Keyword::SharedSecretFile),
 ];
 
 impl Keyword {

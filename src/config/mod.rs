@@ -322,6 +322,7 @@ pub struct Config {
     notify: Vec<NotifyEntry>,
     node_address: Option<Ipv4Addr>,
     gather_timeout: Duration,
+    shared_secret_file: Option<PathBuf>,
 }
 
 impl Config {
@@ -361,6 +362,11 @@ impl Config {
     /// wait for every member, as C does.
     pub fn gather_timeout(&self) -> Option<Duration> {
         Some(self.gather_timeout).filter(|d| !d.is_zero())
+    }
+    /// The key file of an authenticated group (`SharedSecretFile`,
+    /// resolved against the config's directory); read by `auth::Keys`.
+    pub fn shared_secret_file(&self) -> Option<&Path> {
+        self.shared_secret_file.as_deref()
     }
     pub fn arp_cache(&self) -> Duration {
         self.arp_cache

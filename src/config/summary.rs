@@ -50,6 +50,13 @@ pub(super) fn render(c: &Config, identity: Option<&str>) -> String {
         duration(c.spread_retry_interval())
     );
     let _ = writeln!(w, "  Mature               {}", duration(c.mature()));
+    if let Some(p) = c.shared_secret_file() {
+        let _ = writeln!(
+            w,
+            "  SharedSecretFile     {}: every message is authenticated (every node needs the key)",
+            p.display()
+        );
+    }
     let _ = match c.gather_timeout() {
         Some(t) => writeln!(
             w,

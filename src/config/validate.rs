@@ -301,5 +301,6 @@ pub(super) fn finish(
         gather_timeout: d
             .gather_timeout
             .map_or(defaults::GATHER_TIMEOUT, |(t, _)| t),
+        shared_secret_file: d.shared_secret_file,
     })
 }

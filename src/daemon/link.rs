@@ -7,13 +7,19 @@
 //!
 //! `wackatrl -f` holds the link down ([`Link::hold_down`]) until
 //! `wackatrl -s` lets it up again.
+//!
+//! With `SharedSecretFile` the link seals what it sends and opens what
+//! arrives (`auth`): a message that does not verify never becomes an
+//! event, so the engine only ever sees the group's own members.
 
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use log::{info, warn};
 use mio::{Interest, Registry, Token};
 
 use super::timers::{Key, Timers};
+use crate::auth::{self, Keys, Unsealed};
 use crate::cluster::msg::MessType;
 use crate::group::{Delivery, GroupError, GroupEvent, LinkState, Membership, Stage};
 
@@ -50,6 +56,15 @@ pub struct Link {
     /// A failure seen while sending: handled once the current actions
     /// are done.
     broken: Option<GroupError>,
+    /// The group's keys, when it is authenticated.
+    keys: Option<Keys>,
+    /// The current view's group id: part of every tag.
+    view: [u32; 3],
+    /// The view before it: a sender that had not seen the new view yet
+    /// tagged with this one (its daemon had moved on).
+    prev_view: [u32; 3],
+    /// Senders whose unauthenticated messages were logged in this view.
+    unsealed_logged: HashSet<String>,
 }
 
 impl Link {
@@ -60,7 +75,73 @@ impl Link {
             retry,
             held_down: false,
             broken: None,
+            keys: None,
+            view: [0; 3],
+            prev_view: [0; 3],
+            unsealed_logged: HashSet::new(),
         }
+    }
+
+    /// Authenticates the group with `keys` from now on (`None`: not).
+    pub fn set_keys(&mut self, keys: Option<Keys>) {
+        self.keys = keys;
+    }
+
+    /// Opens sealed messages, drops what does not verify, and notes the
+    /// view, for the events from `from` on.
+    fn check(&mut self, out: &mut Vec<GroupEvent>, from: usize) {
+        let mut kept = Vec::with_capacity(out.len() - from);
+        for ev in out.drain(from..) {
+            match ev {
+                GroupEvent::View(ref v) => {
+                    self.prev_view = std::mem::replace(&mut self.view, v.id);
+                    self.unsealed_logged.clear();
+                    kept.push(ev);
+                }
+                GroupEvent::Message {
+                    sender,
+                    mess_type,
+                    swapped,
+                    delivered,
+                    body,
+                } => {
+                    let opened = match &self.keys {
+                        Some(k) => k
+                            .open(mess_type, self.view, &sender, &body)
+                            .or_else(|_| k.open(mess_type, self.prev_view, &sender, &body))
+                            .map(|(t, b)| (t, b.to_vec())),
+                        None if auth::is_sealed(mess_type) => Err(Unsealed::BadTag),
+                        None => Ok((mess_type, body)),
+                    };
+                    match opened {
+                        Ok((mess_type, body)) => kept.push(GroupEvent::Message {
+                            sender,
+                            mess_type,
+                            swapped,
+                            delivered,
+                            body,
+                        }),
+                        Err(why) => self.unsealed(&sender, why),
+                    }
+                }
+                ev => kept.push(ev),
+            }
+        }
+        out.extend(kept);
+    }
+
+    fn unsealed(&mut self, sender: &str, why: Unsealed) {
+        if !self.unsealed_logged.insert(sender.to_string()) {
+            return;
+        }
+        let text = match (why, self.keys.is_some()) {
+            (Unsealed::Plain, _) => "sends unauthenticated messages",
+            (Unsealed::BadTag, true) => "sends messages no key of SharedSecretFile verifies",
+            (Unsealed::BadTag, false) => {
+                "sends authenticated messages, and this node has no SharedSecretFile"
+            }
+        };
+        warn!("{sender} {text}: ignored in this view");
     }
 
     pub fn is_up(&self) -> bool {
@@ -141,7 +222,9 @@ impl Link {
         if was == LinkState::Down {
             return None;
         }
+        let from = out.len();
         let result = self.backend.ready(out);
+        self.check(out, from);
         let joined = out.iter().any(|e| matches!(e, GroupEvent::Joined { .. }));
         if joined {
             timers.cancel(Key::ConnectTimeout);
@@ -185,7 +268,15 @@ impl Link {
         } else {
             Delivery::Agreed
         };
-        if let Err(e) = self.backend.multicast(how, t as i16, body) {
+        let sealed;
+        let (mess_type, body) = match (&self.keys, self.backend.me()) {
+            (Some(k), Some(me)) => {
+                sealed = k.seal(t as i16, self.view, me, body);
+                (sealed.0, &sealed.1[..])
+            }
+            _ => (t as i16, body),
+        };
+        if let Err(e) = self.backend.multicast(how, mess_type, body) {
             // The first failure says why; later ones follow from it.
             self.broken.get_or_insert(e);
         }
@@ -284,6 +375,9 @@ mod tests {
 
     impl std::error::Error for Failure {}
 
+    /// What the backend was asked to send: (type, body).
+    type Sent = std::rc::Rc<std::cell::RefCell<Vec<(i16, Vec<u8>)>>>;
+
     /// What the next `ready` does.
     enum Step {
         Events(Vec<GroupEvent>),
@@ -294,7 +388,7 @@ mod tests {
         state: LinkState,
         steps: VecDeque<Step>,
         sends_fail: bool,
-        sent: usize,
+        sent: Sent,
     }
 
     impl Membership for Scripted {
@@ -342,8 +436,8 @@ mod tests {
                 }
             }
         }
-        fn multicast(&mut self, _: Delivery, _: i16, _: &[u8]) -> Result<(), GroupError> {
-            self.sent += 1;
+        fn multicast(&mut self, _: Delivery, t: i16, body: &[u8]) -> Result<(), GroupError> {
+            self.sent.borrow_mut().push((t, body.to_vec()));
             if self.sends_fail {
                 Err(GroupError::new(Stage::Session, Failure("write failed")))
             } else {
@@ -356,13 +450,90 @@ mod tests {
     }
 
     fn link(steps: Vec<Step>, sends_fail: bool) -> Link {
+        link_sent(steps, sends_fail).0
+    }
+
+    fn link_sent(steps: Vec<Step>, sends_fail: bool) -> (Link, Sent) {
+        let sent = Sent::default();
         let backend = Scripted {
             state: LinkState::Down,
             steps: steps.into(),
             sends_fail,
-            sent: 0,
+            sent: sent.clone(),
         };
-        Link::new(Box::new(backend), Token(0), Duration::from_secs(1))
+        (
+            Link::new(Box::new(backend), Token(0), Duration::from_secs(1)),
+            sent,
+        )
+    }
+
+    fn keys(k: &str) -> Keys {
+        Keys::parse(k.as_bytes(), std::path::Path::new("k")).unwrap()
+    }
+
+    fn message(sender: &str, mess_type: i16, body: &[u8]) -> GroupEvent {
+        GroupEvent::Message {
+            sender: sender.into(),
+            mess_type,
+            swapped: false,
+            delivered: crate::group::Delivered::Agreed,
+            body: body.to_vec(),
+        }
+    }
+
+    #[test]
+    fn an_authenticated_link_seals_what_it_sends_and_drops_what_does_not_open() {
+        let poll = mio::Poll::new().unwrap();
+        let mut timers = Timers::default();
+        let ours = keys("the group's key, 16+ bytes");
+        let id = [5, 6, 7];
+        let view = GroupEvent::View(crate::group::View {
+            id,
+            members: vec!["#me#d1".into(), "#b#d2".into()],
+            my_index: 0,
+        });
+        let (t, good) = ours.seal(1, id, "#b#d2", b"a STATE");
+        let (_, forged) = keys("somebody else's key!").seal(1, id, "#b#d2", b"forged");
+        let (_, old_view) = ours.seal(1, [5, 6, 6], "#b#d2", b"older view");
+        let (_, stolen) = ours.seal(1, id, "#b#d2", b"replayed by another");
+        let steps = vec![Step::Events(vec![
+            joined(),
+            view,
+            message("#b#d2", t, &good),
+            message("#x#d9", 1, b"plain"),
+            message("#b#d2", t, &forged),
+            message("#c#d3", t, &stolen),
+            message("#b#d2", t, &old_view),
+        ])];
+        let (mut l, sent) = link_sent(steps, false);
+        l.set_keys(Some(ours.clone()));
+        let mut out = Vec::new();
+        assert!(l.connect(poll.registry(), &mut timers, &mut out).is_none());
+        let msgs: Vec<(String, i16, Vec<u8>)> = out
+            .iter()
+            .filter_map(|e| match e {
+                GroupEvent::Message {
+                    sender,
+                    mess_type,
+                    body,
+                    ..
+                } => Some((sender.clone(), *mess_type, body.clone())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(msgs, [("#b#d2".to_string(), 1, b"a STATE".to_vec())]);
+        // What it sends is sealed with this view and its own name.
+        l.multicast(MessType::State, b"mine");
+        let (t, body) = sent.borrow()[0].clone();
+        assert_eq!(ours.open(t, id, "#me#d1", &body), Ok((1, &b"mine"[..])));
+        // Without keys, sealed messages are not taken for plain ones.
+        let (mut plain, _) = link_sent(
+            vec![Step::Events(vec![joined(), message("#b#d2", t, &good)])],
+            false,
+        );
+        let mut out = Vec::new();
+        plain.connect(poll.registry(), &mut timers, &mut out);
+        assert_eq!(out, [joined()]);
     }
 
     fn joined() -> GroupEvent {

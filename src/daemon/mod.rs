@@ -35,6 +35,8 @@ use std::path::PathBuf;
 pub use node::Node;
 pub use reload::ReloadError;
 
+use crate::auth::{KeyError, Keys};
+use crate::config::Config;
 use crate::net::identity::IdentityError;
 use crate::net::ifaddr::IfError;
 use crate::spread::addr::SpreadAddr;
@@ -63,6 +65,8 @@ pub enum StartError {
     Interfaces(IfError),
     /// The poll instance or the signal descriptor.
     Setup(&'static str, io::Error),
+    /// `SharedSecretFile` cannot be used.
+    Keys(KeyError),
 }
 
 impl fmt::Display for StartError {
@@ -76,6 +80,7 @@ impl fmt::Display for StartError {
             StartError::Control(e) => write!(f, "control socket: {e}"),
             StartError::Interfaces(e) => write!(f, "{e}"),
             StartError::Setup(what, e) => write!(f, "{what}: {e}"),
+            StartError::Keys(e) => write!(f, "{e}"),
         }
     }
 }
@@ -87,8 +92,14 @@ impl std::error::Error for StartError {
             StartError::Identity(e) => Some(e),
             StartError::Control(e) | StartError::Setup(_, e) => Some(e),
             StartError::Interfaces(e) => Some(e),
+            StartError::Keys(e) => Some(e),
         }
     }
+}
+
+/// The keys `SharedSecretFile` names, if it is set.
+pub fn load_keys(cfg: &Config) -> Result<Option<Keys>, KeyError> {
+    cfg.shared_secret_file().map(Keys::load).transpose()
 }
 
 /// The default Spread private name: `wack<pid>`, within Spread's 10 bytes.

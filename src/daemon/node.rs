@@ -92,7 +92,16 @@ impl Node {
             .register(poll.registry(), CONTROL, CONTROL_SESSIONS)
             .map_err(StartError::Control)?;
         info!("control socket {}", opts.control.display());
-        let link = Link::new(backend(&cfg, &opts), GROUP, cfg.spread_retry_interval());
+        let keys = super::load_keys(&cfg).map_err(StartError::Keys)?;
+        if let (Some(k), Some(p)) = (&keys, cfg.shared_secret_file()) {
+            info!(
+                "the group is authenticated: {} key(s) from {}",
+                k.count(),
+                p.display()
+            );
+        }
+        let mut link = Link::new(backend(&cfg, &opts), GROUP, cfg.spread_retry_interval());
+        link.set_keys(keys);
         let mut node = Node {
             engine: Engine::new(Settings::new(&cfg, me)),
             cfg,

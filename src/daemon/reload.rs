@@ -20,6 +20,7 @@ use log::{error, info, warn};
 
 use super::link::Lost;
 use super::node::Node;
+use crate::auth::KeyError;
 use crate::cluster::engine::{Engine, Settings};
 use crate::config::{self, Config, Diff};
 use crate::net::identity;
@@ -35,6 +36,8 @@ pub enum ReloadError {
     Invalid {
         errors: usize,
     },
+    /// The new `SharedSecretFile` cannot be used.
+    Keys(KeyError),
 }
 
 impl fmt::Display for ReloadError {
@@ -51,6 +54,9 @@ impl fmt::Display for ReloadError {
                 f,
                 "reload refused: {errors} error(s); the running configuration is kept"
             ),
+            ReloadError::Keys(e) => {
+                write!(f, "reload refused: {e}; the running configuration is kept")
+            }
         }
     }
 }
@@ -60,6 +66,7 @@ impl std::error::Error for ReloadError {
         match self {
             ReloadError::Read { source, .. } => Some(source),
             ReloadError::Invalid { .. } => None,
+            ReloadError::Keys(e) => Some(e),
         }
     }
 }
@@ -69,8 +76,13 @@ impl Node {
     /// words (logged too).
     pub fn reload(&mut self) -> Result<String, ReloadError> {
         let new = self.read_config().inspect_err(|e| error!("{e}"))?;
+        // Read again at every reload, so that a rolled key takes effect.
+        let keys = super::load_keys(&new)
+            .map_err(ReloadError::Keys)
+            .inspect_err(|e| error!("{e}"))?;
         let diff = self.cfg.diff(&new);
         let mut changes = diff.summary();
+        self.link.set_keys(keys);
         let pinned = (self.opts.spread.is_some(), self.opts.node_address.is_some());
         if diff.needs_reconnect(pinned.0, pinned.1) {
             changes.push("Group, Spread or NodeAddress changed: reconnecting".into());

@@ -44,6 +44,8 @@ pub(super) struct Draft {
     pub notify: Vec<NotifyEntry>,
     pub node_address: At<Ipv4Addr>,
     pub gather_timeout: At<Duration>,
+    /// Resolved against the config's directory.
+    pub shared_secret_file: Option<PathBuf>,
 }
 
 type PResult<T> = Result<T, Error>;
@@ -67,6 +69,7 @@ const DIRECTIVES: &[&str] = &[
     "NodeAddress",
     "RunScript",
     "GatherTimeout",
+    "SharedSecretFile",
 ];
 
 fn starts_directive(k: Keyword) -> bool {
@@ -98,6 +101,7 @@ fn takes_equals(k: Keyword, in_balance: bool) -> bool {
             | Keyword::ModuleDir
             | Keyword::NodeAddress
             | Keyword::GatherTimeout
+            | Keyword::SharedSecretFile
     )
 }
 
@@ -106,7 +110,10 @@ fn takes_equals(k: Keyword, in_balance: bool) -> bool {
 fn c_knows(k: Keyword) -> bool {
     !matches!(
         k,
-        Keyword::NodeAddress | Keyword::RunScript | Keyword::GatherTimeout
+        Keyword::NodeAddress
+            | Keyword::RunScript
+            | Keyword::GatherTimeout
+            | Keyword::SharedSecretFile
     )
 }
 
@@ -573,6 +580,19 @@ impl<'a> Parser<'a> {
                 if let Some(v) = self.node_address()? {
                     set!(node_address, v, "NodeAddress");
                 }
+            }
+            Keyword::SharedSecretFile => {
+                self.equals_of("SharedSecretFile", c_knows(k))?;
+                let (v, vpos) = self.string("the path of a key file", false)?;
+                if v.is_empty() {
+                    self.record(
+                        vpos,
+                        ErrorKind::EmptyValue {
+                            directive: "SharedSecretFile",
+                        },
+                    );
+                }
+                self.d.shared_secret_file = Some(self.base.join(&v));
             }
             Keyword::GatherTimeout => {
                 self.equals_of("GatherTimeout", c_knows(k))?;
