@@ -394,3 +394,30 @@ fn without_any_address_t_warns_but_passes() {
     );
     assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
 }
+
+#[test]
+fn t_checks_the_shared_secret_file_and_never_shows_a_key() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = scratch("secret");
+    let key = d.file("wackamole.key", "the key of this cluster\n");
+    let conf = d.file(
+        "wackamole.conf",
+        "Group = wack1\nNodeAddress = 192.0.2.1\nVirtualInterfaces { eth0:10.0.0.1/32 }\nSharedSecretFile = wackamole.key\n",
+    );
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = wackamole(&["-t", "-c", conf.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!("{}: the shared secret must", key.display())),
+        "{err}"
+    );
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = wackamole(&["-t", "-c", conf.to_str().unwrap()]);
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    if nix::unistd::geteuid().is_root() {
+        assert_eq!(out.status.code(), Some(0), "{all}");
+        assert!(all.contains("SharedSecretFile"), "{all}");
+    }
+    assert!(!all.contains("the key of this cluster"), "{all}");
+}
