@@ -595,6 +595,9 @@ impl Engine {
             return self.reject(Reject::SecondState, sender, Level::Warn, text);
         }
         self.state_arrived(sender, idx);
+        if self.duplicate_identity(sender, &st) {
+            return;
+        }
         if let Some(&(vip, _)) = st
             .held
             .iter()

@@ -33,6 +33,8 @@ pub(super) enum Reject {
     /// A BALANCE giving a VIF this node does not know, or to a
     /// non-member.
     BadMove,
+    /// A STATE with another participant's address.
+    DuplicateAddress,
 }
 
 impl Reject {
@@ -47,6 +49,7 @@ impl Reject {
             Reject::SecondState => "second STATE".into(),
             Reject::NotLeader => "BALANCE from a non-leader".into(),
             Reject::BadMove => "BALANCE with an unknown VIF or member".into(),
+            Reject::DuplicateAddress => "STATE with another member's address".into(),
         }
     }
 }

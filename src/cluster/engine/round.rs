@@ -128,6 +128,30 @@ impl Engine {
         }
     }
 
+    /// A STATE in the name of another participant's address: refused
+    /// (its sender is then a member that sent nothing, and the round
+    /// closes without it), so that nobody can make a node release by
+    /// taking its identity. Where a C node keeps the round from closing,
+    /// the STATE is taken as C takes it (and the clash logged at the end
+    /// of the exchange).
+    pub(super) fn duplicate_identity(&mut self, sender: &str, st: &msg::State) -> bool {
+        if self.c_exact || self.round.blocked_by.is_some() {
+            return false;
+        }
+        let Some(first) = (self.members.iter())
+            .find(|m| m.got_state && m.addr == st.real)
+            .map(|m| m.name.clone())
+        else {
+            return false;
+        };
+        let text = format!(
+            "ignoring the STATE of {sender}: {first} sent {} first; give each node its own identity (NodeAddress or -a)",
+            st.real
+        );
+        self.reject(Reject::DuplicateAddress, sender, Level::Error, text);
+        true
+    }
+
     /// The bound passed with the round still open: ask the group to
     /// close it (again later, if this CLOSE cannot take effect).
     pub(super) fn gather_timed_out(&mut self) {

@@ -1242,3 +1242,29 @@ fn a_vif_lost_to_a_tie_and_taken_back_by_preference_stays_up() {
     let acts = deliver(&mut c, 2, MessType::State, &state(2, true, &[(0, p)], &[0]));
     assert_eq!(released(&acts), [0], "{acts:?}");
 }
+
+#[test]
+fn a_state_in_another_participant_s_name_is_refused() {
+    let (mut e, _) = in_view(small(1, 4, &[]), 3);
+    for n in 1..=3 {
+        deliver(&mut e, n, MessType::Hello, &hello(&[]));
+    }
+    deliver(&mut e, 1, MessType::State, &state(1, true, &[], &[]));
+    // n2 claims to be n1 (10.0.0.1), with everything at PREFER_CLAIMED.
+    let mut b = msg::State::decode(&state(2, true, &[], &[]), false).unwrap();
+    b.real = node(1);
+    b.held = (0..4).map(|v| (vip(v), Priority::PreferClaimed)).collect();
+    let acts = deliver(&mut e, 2, MessType::State, &b.encode());
+    assert!(warned(&acts, "#n1#d sent 10.0.0.1 first"), "{acts:?}");
+    assert!(released(&acts).is_empty());
+    assert!(!e.members()[1].got_state);
+    deliver(&mut e, 3, MessType::State, &state(3, true, &[], &[]));
+    // The round closes without the impostor; n1 and n3 share the VIFs.
+    deliver(&mut e, 3, MessType::Close, &close());
+    assert_eq!(e.phase(), Phase::Run);
+    assert!(e
+        .table()
+        .iter()
+        .all(|s| s.owner == node(1) || s.owner == node(3)));
+    assert_eq!(e.held().count(), 2);
+}
