@@ -33,7 +33,7 @@ KEEP_DIRS    = / /etc /etc/init.d /usr /usr/local /opt /var $(PREFIX) \
                $(PREFIX)/share $(PREFIX)/share/man $(SBINDIR) $(SYSCONFDIR) \
                $(MANDIR)
 
-.PHONY: all build install uninstall test check-config demo bench lint-man clean
+.PHONY: all build install uninstall test check-config demo bench lint-man fuzz-smoke clean
 
 all: build
 
@@ -117,6 +117,20 @@ demo:
 
 bench:
 	$(CARGO) bench --locked
+
+# Coverage-guided fuzzing (cargo-fuzz, libFuzzer): every target of
+# fuzz/ for FUZZ_SECONDS each, from the committed seeds; any crash fails
+# (its input is left in fuzz/artifacts/TARGET/). cargo-fuzz needs
+# nightly flags: RUSTC_BOOTSTRAP=1 lets the stable toolchain take them.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS = config_parse spread_decoder engine_messages control_protocol frames proc_net_arp
+fuzz-smoke:
+	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	cd fuzz && for t in $(FUZZ_TARGETS); do \
+	    mkdir -p corpus/$$t && \
+	    RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run -O $$t corpus/$$t seeds/$$t -- \
+	        -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -print_final_stats=1 || exit 1; \
+	done
 
 lint-man:
 	for m in man/*.[0-9]; do groff -ww -z -mandoc $$m || exit 1; done
