@@ -727,10 +727,27 @@ fn a_silent_member_does_not_stop_failover() {
     reader.join().unwrap();
 }
 
+/// How a stranger sends its forged STATE.
+#[derive(Clone, Copy, Debug)]
+enum Forgery {
+    /// AGREED to the group: what an honest node sends.
+    Agreed,
+    /// FIFO: other nodes could see it in another order.
+    Fifo,
+    /// To one node's private group alone.
+    Unicast,
+    /// Bytes that are no STATE, as STATE and BALANCE.
+    Garbage,
+}
+
 /// A stranger joins the group, and at the view change sends a HELLO and a
 /// well-formed STATE claiming every VIP at PREFER_CLAIMED for an address
 /// no host has. Returns the hosts' holdings a moment after it.
 fn forged_state_attack(c: &Cluster) -> Vec<Vec<usize>> {
+    forge(c, Forgery::Agreed)
+}
+
+fn forge(c: &Cluster, how: Forgery) -> Vec<Vec<usize>> {
     use wackamole::cluster::msg::{self, MessType, Priority};
     use wackamole::spread::addr::SpreadAddr;
     use wackamole::spread::client::Client;
@@ -772,11 +789,26 @@ fn forged_state_attack(c: &Cluster) -> Vec<Vec<usize>> {
             .collect(),
         prefer: c.vips.clone(),
     };
-    for (t, body) in [
+    let h1 = format!("#wack{}#d1", c.hosts[0].daemon.as_ref().unwrap().id());
+    let mut sends = vec![
         (MessType::Hello, hello.encode()),
         (MessType::State, state.encode()),
-    ] {
-        evil.multicast(service::AGREED, &["wack"], t as i16, &body)
+    ];
+    let (service, to) = match how {
+        Forgery::Agreed => (service::AGREED, "wack".to_string()),
+        Forgery::Fifo => (service::FIFO, "wack".to_string()),
+        Forgery::Unicast => (service::AGREED, h1),
+        Forgery::Garbage => {
+            sends = vec![
+                (MessType::State, vec![0xff; 7]),
+                (MessType::Balance, vec![0x7f; 64]),
+                (MessType::Close, vec![1, 2, 3]),
+            ];
+            (service::AGREED, "wack".to_string())
+        }
+    };
+    for (t, body) in sends {
+        evil.multicast(service, &[to.as_str()], t as i16, &body)
             .unwrap();
     }
     // The round closes without anybody silent after GatherTimeout.
@@ -836,4 +868,49 @@ fn a_forging_member_without_the_key_changes_nothing() {
         after.iter().all(|h| h.is_empty()),
         "without a key the forged STATE should win the table: {after:?}"
     );
+}
+
+/// Without a key, a stranger's STATE still changes nothing when it is
+/// not sent AGREED to the group, or is no STATE at all: every node must
+/// see the same inputs in the same order.
+#[test]
+fn a_stranger_s_fifo_unicast_or_garbage_state_changes_nothing() {
+    if !can_run() {
+        return;
+    }
+    let mut c = Cluster::new("stray", 3, 6, "");
+    c.start_all();
+    let vips = c.vips.clone();
+    c.wait_settled(&vips, &[0, 1, 2], SETTLE);
+    for how in [Forgery::Fifo, Forgery::Unicast, Forgery::Garbage] {
+        let before = c.holders(&vips);
+        let marks = log_marks(&c);
+        let after = forge(&c, how);
+        assert_eq!(
+            after,
+            before,
+            "{how:?}: the allocation changed\n{}",
+            c.logs()
+        );
+        for (i, &mark) in marks.iter().enumerate() {
+            let log = log_since(&c, i, mark);
+            assert!(!log.contains("released VIF"), "{how:?}: h{}: {log}", i + 1);
+            // It did reach the node, and was refused as such.
+            let refused = match how {
+                Forgery::Fifo => Some("not sent AGREED"),
+                Forgery::Unicast if i == 0 => Some("not sent to the group alone"),
+                Forgery::Garbage => Some("malformed"),
+                _ => None,
+            };
+            if let Some(r) = refused {
+                assert!(
+                    log.contains(r),
+                    "{how:?}: h{} did not refuse it: {log}",
+                    i + 1
+                );
+            }
+        }
+        // The stranger left: the next view settles as before.
+        c.wait_settled(&vips, &[0, 1, 2], SETTLE);
+    }
 }
