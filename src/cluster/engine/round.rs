@@ -166,6 +166,15 @@ impl Engine {
         if self.round.blocked_by.is_some() {
             return;
         }
+        let silent: Vec<&str> = (self.members.iter())
+            .filter(|m| !m.got_state)
+            .map(|m| m.name.as_str())
+            .collect();
+        let text = format!(
+            "no STATE from {} within {t:?}: asking the group to close the state exchange",
+            silent.join(" ")
+        );
+        self.log(Level::Info, text);
         self.out.push(Action::Multicast {
             mess_type: MessType::Close,
             body: msg::Close { group_id: id }.encode(),
