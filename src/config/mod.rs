@@ -49,7 +49,7 @@ pub mod defaults {
     pub const SPREAD_RETRY_INTERVAL: Duration = Duration::from_secs(5);
     /// Not in C: a state exchange still open this long after this
     /// node's own STATE is closed without the members that sent none.
-    pub const GATHER_TIMEOUT: Duration = Duration::from_secs(2);
+    pub const GATHER_TIMEOUT: Duration = Duration::from_secs(1);
     pub const MODULE_DIR: &str = ".";
 }
 

@@ -1171,7 +1171,7 @@ fn warnings_come_in_file_order() {
 fn gather_timeout() {
     assert_eq!(
         ok(MIN).config.gather_timeout(),
-        Some(Duration::from_secs(2))
+        Some(Duration::from_secs(1))
     );
     let l = ok_with("GatherTimeout = 5s\n");
     assert_eq!(l.config.gather_timeout(), Some(Duration::from_secs(5)));
@@ -1184,7 +1184,7 @@ fn gather_timeout() {
         "{}",
         c.summary()
     );
-    assert!(ok(MIN).config.summary().contains("GatherTimeout        2s"));
+    assert!(ok(MIN).config.summary().contains("GatherTimeout        1s"));
 }
 
 // ---- NodeAddress ----------------------------------------------------

@@ -36,6 +36,8 @@ pub(super) struct Round {
     pub blocked_by: Option<String>,
     /// A CLOSE ended the round: `members` are its participants.
     pub closed: bool,
+    /// This node asked for a close in this view (logged once).
+    pub asked: bool,
     /// Members whose STATE came after the CLOSE, with nothing: the claim
     /// rules never count them (a node that matures later must compute
     /// what the others computed at the CLOSE), the balance does.
@@ -174,7 +176,15 @@ impl Engine {
             "no STATE from {} within {t:?}: asking the group to close the state exchange",
             silent.join(" ")
         );
-        self.log(Level::Info, text);
+        // Once per view at Info: Spread can take a few seconds to order
+        // a CLOSE after a failure, and the ask is repeated each bound.
+        let level = if self.round.asked {
+            Level::Debug
+        } else {
+            Level::Info
+        };
+        self.round.asked = true;
+        self.log(level, text);
         self.out.push(Action::Multicast {
             mess_type: MessType::Close,
             body: msg::Close { group_id: id }.encode(),
