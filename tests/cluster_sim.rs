@@ -679,6 +679,20 @@ fn run_with(seed: u64, c_exact: bool, closing: bool) -> Result<usize, String> {
     }
 }
 
+/// With WACKAMOLE_SIM_SUMMARY, one line per failed schedule.
+fn summarize(failures: &[String]) {
+    if std::env::var("WACKAMOLE_SIM_SUMMARY").is_ok() {
+        for f in failures {
+            let mut l = f.lines();
+            eprintln!(
+                "{} | {}",
+                l.next().unwrap_or(""),
+                l.next().unwrap_or("").trim()
+            );
+        }
+    }
+}
+
 #[test]
 fn random_schedules_keep_the_invariants() {
     if let Ok(seed) = std::env::var("WACKAMOLE_SIM_SEED") {
@@ -695,16 +709,7 @@ fn random_schedules_keep_the_invariants() {
             failures.push(e);
         }
     }
-    if std::env::var("WACKAMOLE_SIM_SUMMARY").is_ok() {
-        for f in &failures {
-            let mut l = f.lines();
-            eprintln!(
-                "{} | {}",
-                l.next().unwrap_or(""),
-                l.next().unwrap_or("").trim()
-            );
-        }
-    }
+    summarize(&failures);
     if !failures.is_empty() {
         panic!(
             "{} of {n} schedules broke an invariant; the first:\n{}",
@@ -738,16 +743,7 @@ fn random_schedules_with_closing_rounds_keep_one_holder_per_vif() {
             Ok(_) => closed += 1,
         }
     }
-    if std::env::var("WACKAMOLE_SIM_SUMMARY").is_ok() {
-        for f in &failures {
-            let mut l = f.lines();
-            eprintln!(
-                "{} | {}",
-                l.next().unwrap_or(""),
-                l.next().unwrap_or("").trim()
-            );
-        }
-    }
+    summarize(&failures);
     assert!(
         failures.is_empty(),
         "{} of {n} schedules broke an invariant; the first:\n{}",

@@ -1020,6 +1020,16 @@ fn close() -> Vec<u8> {
     msg::Close { group_id: ID }.encode()
 }
 
+/// The body of the first multicast of type `t` among `acts`.
+fn multicast_body(acts: &[Action], t: MessType) -> Vec<u8> {
+    acts.iter()
+        .find_map(|a| match a {
+            Action::Multicast { mess_type, body } if *mess_type == t => Some(body.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no {t:?} in {acts:?}"))
+}
+
 fn multicasts(acts: &[Action], t: MessType) -> usize {
     acts.iter()
         .filter(|a| matches!(a, Action::Multicast { mess_type, .. } if *mess_type == t))
@@ -1123,18 +1133,8 @@ fn a_c_node_in_the_view_keeps_the_round_open_as_c_does() {
         members: names(3),
         my_index: 0,
     }));
-    let Some(Action::Multicast { body, .. }) = acts.iter().find(|a| {
-        matches!(
-            a,
-            Action::Multicast {
-                mess_type: MessType::Hello,
-                ..
-            }
-        )
-    }) else {
-        panic!("{acts:?}")
-    };
-    let h = msg::Hello::decode(body, false).unwrap();
+    let body = multicast_body(&acts, MessType::Hello);
+    let h = msg::Hello::decode(&body, false).unwrap();
     assert_eq!(h.c_members, ["#n2#d"]);
     let (mut fresh, _) = in_view(small(3, 6, &[]), 3);
     deliver(&mut fresh, 1, MessType::Hello, &hello(&["#n2#d"]));
@@ -1163,17 +1163,7 @@ fn a_member_late_for_the_close_joins_empty_and_the_balance_feeds_it() {
     assert_eq!(e.table()[0].owner, node(1));
     assert!(acts.contains(&Action::StartTimer(Timer::Balance, Duration::ZERO)));
     let acts = e.handle(Event::Timer(Timer::Balance));
-    let Some(Action::Multicast { body, .. }) = acts.iter().find(|a| {
-        matches!(
-            a,
-            Action::Multicast {
-                mess_type: MessType::Balance,
-                ..
-            }
-        )
-    }) else {
-        panic!("{acts:?}")
-    };
+    let body = &multicast_body(&acts, MessType::Balance);
     let b = msg::Balance::decode(body, false).unwrap();
     assert_eq!(b.moves.len(), 2, "3/3/0 becomes 2/2/2: {b:?}");
     assert!(b.moves.iter().all(|(owner, _)| *owner == node(3)));
