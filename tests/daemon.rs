@@ -494,3 +494,52 @@ fn a_reload_announces_no_address_that_is_not_up() {
         "the reload announced an address that is not up:\n{after}"
     );
 }
+
+/// SIGHUP reads the key file again: a key file others can read is
+/// refused (the running configuration and keys stay), a good one is
+/// taken, and the node goes on holding its VIPs throughout.
+#[test]
+fn sighup_reads_the_shared_secret_again() {
+    if !can_run() {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let mut c = Cluster::new("rekey", 1, 2, "");
+    let key = c.dir.join("wackamole.key");
+    let set_key = |text: &str, mode: u32| {
+        std::fs::write(&key, text).unwrap();
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    set_key("the first key of the cluster\n", 0o600);
+    let extra = format!("SharedSecretFile = {}", key.display());
+    c.write_conf_with(
+        0,
+        &common::cluster::Conf {
+            vifs: common::cluster::vif_lines(&c.vips),
+            extra: &extra,
+            ..Default::default()
+        },
+    );
+    c.start(0);
+    let vips = c.vips.clone();
+    c.wait_settled(&vips, &[0], SETTLE);
+    c.wait_log(0, "the group is authenticated: 1 key(s)", SETTLE);
+    // Readable by others: refused, nothing changes.
+    set_key(
+        "a second key, rolled in\nthe first key of the cluster\n",
+        0o644,
+    );
+    c.signal(0, "HUP");
+    c.wait_log(0, "reload refused: ", SETTLE);
+    assert!(c.log(0).contains("must not be readable"), "{}", c.log(0));
+    // Fixed: taken (two keys now), and the VIPs never moved.
+    set_key(
+        "a second key, rolled in\nthe first key of the cluster\n",
+        0o600,
+    );
+    c.signal(0, "HUP");
+    c.wait_log(0, "reloaded: nothing changed", SETTLE);
+    assert_eq!(c.held(0).len(), 2);
+    assert!(!c.log(0).contains("released VIF"), "{}", c.log(0));
+    assert!(!c.log(0).contains("rolled in"), "a key reached the log");
+}
