@@ -503,29 +503,15 @@ fn sighup_reads_the_shared_secret_again() {
     if !can_run() {
         return;
     }
-    use std::os::unix::fs::PermissionsExt;
     let mut c = Cluster::new("rekey", 1, 2, "");
-    let key = c.dir.join("wackamole.key");
-    let set_key = |text: &str, mode: u32| {
-        std::fs::write(&key, text).unwrap();
-        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(mode)).unwrap();
-    };
-    set_key("the first key of the cluster\n", 0o600);
-    let extra = format!("SharedSecretFile = {}", key.display());
-    c.write_conf_with(
-        0,
-        &common::cluster::Conf {
-            vifs: common::cluster::vif_lines(&c.vips),
-            extra: &extra,
-            ..Default::default()
-        },
-    );
+    let key = c.write_key("the first key of the cluster\n", 0o600);
+    c.write_conf(0, &c.vips, &format!("SharedSecretFile = {}", key.display()));
     c.start(0);
     let vips = c.vips.clone();
     c.wait_settled(&vips, &[0], SETTLE);
     c.wait_log(0, "the group is authenticated: 1 key(s)", SETTLE);
     // Readable by others: refused, nothing changes.
-    set_key(
+    c.write_key(
         "a second key, rolled in\nthe first key of the cluster\n",
         0o644,
     );
@@ -533,7 +519,7 @@ fn sighup_reads_the_shared_secret_again() {
     c.wait_log(0, "reload refused: ", SETTLE);
     assert!(c.log(0).contains("must not be readable"), "{}", c.log(0));
     // Fixed: taken (two keys now), and the VIPs never moved.
-    set_key(
+    c.write_key(
         "a second key, rolled in\nthe first key of the cluster\n",
         0o600,
     );

@@ -827,21 +827,10 @@ fn a_forging_member_without_the_key_changes_nothing() {
     if !can_run() {
         return;
     }
-    use std::os::unix::fs::PermissionsExt;
     let mut c = Cluster::new("forge", 3, 6, "");
-    let key = c.dir.join("wackamole.key");
-    std::fs::write(&key, "a shared secret of the cluster\n").unwrap();
-    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let key = c.write_key("a shared secret of the cluster\n", 0o600);
     for i in 0..3 {
-        let extra = format!("SharedSecretFile = {}", key.display());
-        c.write_conf_with(
-            i,
-            &common::cluster::Conf {
-                vifs: common::cluster::vif_lines(&c.vips),
-                extra: &extra,
-                ..Default::default()
-            },
-        );
+        c.write_conf(i, &c.vips, &format!("SharedSecretFile = {}", key.display()));
     }
     c.start_all();
     let vips = c.vips.clone();

@@ -96,6 +96,16 @@ impl Cluster {
     }
 
     /// Writes host `i`'s config with `vips`.
+    /// Writes the cluster's key file (`SharedSecretFile`) with `text`
+    /// and permission bits `mode`; returns its path.
+    pub fn write_key(&self, text: &str, mode: u32) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let key = self.dir.join("wackamole.key");
+        fs::write(&key, text).unwrap();
+        fs::set_permissions(&key, fs::Permissions::from_mode(mode)).unwrap();
+        key
+    }
+
     pub fn write_conf(&self, i: usize, vips: &[Ipv4Addr], extra: &str) {
         self.write_conf_with(
             i,

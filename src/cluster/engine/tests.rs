@@ -394,13 +394,7 @@ fn n2_prefers_what_n1_claims(
 }
 
 fn deliver(e: &mut Engine, from: u8, t: MessType, body: &[u8]) -> Vec<Action> {
-    e.handle(Event::Message {
-        sender: &format!("#n{from}#d"),
-        mess_type: t as i16,
-        swapped: false,
-        delivered: Delivered::Agreed,
-        body,
-    })
+    deliver_as(e, &format!("#n{from}#d"), t, Delivered::Agreed, body)
 }
 
 fn acquired(acts: &[Action]) -> Vec<usize> {
