@@ -136,8 +136,7 @@ fn main() -> ExitCode {
     if m.opt_present("t") {
         // The daemon will refuse to start without an identity; a check
         // of the file still passes, with the problem as a warning.
-        let node = match identity::identify(address_override, cfg.node_address(), &cfg.vip_addrs())
-        {
+        let node = match identity::for_config(address_override, &cfg) {
             Ok((addr, source)) => format!("{addr} ({source})"),
             Err(e) => {
                 eprintln!("wackamole: warning: {e}");

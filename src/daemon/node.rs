@@ -62,8 +62,7 @@ pub(super) fn backend(cfg: &Config, opts: &Options) -> Box<dyn Membership> {
 impl Node {
     pub fn start(cfg: Config, opts: Options) -> Result<Node, StartError> {
         let (me, source) =
-            identity::identify(opts.node_address, cfg.node_address(), &cfg.vip_addrs())
-                .map_err(StartError::Identity)?;
+            identity::for_config(opts.node_address, &cfg).map_err(StartError::Identity)?;
         info!("this node is {me} ({source})");
         let exec = Executor::new(&cfg, me)?;
         let poll = Poll::new().map_err(|e| StartError::Setup("poll", e))?;

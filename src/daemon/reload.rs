@@ -139,11 +139,7 @@ impl Node {
         self.lose(Lost::Reload);
         self.link.close(self.poll.registry(), &mut self.timers);
         self.cfg = new;
-        match identity::identify(
-            self.opts.node_address,
-            self.cfg.node_address(),
-            &self.cfg.vip_addrs(),
-        ) {
+        match identity::for_config(self.opts.node_address, &self.cfg) {
             Ok((me, source)) => {
                 self.me = me;
                 self.me_source = source.to_string();

@@ -480,6 +480,15 @@ pub fn without_vips(interfaces: InterfaceList, vips: &[Ipv4Addr]) -> InterfaceLi
 /// [`lookup_host_name`] and [`list_interfaces`] (less the configured
 /// `vips`). With `flag` or `directive` set, nothing is looked up (no
 /// resolver delay).
+/// [`identify`] for a configuration: `-a` (`flag`), then its
+/// `NodeAddress`, never one of its VIPs.
+pub fn for_config(
+    flag: Option<Ipv4Addr>,
+    cfg: &crate::config::Config,
+) -> Result<(Ipv4Addr, Source), IdentityError> {
+    identify(flag, cfg.node_address(), &cfg.vip_addrs())
+}
+
 pub fn identify(
     flag: Option<Ipv4Addr>,
     directive: Option<Ipv4Addr>,
