@@ -16,6 +16,7 @@ mod prefer;
 mod summary;
 mod validate;
 
+use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -319,6 +320,8 @@ pub struct Config {
     prefer: Vec<PreferEntry>,
     preferred: Vec<Ipv4Addr>,
     vifs: Vec<Vif>,
+    /// Each VIF's place in `vifs`, by identity (unique: checked).
+    vif_index: HashMap<VifId, usize>,
     notify: Vec<NotifyEntry>,
     node_address: Option<Ipv4Addr>,
     gather_timeout: Duration,
@@ -406,7 +409,11 @@ impl Config {
     }
     /// The VIF named `id`, if this config has it.
     pub fn vif(&self, id: VifId) -> Option<&Vif> {
-        self.vifs.iter().find(|v| v.id() == id)
+        self.vif_index.get(&id).map(|&i| &self.vifs[i])
+    }
+    /// The VIF named `id` and its place in the file, from 0.
+    pub fn vif_at(&self, id: VifId) -> Option<(usize, &Vif)> {
+        self.vif_index.get(&id).map(|&i| (i, &self.vifs[i]))
     }
     /// Every IPv4 VIP of every VIF, in config order (what the node's
     /// identity must not be).

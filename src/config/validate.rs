@@ -295,6 +295,12 @@ pub(super) fn finish(
         hooks: d.hooks,
         prefer: d.prefer.into_iter().map(|(e, _)| e).collect(),
         preferred,
+        vif_index: d
+            .vifs
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (v.id(), i))
+            .collect(),
         vifs: d.vifs,
         notify: d.notify,
         node_address: d.node_address.map(|(a, _)| a),

@@ -181,10 +181,7 @@ impl Executor {
 
     fn acquire(&mut self, id: VifId, from: Option<Ipv4Addr>, env: &mut Env<'_>) {
         // Numbered from 1 in the file's order in the log, as ever.
-        let Some((n, v)) = (env.cfg.vifs().iter().enumerate())
-            .find(|(_, v)| v.id() == id)
-            .map(|(i, v)| (i + 1, v.clone()))
-        else {
+        let Some((n, v)) = env.cfg.vif_at(id).map(|(i, v)| (i + 1, v.clone())) else {
             error!("asked to acquire VIF {id}, which the configuration does not have");
             return;
         };

@@ -1,15 +1,17 @@
 //! What the node shows: the [`Snapshot`] `wackatrl -l`/`-j` read, and
 //! the one-line STATUS= systemd is told when it changes.
 
+use std::collections::HashSet;
 use std::net::Ipv4Addr;
 
 use super::node::Node;
 use crate::cluster::msg::Priority;
+use crate::config::VifId;
 use crate::control::{MemberInfo, NodeState, Snapshot, VifInfo};
 
 impl Node {
     pub(super) fn snapshot(&self) -> Snapshot {
-        let held: Vec<_> = self.engine.held().collect();
+        let held: HashSet<VifId> = self.engine.held().collect();
         let connected = self.link.is_up();
         Snapshot {
             node: Some(self.me),
