@@ -41,7 +41,7 @@ pub use legacy::{
 pub use server::{Server, SessionId, MAX_PATH, MAX_PENDING, MAX_SESSIONS, MAX_UNSENT};
 pub use status::{
     address_text, decode_json, decode_reload, encode_ack, encode_reload, encode_status,
-    priority_name, status_value, view_id_text, MemberInfo, NodeState, Snapshot, VifInfo,
+    status_value, view_id_text, MemberInfo, NodeState, Snapshot, VifInfo,
 };
 
 /// One request of the control protocol.

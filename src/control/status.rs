@@ -83,12 +83,6 @@ pub struct VifInfo {
     pub held_here: bool,
 }
 
-/// The name of a wire claim priority (`UNCLAIMED`, `CLAIMED`,
-/// `PREFER_CLAIMED`, ...), `UNKNOWN` outside 0..=5.
-pub fn priority_name(p: u8) -> &'static str {
-    Priority::from_wire(i32::from(p)).map_or("UNKNOWN", Priority::name)
-}
-
 impl VifInfo {
     /// Its identity (what STATE and BALANCE name it by).
     pub fn id(&self) -> Option<VifId> {
@@ -311,7 +305,10 @@ mod tests {
 
     #[test]
     fn priority_names() {
-        let names: Vec<_> = (0..=6).map(priority_name).collect();
+        // As the status shows them (Display); no name outside 0..=5.
+        let names: Vec<String> = (0..=6)
+            .map(|p| Priority::from_wire(p).map_or("UNKNOWN".into(), |p| p.to_string()))
+            .collect();
         assert_eq!(
             names,
             [
