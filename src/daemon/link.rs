@@ -398,9 +398,6 @@ mod tests {
         fn address(&self) -> String {
             "nowhere".into()
         }
-        fn describe(&self) -> String {
-            "Test at nowhere".into()
-        }
         fn group(&self) -> &str {
             "g"
         }

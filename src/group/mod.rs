@@ -99,7 +99,9 @@ pub trait Membership {
     /// Where the group system is, as the status shows it (`4803`).
     fn address(&self) -> String;
     /// The group system and address, for logs (`Spread at 4803`).
-    fn describe(&self) -> String;
+    fn describe(&self) -> String {
+        format!("{} at {}", self.system(), self.address())
+    }
     /// The group's name.
     fn group(&self) -> &str;
     fn state(&self) -> LinkState;

@@ -103,10 +103,6 @@ impl Membership for SpreadLink {
         self.addr.to_string()
     }
 
-    fn describe(&self) -> String {
-        format!("Spread at {}", self.addr)
-    }
-
     fn group(&self) -> &str {
         &self.group
     }
