@@ -29,10 +29,16 @@ pub enum Setting {
     /// Sent at the next membership, as STATE carries it.
     Prefer,
     Notify,
-    /// Hooks, PerlUse or PerlUseLib.
+    /// Hooks, PerlUse, PerlUseLib or PerlPath.
     Hooks,
     /// Another key file (the keys are read again at every reload).
     SharedSecretFile,
+    /// Who may use the control socket (its group and mode follow).
+    ControlGroup,
+    /// Who may own the Spread socket (checked at the next connect).
+    SpreadUser,
+    /// How many hook processes may run at once.
+    HookLimit(usize, usize),
 }
 
 impl fmt::Display for Setting {
@@ -52,6 +58,9 @@ impl fmt::Display for Setting {
             Setting::Notify => f.write_str("Notify changed"),
             Setting::Hooks => f.write_str("hooks changed"),
             Setting::SharedSecretFile => f.write_str("SharedSecretFile changed"),
+            Setting::ControlGroup => f.write_str("ControlGroup changed"),
+            Setting::SpreadUser => f.write_str("SpreadUser changed"),
+            Setting::HookLimit(a, b) => write!(f, "HookLimit {a} -> {b}"),
         }
     }
 }
@@ -152,13 +161,27 @@ impl Diff {
                 .iter()
                 .map(|h| (h.target.clone(), h.event))
                 .collect();
-            (list, c.perl_use().to_vec(), c.perl_use_lib().to_vec())
+            (
+                list,
+                c.perl_use().to_vec(),
+                c.perl_use_lib().to_vec(),
+                c.perl_path().to_path_buf(),
+            )
         };
         if hooks(old) != hooks(new) {
             s.push(Setting::Hooks);
         }
         if old.shared_secret_file() != new.shared_secret_file() {
             s.push(Setting::SharedSecretFile);
+        }
+        if old.control_group() != new.control_group() {
+            s.push(Setting::ControlGroup);
+        }
+        if old.spread_user() != new.spread_user() {
+            s.push(Setting::SpreadUser);
+        }
+        if old.hook_limit() != new.hook_limit() {
+            s.push(Setting::HookLimit(old.hook_limit(), new.hook_limit()));
         }
         d
     }
@@ -352,5 +375,25 @@ mod tests {
             c.diff(&new.config)
         };
         assert_eq!(seven(conf(base)).summary(), ["Mature 5s -> 7s"]);
+    }
+
+    #[test]
+    fn local_settings_are_reported() {
+        let base = "VirtualInterfaces { eth0:10.0.0.1/24 }";
+        let old = conf(base);
+        let new = conf(&format!(
+            "{base}\nControlGroup = adm\nSpreadUser = spread\nHookLimit = 3"
+        ));
+        let d = old.diff(&new);
+        assert_eq!(
+            d.settings,
+            [
+                Setting::ControlGroup,
+                Setting::SpreadUser,
+                Setting::HookLimit(8, 3)
+            ]
+        );
+        let d = old.diff(&conf(&format!("{base}\nPerlPath = /opt/bin/perl")));
+        assert!(d.hooks_changed(), "{d:?}");
     }
 }

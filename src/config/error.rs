@@ -97,6 +97,15 @@ pub enum ErrorKind {
     RelativeScript {
         path: String,
     },
+    /// A path that must be absolute (`PerlPath`).
+    NotAbsolute {
+        directive: &'static str,
+        value: String,
+    },
+    /// A count that must be at least 1 (`HookLimit`).
+    Zero {
+        directive: &'static str,
+    },
     /// A `NodeAddress` value that cannot identify this node.
     BadNodeAddress {
         value: String,
@@ -183,6 +192,10 @@ impl fmt::Display for ErrorKind {
                 group.len()
             ),
             ErrorKind::EmptyValue { directive } => write!(f, "{directive} must not be empty"),
+            ErrorKind::NotAbsolute { directive, value } => {
+                write!(f, "{directive} must be an absolute path, not '{value}'")
+            }
+            ErrorKind::Zero { directive } => write!(f, "{directive} must be at least 1"),
             ErrorKind::ControlPathTooLong { path } => write!(
                 f,
                 "control socket path '{path}' is {} bytes long; a Unix socket path may have at most {MAX_SOCKET_PATH}",

@@ -200,6 +200,14 @@ pub enum Keyword {
     GatherTimeout,
     /// Not in C 2.1.4: the key file of an authenticated group.
     SharedSecretFile,
+    /// Not in C 2.1.4: the group whose members may use the control socket.
+    ControlGroup,
+    /// Not in C 2.1.4: the user Spread runs as (may own its socket).
+    SpreadUser,
+    /// Not in C 2.1.4: the Perl interpreter for Perl hooks.
+    PerlPath,
+    /// Not in C 2.1.4: at most this many hook processes at once.
+    HookLimit,
 }
 
 /// Canonical spellings, used in messages and suggestions.
@@ -231,6 +239,10 @@ pub const KEYWORDS: &[(&str, Keyword)] = &[
     ("RunScript", Keyword::RunScript),
     ("GatherTimeout", Keyword::GatherTimeout),
     ("SharedSecretFile", Keyword::SharedSecretFile),
+    ("ControlGroup", Keyword::ControlGroup),
+    ("SpreadUser", Keyword::SpreadUser),
+    ("PerlPath", Keyword::PerlPath),
+    ("HookLimit", Keyword::HookLimit),
 ];
 
 impl Keyword {

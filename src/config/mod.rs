@@ -52,6 +52,11 @@ pub mod defaults {
     /// node's own STATE is closed without the members that sent none.
     pub const GATHER_TIMEOUT: Duration = Duration::from_secs(1);
     pub const MODULE_DIR: &str = ".";
+    /// Not in C (which ran the Perl it was linked with): the Perl for
+    /// Perl hooks, never looked up through `PATH`.
+    pub const PERL_PATH: &str = "/usr/bin/perl";
+    /// Not in C: hook processes running at once.
+    pub const HOOK_LIMIT: u32 = 8;
 }
 
 /// A VIF's identity, the same on every node and across reloads: the
@@ -326,6 +331,10 @@ pub struct Config {
     node_address: Option<Ipv4Addr>,
     gather_timeout: Duration,
     shared_secret_file: Option<PathBuf>,
+    control_group: Option<String>,
+    spread_user: Option<String>,
+    perl_path: PathBuf,
+    hook_limit: u32,
 }
 
 impl Config {
@@ -370,6 +379,24 @@ impl Config {
     /// resolved against the config's directory); read by `auth::Keys`.
     pub fn shared_secret_file(&self) -> Option<&Path> {
         self.shared_secret_file.as_deref()
+    }
+    /// The group (name or number) whose members may use the control
+    /// socket besides root (`ControlGroup`); resolved by the daemon.
+    pub fn control_group(&self) -> Option<&str> {
+        self.control_group.as_deref()
+    }
+    /// The user (name or number) Spread runs as, who may own its Unix
+    /// socket besides root (`SpreadUser`); resolved by the daemon.
+    pub fn spread_user(&self) -> Option<&str> {
+        self.spread_user.as_deref()
+    }
+    /// The Perl interpreter of Perl hooks (`PerlPath`, absolute).
+    pub fn perl_path(&self) -> &Path {
+        &self.perl_path
+    }
+    /// At most this many hook processes at once (`HookLimit`, ≥ 1).
+    pub fn hook_limit(&self) -> usize {
+        self.hook_limit as usize
     }
     pub fn arp_cache(&self) -> Duration {
         self.arp_cache

@@ -46,6 +46,20 @@ pub(super) fn render(c: &Config, identity: Option<&str>) -> String {
     );
     let _ = writeln!(
         w,
+        "  ControlGroup         {}",
+        c.control_group().map_or_else(
+            || "(not set: root only, socket mode 0600)".to_string(),
+            |g| format!("{g}: root and its members, socket mode 0660")
+        )
+    );
+    if let Some(u) = c.spread_user() {
+        let _ = writeln!(
+            w,
+            "  SpreadUser           {u}: may own the Spread socket besides root"
+        );
+    }
+    let _ = writeln!(
+        w,
         "  SpreadRetryInterval  {}",
         duration(c.spread_retry_interval())
     );
@@ -174,7 +188,12 @@ pub(super) fn render(c: &Config, identity: Option<&str>) -> String {
     }
 
     if !c.hooks().is_empty() {
-        let _ = writeln!(w, "  Hooks                {}", c.hooks().len());
+        let _ = writeln!(
+            w,
+            "  Hooks                {}, at most {} processes at once",
+            c.hooks().len(),
+            c.hook_limit()
+        );
         for h in c.hooks() {
             let what = match &h.target {
                 HookTarget::Shared {
@@ -182,7 +201,9 @@ pub(super) fn render(c: &Config, identity: Option<&str>) -> String {
                     func,
                     module_dir,
                 } => format!("{func}() from {}/{module}[.so]", module_dir.display()),
-                HookTarget::Perl { sub_name } => format!("Perl {sub_name}"),
+                HookTarget::Perl { sub_name } => {
+                    format!("Perl {sub_name} (run by {})", c.perl_path().display())
+                }
                 HookTarget::Script { path } => format!("program {}", path.display()),
             };
             let _ = writeln!(w, "    {:<10} {what}", h.event.as_str());

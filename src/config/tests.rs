@@ -1371,3 +1371,62 @@ fn ipv6_errors() {
     let l = ok_with("Prefer [2001:db8::99]/128");
     assert!(warnings(&l)[0].contains("Prefer [2001:db8::99]/128 names no configured VIP"));
 }
+
+// ---- Local hardening: ControlGroup, SpreadUser, PerlPath, HookLimit ---
+
+#[test]
+fn local_hardening_defaults() {
+    let c = ok(MIN).config;
+    assert_eq!(c.control_group(), None);
+    assert_eq!(c.spread_user(), None);
+    assert_eq!(c.perl_path(), Path::new("/usr/bin/perl"));
+    assert_eq!(c.hook_limit(), 8);
+    assert!(
+        c.summary().contains("root only, socket mode 0600"),
+        "{}",
+        c.summary()
+    );
+}
+
+#[test]
+fn local_hardening_directives() {
+    let l = ok_with(
+        "ControlGroup = wheel\nSpreadUser = spread\nPerlPath = /opt/perl/bin/perl\nHookLimit = 2\n",
+    );
+    assert!(l.warnings.is_empty(), "{:?}", warnings(&l));
+    let c = &l.config;
+    assert_eq!(c.control_group(), Some("wheel"));
+    assert_eq!(c.spread_user(), Some("spread"));
+    assert_eq!(c.perl_path(), Path::new("/opt/perl/bin/perl"));
+    assert_eq!(c.hook_limit(), 2);
+    let s = c.summary();
+    assert!(
+        s.contains("ControlGroup         wheel: root and its members"),
+        "{s}"
+    );
+    assert!(s.contains("SpreadUser           spread"), "{s}");
+    // Numbers are names too (a uid or gid).
+    let c = ok_with("ControlGroup = 1001\nSpreadUser = 107\n").config;
+    assert_eq!(c.control_group(), Some("1001"));
+    assert_eq!(c.spread_user(), Some("107"));
+}
+
+#[test]
+fn local_hardening_errors() {
+    let e = error_with("PerlPath = perl\n");
+    assert!(
+        e.contains("PerlPath must be an absolute path, not 'perl'"),
+        "{e}"
+    );
+    let e = error_with("HookLimit = 0\n");
+    assert!(e.contains("HookLimit must be at least 1"), "{e}");
+    let e = error_with("HookLimit = many\n");
+    assert!(
+        e.contains("a number of hook processes for HookLimit"),
+        "{e}"
+    );
+    let e = error_with("SpreadUser =\nGroup = g2\n");
+    assert!(e.contains("expected a user name (or number) for SpreadUser"), "{e}");
+    let e = error_with("ControlGroup = \"\"\n");
+    assert!(e.contains("ControlGroup must not be empty"), "{e}");
+}

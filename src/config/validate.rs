@@ -308,5 +308,11 @@ pub(super) fn finish(
             .gather_timeout
             .map_or(defaults::GATHER_TIMEOUT, |(t, _)| t),
         shared_secret_file: d.shared_secret_file,
+        control_group: d.control_group.map(|(g, _)| g),
+        spread_user: d.spread_user.map(|(u, _)| u),
+        perl_path: d
+            .perl_path
+            .map_or_else(|| PathBuf::from(defaults::PERL_PATH), |(p, _)| p),
+        hook_limit: d.hook_limit.map_or(defaults::HOOK_LIMIT, |(n, _)| n),
     })
 }

@@ -46,6 +46,10 @@ pub(super) struct Draft {
     pub gather_timeout: At<Duration>,
     /// Resolved against the config's directory.
     pub shared_secret_file: Option<PathBuf>,
+    pub control_group: At<String>,
+    pub spread_user: At<String>,
+    pub perl_path: At<PathBuf>,
+    pub hook_limit: At<u32>,
 }
 
 type PResult<T> = Result<T, Error>;
@@ -70,6 +74,10 @@ const DIRECTIVES: &[&str] = &[
     "RunScript",
     "GatherTimeout",
     "SharedSecretFile",
+    "ControlGroup",
+    "SpreadUser",
+    "PerlPath",
+    "HookLimit",
 ];
 
 fn starts_directive(k: Keyword) -> bool {
@@ -102,6 +110,10 @@ fn takes_equals(k: Keyword, in_balance: bool) -> bool {
             | Keyword::NodeAddress
             | Keyword::GatherTimeout
             | Keyword::SharedSecretFile
+            | Keyword::ControlGroup
+            | Keyword::SpreadUser
+            | Keyword::PerlPath
+            | Keyword::HookLimit
     )
 }
 
@@ -114,6 +126,10 @@ fn c_knows(k: Keyword) -> bool {
             | Keyword::RunScript
             | Keyword::GatherTimeout
             | Keyword::SharedSecretFile
+            | Keyword::ControlGroup
+            | Keyword::SpreadUser
+            | Keyword::PerlPath
+            | Keyword::HookLimit
     )
 }
 
@@ -418,6 +434,29 @@ impl<'a> Parser<'a> {
         Ok((t.text.to_string(), t.pos))
     }
 
+    /// A user or group name (or number): a non-empty string. A bare
+    /// word that is also a directive (`spread`) is the name unless an
+    /// `=` follows it, which means the value is missing.
+    fn name(&mut self, what: &str, directive: &'static str) -> PResult<(String, Pos)> {
+        let t = self.next();
+        if let (TokenKind::Bare, CClass::Keyword(_)) = (t.kind, CClass::of(t.text)) {
+            let after = self.next();
+            let missing = after.kind == TokenKind::Equals
+                || (after.kind == TokenKind::Bare && after.text.starts_with('='));
+            self.pending.push(after);
+            if missing {
+                return Err(self.syntax(&t, what));
+            }
+            return Ok((t.text.to_string(), t.pos));
+        }
+        self.pending.push(t);
+        let (v, pos) = self.string(what, true)?;
+        if v.is_empty() {
+            self.record(pos, ErrorKind::EmptyValue { directive });
+        }
+        Ok((v, pos))
+    }
+
     fn number_value(&mut self, t: &Token<'_>) -> Option<u32> {
         match t.text.parse::<u32>() {
             Ok(n) => Some(n),
@@ -593,6 +632,48 @@ impl<'a> Parser<'a> {
                     );
                 }
                 self.d.shared_secret_file = Some(self.base.join(&v));
+            }
+            Keyword::ControlGroup => {
+                self.equals_of("ControlGroup", c_knows(k))?;
+                let v = self.name("a group name (or number) for ControlGroup", "ControlGroup")?;
+                set!(control_group, v, "ControlGroup");
+            }
+            Keyword::SpreadUser => {
+                self.equals_of("SpreadUser", c_knows(k))?;
+                let v = self.name("a user name (or number) for SpreadUser", "SpreadUser")?;
+                set!(spread_user, v, "SpreadUser");
+            }
+            Keyword::PerlPath => {
+                self.equals_of("PerlPath", c_knows(k))?;
+                let (v, vpos) = self.string("the absolute path of perl for PerlPath", false)?;
+                if !v.starts_with('/') {
+                    self.record(
+                        vpos,
+                        ErrorKind::NotAbsolute {
+                            directive: "PerlPath",
+                            value: v.clone(),
+                        },
+                    );
+                }
+                set!(perl_path, (PathBuf::from(v), vpos), "PerlPath");
+            }
+            Keyword::HookLimit => {
+                self.equals_of("HookLimit", c_knows(k))?;
+                let v = self.next();
+                if v.kind != TokenKind::Bare || CClass::of(v.text) != CClass::Number {
+                    return Err(self.syntax(&v, "a number of hook processes for HookLimit"));
+                }
+                if let Some(n) = self.number_value(&v) {
+                    if n == 0 {
+                        self.record(
+                            v.pos,
+                            ErrorKind::Zero {
+                                directive: "HookLimit",
+                            },
+                        );
+                    }
+                    set!(hook_limit, (n, v.pos), "HookLimit");
+                }
             }
             Keyword::GatherTimeout => {
                 self.equals_of("GatherTimeout", c_knows(k))?;
