@@ -196,10 +196,15 @@ pub struct State {
     pub prefer: Vec<Ipv4Addr>,
 }
 
+/// The bytes of a STATE naming `held` VIFs and `prefer` addresses.
+pub const fn state_len(held: usize, prefer: usize) -> usize {
+    32 + 8 * held + 4 * prefer
+}
+
 impl State {
     /// In our own byte order, as C writes it.
     pub fn encode(&self) -> Vec<u8> {
-        let mut v = Vec::with_capacity(32 + 8 * self.held.len() + 4 * self.prefer.len());
+        let mut v = Vec::with_capacity(state_len(self.held.len(), self.prefer.len()));
         for w in self.group_id {
             put_int(&mut v, w as i32);
         }

@@ -102,6 +102,14 @@ pub enum ErrorKind {
         directive: &'static str,
         value: String,
     },
+    /// So many VIFs that a STATE naming them all does not fit in one
+    /// Spread message.
+    StateTooLarge {
+        vifs: usize,
+        bytes: usize,
+        limit: usize,
+        fits: usize,
+    },
     /// A count that must be at least 1 (`HookLimit`).
     Zero {
         directive: &'static str,
@@ -196,6 +204,15 @@ impl fmt::Display for ErrorKind {
                 write!(f, "{directive} must be an absolute path, not '{value}'")
             }
             ErrorKind::Zero { directive } => write!(f, "{directive} must be at least 1"),
+            ErrorKind::StateTooLarge {
+                vifs,
+                bytes,
+                limit,
+                fits,
+            } => write!(
+                f,
+                "{vifs} VIFs: a node holding them all would send a STATE of {bytes} bytes, more than one Spread message carries ({limit}); at most {fits} VIFs fit"
+            ),
             ErrorKind::ControlPathTooLong { path } => write!(
                 f,
                 "control socket path '{path}' is {} bytes long; a Unix socket path may have at most {MAX_SOCKET_PATH}",

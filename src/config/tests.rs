@@ -1426,7 +1426,50 @@ fn local_hardening_errors() {
         "{e}"
     );
     let e = error_with("SpreadUser =\nGroup = g2\n");
-    assert!(e.contains("expected a user name (or number) for SpreadUser"), "{e}");
+    assert!(
+        e.contains("expected a user name (or number) for SpreadUser"),
+        "{e}"
+    );
     let e = error_with("ControlGroup = \"\"\n");
     assert!(e.contains("ControlGroup must not be empty"), "{e}");
+}
+
+// ---- A STATE must fit in one Spread message ---------------------------
+
+fn many_vifs(n: usize, extra: &str) -> String {
+    let mut s = format!("Group = g\n{extra}VIFs {{\n");
+    for i in 0..n {
+        s.push_str(&format!(
+            "e:10.{}.{}.{}/32\n",
+            i >> 16,
+            (i >> 8) & 255,
+            i & 255
+        ));
+    }
+    s.push_str("}\n");
+    s
+}
+
+#[test]
+fn a_state_that_cannot_be_sent_is_a_config_error() {
+    // 32 bytes of header and 8 per VIF in 143,920: 17,986 fit.
+    ok(&many_vifs(17_986, ""));
+    let e = errors(&many_vifs(17_987, ""));
+    let text = e
+        .iter()
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        text.contains("17987 VIFs: a node holding them all would send a STATE of 143928 bytes")
+            && text.contains("at most 17986 VIFs fit"),
+        "{text}"
+    );
+    // A key adds its 32-byte tag to every message.
+    let keyed = many_vifs(17_986, "SharedSecretFile = /k\n");
+    let text: Vec<String> = errors(&keyed).iter().map(|e| e.to_string()).collect();
+    assert!(
+        text.iter().any(|t| t.contains("at most 17982 VIFs fit")),
+        "{text:?}"
+    );
 }

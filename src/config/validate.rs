@@ -12,8 +12,10 @@ use super::prefer::{self, C_MAX_PREFER};
 use super::{
     defaults, Balance, BalanceRate, Config, LogFacility, NotifyTarget, PreferEntry, DEFAULT_CONTROL,
 };
+use crate::cluster::msg::state_len;
 use crate::spread::addr::SpreadAddr;
 use crate::spread::name::{self, NameError};
+use crate::spread::wire::MAX_ONE_GROUP_DATA;
 
 /// C's table sizes (MAX_PSEUDO, MAX_NOTIF): beyond them a C node in the
 /// same cluster corrupts its memory.
@@ -243,6 +245,29 @@ pub(super) fn finish(
                 what: "prefer addresses",
                 count: preferred.len(),
                 limit: C_MAX_PREFER,
+            },
+        );
+    }
+    // A STATE names every VIF its sender holds, and one node may hold
+    // them all: if that cannot be sent the node would lose its link at
+    // every membership, so refuse the file instead.
+    let tag = if d.shared_secret_file.is_some() {
+        crate::auth::TAG_LEN
+    } else {
+        0
+    };
+    let room = MAX_ONE_GROUP_DATA - tag;
+    let bytes = state_len(d.vifs.len(), preferred.len()) + tag;
+    if bytes > MAX_ONE_GROUP_DATA {
+        let per_vif = state_len(1, 0) - state_len(0, 0);
+        let fits = room.saturating_sub(state_len(0, preferred.len())) / per_vif;
+        cx.error(
+            None,
+            ErrorKind::StateTooLarge {
+                vifs: d.vifs.len(),
+                bytes,
+                limit: MAX_ONE_GROUP_DATA,
+                fits,
             },
         );
     }

@@ -148,6 +148,12 @@ impl Link {
         self.backend.state() == LinkState::Up
     }
 
+    /// Deliveries may be waiting that the last batch left (see
+    /// [`Membership::backlog`]).
+    pub fn backlog(&self) -> bool {
+        self.backend.backlog()
+    }
+
     pub fn is_held_down(&self) -> bool {
         self.held_down
     }

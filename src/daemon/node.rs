@@ -131,7 +131,13 @@ impl Node {
         let mut events = Events::with_capacity(64);
         while !self.stop {
             let now = Instant::now();
-            let timeout = self.timers.timeout(now);
+            // A batch left deliveries behind: look at the other sources,
+            // but do not sleep.
+            let timeout = if self.link.backlog() {
+                Some(Duration::ZERO)
+            } else {
+                self.timers.timeout(now)
+            };
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() != std::io::ErrorKind::Interrupted {
                     error!("poll: {e}");
@@ -139,15 +145,22 @@ impl Node {
                 }
                 continue;
             }
+            let mut group_served = false;
             for ev in events.iter() {
                 match ev.token() {
-                    GROUP => self.group_ready(),
+                    GROUP => {
+                        group_served = true;
+                        self.group_ready();
+                    }
                     SIGNALS => self.signals_ready(),
                     t => self.control_ready(t, ev.is_writable()),
                 }
                 if self.stop {
                     break;
                 }
+            }
+            if !group_served && !self.stop && self.link.backlog() {
+                self.group_ready();
             }
             self.after_events();
             // Timers run after the sockets are served, as in C.

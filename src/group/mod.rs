@@ -92,6 +92,9 @@ pub enum LinkState {
     Up,
 }
 
+/// Deliveries one [`Membership::ready`] turns into events at most.
+pub const MAX_BATCH: usize = 64;
+
 /// One membership backend. Every call returns at once.
 pub trait Membership {
     /// The group system's name for logs (`Spread`).
@@ -116,7 +119,17 @@ pub trait Membership {
     /// finishes the handshake and joins, reads what arrived, writes what
     /// waits. Appends events in delivery order to `out`; an error means
     /// the link is gone (the events before it still count).
+    ///
+    /// At most [`MAX_BATCH`] deliveries per call, so that a flood cannot
+    /// starve the other sources of the loop; [`backlog`](Self::backlog)
+    /// then says more may be waiting (the socket is edge-triggered, so
+    /// no new readiness event would come for it).
     fn ready(&mut self, out: &mut Vec<GroupEvent>) -> Result<(), GroupError>;
+    /// The last [`ready`](Self::ready) stopped at [`MAX_BATCH`]: call it
+    /// again soon, without waiting for an event.
+    fn backlog(&self) -> bool {
+        false
+    }
     /// Queues a message to the group and writes what the socket takes.
     fn multicast(&mut self, how: Delivery, mess_type: i16, body: &[u8]) -> Result<(), GroupError>;
     /// Closes the link (leaving cleanly if it was up). The caller has

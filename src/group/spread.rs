@@ -8,7 +8,9 @@
 
 use log::{error, warn};
 
-use super::{Delivered, Delivery, GroupError, GroupEvent, LinkState, Membership, Stage, View};
+use super::{
+    Delivered, Delivery, GroupError, GroupEvent, LinkState, Membership, Stage, View, MAX_BATCH,
+};
 use crate::spread::addr::SpreadAddr;
 use crate::spread::client::{Client, Connecting};
 use crate::spread::wire::message::Message;
@@ -27,6 +29,8 @@ pub struct SpreadLink {
     user: String,
     group: String,
     session: Session,
+    /// The last `ready` stopped at `MAX_BATCH` deliveries.
+    backlog: bool,
 }
 
 impl SpreadLink {
@@ -36,6 +40,7 @@ impl SpreadLink {
             user,
             group,
             session: Session::Down,
+            backlog: false,
         }
     }
 
@@ -163,7 +168,12 @@ impl Membership for SpreadLink {
         };
         let me = client.private_group().to_string();
         let mut msgs = Vec::new();
+        self.backlog = false;
         let result = loop {
+            if msgs.len() == MAX_BATCH {
+                self.backlog = true;
+                break client.flush();
+            }
             match client.receive() {
                 Ok(Some(m)) => msgs.push(m),
                 Ok(None) => break client.flush(),
@@ -172,6 +182,10 @@ impl Membership for SpreadLink {
         };
         out.extend(msgs.into_iter().filter_map(|m| self.event(m, &me)));
         result.map_err(|e| GroupError::new(Stage::Session, e))
+    }
+
+    fn backlog(&self) -> bool {
+        self.backlog && matches!(self.session, Session::Up(_))
     }
 
     fn multicast(&mut self, how: Delivery, mess_type: i16, body: &[u8]) -> Result<(), GroupError> {
@@ -220,5 +234,77 @@ mod tests {
                 "{groups:?}"
             );
         }
+    }
+
+    /// A flood is served in batches: no `ready` hands over more than
+    /// `MAX_BATCH` deliveries, and `backlog` says when to come back.
+    #[test]
+    fn a_flood_is_read_in_batches() {
+        use crate::spread::wire::message::encode_data;
+        use crate::spread::wire::{hint_for, Order};
+        use std::io::{Read, Write};
+        use std::os::unix::net::UnixListener;
+        use std::time::{Duration, Instant};
+
+        const FLOOD: usize = 2 * MAX_BATCH + 22;
+        let path = std::env::temp_dir().join(format!("wkm-flood-{}.sock", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let listener = UnixListener::bind(&path).unwrap();
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let daemon = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut b = [0u8; 6];
+            s.read_exact(&mut b).unwrap();
+            s.write_all(b"\x05NULL ").unwrap();
+            let mut b = [0u8; 90];
+            s.read_exact(&mut b).unwrap();
+            s.write_all(b"\x01\x05\x00\x01\x04#x#d").unwrap();
+            let mut join = [0u8; 80];
+            s.read_exact(&mut join).unwrap();
+            let mut flood = Vec::new();
+            for i in 0..FLOOD {
+                flood.extend(encode_data(
+                    Order::NATIVE,
+                    service::AGREED,
+                    "#y#d",
+                    &["wack".to_string()],
+                    hint_for(Order::NATIVE, 1),
+                    &(i as u32).to_be_bytes(),
+                ));
+            }
+            s.write_all(&flood).unwrap();
+            let _ = done_rx.recv_timeout(Duration::from_secs(30));
+        });
+        let addr = SpreadAddr::Unix { path: path.clone() };
+        let mut link = SpreadLink::new(addr, "x".into(), "wack".into());
+        link.connect().unwrap();
+        let mut bodies = Vec::new();
+        let mut calls = 0;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while bodies.len() < FLOOD && Instant::now() < deadline {
+            let mut out = Vec::new();
+            link.ready(&mut out).unwrap();
+            let n = out.len();
+            for ev in out {
+                if let GroupEvent::Message { body, .. } = ev {
+                    bodies.push(u32::from_be_bytes(body[..4].try_into().unwrap()));
+                }
+            }
+            assert!(n <= MAX_BATCH + 1, "{n} events in one call");
+            if n >= MAX_BATCH {
+                calls += 1;
+                assert!(link.backlog(), "a full batch says more may wait");
+            }
+            if !link.backlog() {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        assert_eq!(bodies, (0..FLOOD as u32).collect::<Vec<_>>());
+        assert!(calls >= 2, "{calls} full batches");
+        assert!(!link.backlog());
+        link.close();
+        done_tx.send(()).unwrap();
+        daemon.join().unwrap();
+        let _ = std::fs::remove_file(&path);
     }
 }

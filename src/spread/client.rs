@@ -22,6 +22,10 @@ use super::wire::message::{Decoder, Message};
 use super::wire::{request, Order};
 use crate::io::WriteBuf;
 
+/// Request bytes the daemon may leave unread before the session is
+/// given up (about seven of the largest messages).
+pub const MAX_UNSENT: usize = 1 << 20;
+
 /// A Spread failure, with what the system said where that helps.
 #[derive(Debug)]
 pub struct ClientError {
@@ -366,6 +370,17 @@ impl Client {
     }
 
     fn send(&mut self, bytes: Vec<u8>) -> Result<(), ClientError> {
+        // A daemon that stops reading must not grow this without end:
+        // past the bound the session is as good as lost.
+        if self.out.len() + bytes.len() > MAX_UNSENT {
+            return Err(ClientError {
+                code: SpreadError::ConnectionClosed,
+                detail: Some(format!(
+                    "the daemon has not read {} bytes of requests",
+                    self.out.len()
+                )),
+            });
+        }
         self.out.push(&bytes);
         self.flush()
     }
@@ -615,6 +630,42 @@ mod tests {
             }
         };
         assert_eq!(e.code, SpreadError::ConnectionClosed);
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn a_daemon_that_stops_reading_costs_at_most_max_unsent() {
+        let path = socket_path("deaf");
+        let _ = std::fs::remove_file(&path);
+        let listener = UnixListener::bind(&path).unwrap();
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let daemon = thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut b = [0u8; 6];
+            s.read_exact(&mut b).unwrap();
+            s.write_all(b"\x05NULL ").unwrap();
+            let mut b = [0u8; 90];
+            s.read_exact(&mut b).unwrap();
+            s.write_all(b"\x01\x05\x00\x01\x04#x#d").unwrap();
+            // Then reads nothing more, and keeps the connection.
+            let _ = done_rx.recv_timeout(Duration::from_secs(30));
+        });
+        let addr = SpreadAddr::Unix { path: path.clone() };
+        let mut c = Client::connect(&addr, "x", true, Duration::from_secs(10)).unwrap();
+        let body = vec![7u8; 60_000];
+        let mut sent = 0;
+        let e = loop {
+            match c.multicast(service::AGREED, &["wack"], 1, &body) {
+                Ok(()) => sent += 1,
+                Err(e) => break e,
+            }
+            assert!(sent < 1000, "never refused");
+            assert!(c.out.len() <= MAX_UNSENT, "{} queued", c.out.len());
+        };
+        assert_eq!(e.code, SpreadError::ConnectionClosed);
+        assert!(e.to_string().contains("has not read"), "{e}");
+        done_tx.send(()).unwrap();
+        daemon.join().unwrap();
         std::fs::remove_file(&path).unwrap();
     }
 }

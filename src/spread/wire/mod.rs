@@ -31,6 +31,8 @@ pub use super::name::{MAX_GROUP_NAME, MAX_PRIVATE_NAME};
 pub const MAX_REQUEST_GROUPS: usize = 100;
 pub const MAX_REQUEST_DATA: usize = 144_000;
 pub const MAX_REQUEST_DATA_WITH_GROUPS: usize = 143_952;
+/// The longest body a multicast to one group may carry.
+pub const MAX_ONE_GROUP_DATA: usize = MAX_REQUEST_DATA_WITH_GROUPS - MAX_GROUP_NAME;
 /// The endian flag bits of `type` and `hint`.
 pub const ENDIAN_TYPE: u32 = 0x8000_0080;
 
