@@ -30,6 +30,7 @@
 
 mod child;
 mod perl;
+pub mod queue;
 pub mod record;
 pub mod runner;
 mod vif;
