@@ -4,9 +4,34 @@
 //! hashes for the extras (up to the first unused one), a hash for the
 //! owner — each hash with `ifname`, `ip`, `broadcast` and `netmask`,
 //! addresses in dotted form. The sub's return value, clamped to 0–255,
-//! is the exit status.
+//! is the exit status. The interpreter is `PerlPath`, never looked up
+//! in `PATH`.
+
+use std::path::PathBuf;
 
 use super::record::{CInterface, CallArgs};
+use crate::config::Config;
+
+/// How a configuration runs its Perl hooks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct PerlSetup {
+    /// `PerlPath`, absolute.
+    pub interpreter: PathBuf,
+    /// `PerlUseLib`, in file order.
+    pub use_lib: Vec<String>,
+    /// `PerlUse`, in file order.
+    pub use_modules: Vec<String>,
+}
+
+impl PerlSetup {
+    pub fn of(cfg: &Config) -> PerlSetup {
+        PerlSetup {
+            interpreter: cfg.perl_path().to_path_buf(),
+            use_lib: cfg.perl_use_lib().to_vec(),
+            use_modules: cfg.perl_use().to_vec(),
+        }
+    }
+}
 
 /// The program run with `perl -e`. The data comes as arguments after
 /// `--`: the sub's name, the number of extras, then four words (ifname,
