@@ -3,14 +3,14 @@
 //! and hanging modules contained, a module others can write refused,
 //! RunScript's environment, and Perl subs (when perl is installed).
 //! Then the daemon itself: one VIF's hooks in order, at most HookLimit
-//! at once.
+//! at once, nothing of the daemon's environment.
 
 mod common;
 
 use std::net::Ipv4Addr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -18,14 +18,15 @@ use common::cluster::{Cluster, Conf};
 use common::netns::can_run;
 use common::scratch::{read, write_file};
 use wackamole::config::{self, HookEvent};
-use wackamole::hooks::{Finished, HookVif, Hooks, Outcome, SpawnError};
+use wackamole::hooks::{Finished, HookVif, Hooks, Outcome, SpawnError, HOOK_PATH};
 
 const LONG: Duration = Duration::from_secs(20);
 const SHORT: Duration = Duration::from_millis(300);
 
-/// The shared directory of this run, in `HOOKS_TEST_DIR` (which the
-/// children inherit); set before any test starts a child. It lives in
-/// Cargo's scratch directory; those of runs that are over are removed.
+/// The shared directory of this run. It lives in Cargo's scratch
+/// directory; those of runs that are over are removed. Hooks get a
+/// clean environment, so the modules and subs that write there have it
+/// built in.
 fn dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
@@ -41,8 +42,9 @@ fn dir() -> &'static Path {
         let d = tmp.join(format!("hooks-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d).unwrap();
+        // What a hook must never see: the test's environment stands for
+        // the daemon's.
         std::env::set_var("HOOKS_TEST_DIR", &d);
-        // A stale value a hook must never see.
         std::env::set_var("WACKAMOLE_VIP", "203.0.113.99");
         d
     })
@@ -82,8 +84,7 @@ int record(struct interface master, struct interface *extras,
            struct interface owner) {
   char path[4096];
   int n;
-  snprintf(path, sizeof path, "%s/c-%s.out", getenv("HOOKS_TEST_DIR"),
-           inet_ntoa(master.ipaddr));
+  snprintf(path, sizeof path, "%s/c-%s.out", OUT_DIR, inet_ntoa(master.ipaddr));
   FILE *f = fopen(path, "w");
   if (!f) return 99;
   fprintf(f, "sizeof %zu ipaddr %zu mac %zu\n", sizeof(struct interface),
@@ -123,6 +124,7 @@ fn module_dir() -> Option<&'static Path> {
         std::fs::write(&src, MODULE_C).unwrap();
         let so = mods.join("hooktest.so");
         let out = Command::new("cc")
+            .arg(format!("-DOUT_DIR=\"{}\"", dir().display()))
             .args(["-shared", "-fPIC", "-O0", "-o"])
             .arg(&so)
             .arg(&src)
@@ -343,7 +345,7 @@ fn scripts_get_the_vif_in_their_environment() {
     write_file(
         &script,
         &format!(
-            "#!/bin/sh\nenv | grep '^WACKAMOLE_' | sort > \"{}/env.$(echo \"$WACKAMOLE_EVENT\" | tr ' ' _)\"\necho \"args: $#\" >&2\nexit 3\n",
+            "#!/bin/sh\nenv | grep '^WACKAMOLE_' | sort > \"{0}/env.$(echo \"$WACKAMOLE_EVENT\" | tr ' ' _)\"\nenv > \"{0}/all.$(echo \"$WACKAMOLE_EVENT\" | tr ' ' _)\"\necho \"args: $#\" >&2\nexit 3\n",
             d.display()
         ),
         0o755,
@@ -388,9 +390,18 @@ fn scripts_get_the_vif_in_their_environment() {
          WACKAMOLE_PREFIX=24\n\
          WACKAMOLE_VIP=192.0.2.10\n"
     );
+    // Nothing of the test's (standing for the daemon's) environment.
+    let all = read(d.join("all.on_up"));
+    assert!(
+        all.lines().any(|l| l == format!("PATH={HOOK_PATH}")),
+        "{all}"
+    );
+    assert!(!all.contains("HOOKS_TEST_DIR"), "{all}");
     assert!(h.fire(HookEvent::PostDown, None, Instant::now()).is_empty());
     wait_all(&mut h, LONG);
     assert_eq!(read(d.join("env.post_down")), "WACKAMOLE_EVENT=post down\n");
+    let all = read(d.join("all.post_down"));
+    assert!(!all.contains("WACKAMOLE_VIP"), "a stale value: {all}");
 }
 
 #[test]
@@ -461,12 +472,12 @@ fn perl_subs_get_three_references() {
     let lib = private_dir("perl");
     write_file(
         &lib.join("HookTest.pm"),
-        r#"package HookTest;
+        &r#"package HookTest;
 use strict;
 sub line { my ($what, $h) = @_; join(' ', $what, map { $h->{$_} eq '' ? '-' : $h->{$_} } qw(ifname ip broadcast netmask)) . "\n" }
 sub record {
     my ($m, $e, $o) = @_;
-    open(my $f, '>', "$ENV{HOOKS_TEST_DIR}/perl-$m->{ip}.out") or die "open: $!";
+    open(my $f, '>', "@DIR@/perl-$m->{ip}.out") or die "open: $!";
     print $f line('master', $m);
     print $f line('extra', $_) for @$e;
     print $f line('owner', $o);
@@ -475,7 +486,8 @@ sub record {
 }
 sub fail { die "no luck\n" }
 1;
-"#,
+"#
+        .replace("@DIR@", &dir().display().to_string()),
         0o644,
     );
     let c = config(&format!(
@@ -681,6 +693,30 @@ fn wait_text(c: &Cluster, path: &Path, within: Duration, ok: impl Fn(&str) -> bo
     }
 }
 
+/// Starts host `i`'s daemon as `Cluster::start` does, with `env` added
+/// to the environment it inherits.
+fn start_with_env(c: &mut Cluster, i: usize, env: &[(&str, &Path)]) {
+    let h = &mut c.hosts[i];
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&h.log)
+        .unwrap();
+    let child = Command::new("ip")
+        .args(["netns", "exec", &h.ns.name])
+        .arg(common::cluster::wackamole_bin())
+        .arg("-d")
+        .arg("-c")
+        .arg(&h.conf)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log))
+        .spawn()
+        .expect("start wackamole");
+    h.daemon = Some(child);
+}
+
 /// A reload redefines a VIF (same first address, another second one):
 /// the daemon releases it (`on down`, slow here) and acquires it again
 /// (`on up`, fast) in one go. The up must not start before the down
@@ -788,4 +824,65 @@ fn three_hundred_vifs_moving_at_once_never_run_more_than_hook_limit() {
         events.iter().filter(|e| e.1 == 1).map(|e| e.2).collect();
     assert_eq!(started.len(), 300, "every VIF's hook ran once");
     assert!(!c.log(0).contains("not started"), "{}", c.log(0));
+}
+
+/// The daemon runs with systemd's `NOTIFY_SOCKET` and whatever its
+/// starter exported; a hook sees none of it: `PATH` and its
+/// `WACKAMOLE_*` variables only.
+#[test]
+fn hooks_see_nothing_of_the_daemon_s_environment() {
+    if !can_run() {
+        return;
+    }
+    let mut c = Cluster::new("hkenv", 1, 1, "");
+    let vip = c.vips[0];
+    let out = c.dir.join("env.out");
+    let script = c.dir.join("env-hook");
+    write_file(
+        &script,
+        &format!(
+            "#!/bin/sh\nenv > \"{}.tmp\"\nmv \"{0}.tmp\" \"{0}\"\n",
+            out.display()
+        ),
+        0o755,
+    );
+    c.write_conf(
+        0,
+        &[vip],
+        &format!("RunScript {} on up\n", script.display()),
+    );
+    let notify = c.dir.join("notify");
+    let _rx = std::os::unix::net::UnixDatagram::bind(&notify).unwrap();
+    start_with_env(
+        &mut c,
+        0,
+        &[
+            ("NOTIFY_SOCKET", &notify),
+            ("WKM_TEST_MARKER", Path::new("from-the-daemon")),
+            ("PERL5LIB", Path::new("/tmp/anyone")),
+        ],
+    );
+    let env = wait_text(&c, &out, SETTLE, |t| !t.is_empty());
+    let vars: Vec<&str> = env.lines().collect();
+    assert!(
+        vars.contains(&format!("PATH={HOOK_PATH}").as_str()),
+        "{env}"
+    );
+    assert!(
+        vars.contains(&format!("WACKAMOLE_VIP={vip}").as_str()),
+        "{env}"
+    );
+    for leak in ["NOTIFY_SOCKET", "WKM_TEST_MARKER", "PERL5LIB"] {
+        assert!(!env.contains(leak), "{leak} reached the hook:\n{env}");
+    }
+    // What else there is, the shell made itself (PWD, SHLVL, _).
+    for v in &vars {
+        let name = v.split('=').next().unwrap_or("");
+        assert!(
+            name == "PATH"
+                || name.starts_with("WACKAMOLE_")
+                || ["PWD", "SHLVL", "_"].contains(&name),
+            "{v} reached the hook:\n{env}"
+        );
+    }
 }

@@ -5,9 +5,12 @@
 //!
 //! Owns: running user code without ever blocking or endangering the
 //! daemon. Every hook runs in a child process of its own, in its own
-//! process group, with stdin and stdout on `/dev/null` and stderr
-//! captured (the first [`MAX_CAPTURE`] bytes, reported when it ends).
-//! A child still running after the time limit is killed, with everything it
+//! process group, with stdin and stdout on `/dev/null`, stderr
+//! captured (the first [`MAX_CAPTURE`] bytes, reported when it ends)
+//! and an environment of its own ([`HOOK_PATH`], and for `RunScript`
+//! the `WACKAMOLE_*` variables of [`script_env`]; nothing of the
+//! daemon's, whose environment is systemd's or a root shell's). A child
+//! still running after the time limit is killed, with everything it
 //! started. C ran hooks inside the daemon, one after the other, so a
 //! crash took the daemon down and a slow hook stopped it.
 //!
@@ -21,12 +24,12 @@
 //!
 //! * `module:func`: the child is this binary again, in the hidden
 //!   runner mode of [`runner`], which loads the module and calls the
-//!   function with [`record::CInterface`] records.
+//!   function with [`record::CInterface`] records. It needs nothing
+//!   from the environment: its arguments say it all.
 //! * `Package::sub`: the child is the `PerlPath` interpreter (see the
 //!   `perl` module), with `-I` for each `PerlUseLib` and `-M` for each
 //!   `PerlUse`.
-//! * `RunScript`: the child is the program itself, no shell, with the
-//!   `WACKAMOLE_*` variables of [`script_env`].
+//! * `RunScript`: the child is the program itself, no shell.
 //!
 //! The daemon drives it from its poll loop; no threads, no signals:
 //!
@@ -58,7 +61,7 @@ pub use child::{Finished, Outcome, FIRST_CHECK, MAX_CAPTURE, MAX_CHECK};
 pub use perl::SCRIPT as PERL_SCRIPT;
 pub use queue::{Lane, QUEUE_CAPACITY};
 pub use record::{CInterface, CallArgs};
-pub use vif::{script_env, HookVif, SCRIPT_VARS};
+pub use vif::{script_env, HookVif, HOOK_PATH, SCRIPT_VARS};
 
 use crate::config::{Config, Hook, HookEvent, HookTarget};
 use crate::sys::process::{kill_process_group, unblock_signals_in_child};
@@ -369,10 +372,7 @@ impl Hooks {
                 Command::new(path)
             }
         };
-        // Never a stale value from the daemon's own environment.
-        for var in SCRIPT_VARS {
-            cmd.env_remove(var);
-        }
+        cmd.env_clear().env("PATH", HOOK_PATH);
         if let HookTarget::Script { .. } = job.hook.target {
             cmd.envs(script_env(job.event, job.vif.as_ref()));
         }
