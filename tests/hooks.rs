@@ -3,7 +3,7 @@
 //! and hanging modules contained, a module others can write refused,
 //! RunScript's environment, and Perl subs (when perl is installed).
 //! Then the daemon itself: one VIF's hooks in order, at most HookLimit
-//! at once, nothing of the daemon's environment.
+//! at once, nothing of the daemon's environment, perl from PerlPath.
 
 mod common;
 
@@ -531,6 +531,77 @@ fn without_perl_a_perl_hook_fails_to_start() {
     assert_eq!(h.next_deadline(), None);
 }
 
+/// Whoever could change the interpreter or a library directory would
+/// run code as root at the next Perl hook: refused, when the hook would
+/// run. No perl needed: a stand-in that must never start.
+#[test]
+fn perl_or_its_library_others_can_write_is_refused() {
+    let d = private_dir("perl-refused");
+    let ran = d.join("ran");
+    let fake = d.join("perl");
+    write_file(
+        &fake,
+        &format!("#!/bin/sh\necho \"$@\" >> \"{}\"\n", ran.display()),
+        0o775,
+    );
+    let open_lib = private_dir("perl-refused/open-lib");
+    std::fs::set_permissions(&open_lib, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let good_lib = private_dir("perl-refused/lib");
+    let hook = "RunDynamic HookTest::record on up\n";
+    let refusal = |cfg: String| {
+        let c = config(&format!("PerlPath = {}\n{cfg}{hook}", fake.display()));
+        let mut h = hooks_of(&c, LONG);
+        let errors = strings(&h.fire(HookEvent::OnUp, Some(&vif(&c, 0)), Instant::now()));
+        assert_eq!(h.running(), 0);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        errors[0].clone()
+    };
+    let prefix = "RunDynamic HookTest::record (on up 192.0.2.10): not started:";
+    assert_eq!(
+        refusal(String::new()),
+        format!(
+            "{prefix} refusing PerlPath {}: it is writable by its group (mode 775); chmod go-w it",
+            fake.display()
+        )
+    );
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(
+        refusal(format!(
+            "PerlUseLib {}\nPerlUseLib {}\n",
+            good_lib.display(),
+            open_lib.display()
+        )),
+        format!(
+            "{prefix} refusing PerlUseLib {}: it is writable by everyone (mode 1777); chmod go-w it",
+            open_lib.display()
+        )
+    );
+    assert_eq!(
+        refusal(format!("PerlUseLib {}/absent\n", d.display())),
+        format!(
+            "{prefix} PerlUseLib {}/absent: No such file or directory (os error 2)",
+            d.display()
+        )
+    );
+    assert_eq!(
+        refusal(format!("PerlUseLib {}\n", fake.display())),
+        format!("{prefix} PerlUseLib {} is not a directory", fake.display())
+    );
+    assert!(!ran.exists(), "a refused perl ran");
+    // Fixed: it runs (the stand-in exits 0).
+    let c = config(&format!(
+        "PerlPath = {}\nPerlUseLib {}\n{hook}",
+        fake.display(),
+        good_lib.display()
+    ));
+    let mut h = hooks_of(&c, LONG);
+    assert!(h
+        .fire(HookEvent::OnUp, Some(&vif(&c, 0)), Instant::now())
+        .is_empty());
+    assert_eq!(wait_all(&mut h, LONG)[0].outcome, Outcome::Exited(0));
+    assert!(read(&ran).starts_with(&format!("-I{} -e ", good_lib.display())));
+}
+
 /// A hook script that logs its start and end to `log`, the `on down`
 /// taking `slow` seconds.
 fn logging_script(d: &Path, log: &Path, slow: &str) -> PathBuf {
@@ -885,4 +956,66 @@ fn hooks_see_nothing_of_the_daemon_s_environment() {
             "{v} reached the hook:\n{env}"
         );
     }
+}
+
+/// A Perl hook runs the interpreter `PerlPath` names, never one from
+/// `PATH`: here a root-owned wrapper that records that it ran (and what
+/// it was given) before it runs the real perl.
+#[test]
+fn perl_hooks_run_the_perl_path_names() {
+    if !can_run() {
+        return;
+    }
+    let Some(perl) = perl() else { return };
+    let mut c = Cluster::new("hkperl", 1, 1, "");
+    let vip = c.vips[0];
+    let d = c.dir.0.clone();
+    std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let wrapper = d.join("perl-wrapper");
+    write_file(
+        &wrapper,
+        &format!(
+            "#!/bin/sh\nenv > \"{0}/wrapper.env\"\nexec {1} \"$@\"\n",
+            d.display(),
+            perl.display()
+        ),
+        0o755,
+    );
+    let lib = d.join("lib");
+    std::fs::create_dir_all(&lib).unwrap();
+    std::fs::set_permissions(&lib, std::fs::Permissions::from_mode(0o755)).unwrap();
+    write_file(
+        &lib.join("WkmHook.pm"),
+        &format!(
+            "package WkmHook;\nsub up {{ my ($m) = @_; open(my $f, '>', \"{}/perl-up.out\") or die; print $f \"$m->{{ip}}\\n\"; close $f; return 0 }}\n1;\n",
+            d.display()
+        ),
+        0o644,
+    );
+    c.write_conf(
+        0,
+        &[vip],
+        &format!(
+            "PerlPath = {}\nPerlUseLib {}\nPerlUse WkmHook\nRunDynamic WkmHook::up on up\n",
+            wrapper.display(),
+            lib.display()
+        ),
+    );
+    c.start(0);
+    let got = wait_text(&c, &d.join("perl-up.out"), SETTLE, |t| t.ends_with('\n'));
+    assert_eq!(got, format!("{vip}\n"));
+    let env = std::fs::read_to_string(d.join("wrapper.env"))
+        .expect("the hook ran, but not through PerlPath");
+    assert!(
+        env.lines().any(|l| l == format!("PATH={HOOK_PATH}")),
+        "{env}"
+    );
+    c.wait_log(0, "RunDynamic WkmHook::up (on up", SETTLE);
+    assert!(
+        c.log(0).contains(&format!(
+            "RunDynamic WkmHook::up (on up {vip}): exit status 0"
+        )),
+        "{}",
+        c.log(0)
+    );
 }

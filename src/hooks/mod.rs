@@ -28,7 +28,7 @@
 //!   from the environment: its arguments say it all.
 //! * `Package::sub`: the child is the `PerlPath` interpreter (see the
 //!   `perl` module), with `-I` for each `PerlUseLib` and `-M` for each
-//!   `PerlUse`.
+//!   `PerlUse`; the interpreter and the directories must be root's.
 //! * `RunScript`: the child is the program itself, no shell.
 //!
 //! The daemon drives it from its poll loop; no threads, no signals:
@@ -107,14 +107,14 @@ impl std::error::Error for SpawnError {
 #[derive(Debug)]
 pub enum SpawnFailure {
     /// A file the hook needs cannot be examined: the `RunScript`
-    /// program (`what` empty).
+    /// program (`what` empty) or a `PerlUseLib` directory.
     Unreadable {
         what: &'static str,
         path: PathBuf,
         source: io::Error,
     },
-    /// A file the hook needs is not safe to run: the `RunScript`
-    /// program.
+    /// A file the hook needs is not safe to run or to load code from:
+    /// the `RunScript` program, `PerlPath` or a `PerlUseLib` directory.
     Refused(runner::Refusal),
     /// It waited while [`QUEUE_CAPACITY`] hooks were waiting already,
     /// and was the oldest when one more came: dropped.
@@ -358,6 +358,7 @@ impl Hooks {
                 cmd
             }
             HookTarget::Perl { sub_name } => {
+                job.perl.check(euid)?;
                 let mut cmd = Command::new(&job.perl.interpreter);
                 cmd.args(perl::perl_args(
                     &job.perl.use_lib,

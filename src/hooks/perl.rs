@@ -4,12 +4,19 @@
 //! hashes for the extras (up to the first unused one), a hash for the
 //! owner — each hash with `ifname`, `ip`, `broadcast` and `netmask`,
 //! addresses in dotted form. The sub's return value, clamped to 0–255,
-//! is the exit status. The interpreter is `PerlPath`, never looked up
-//! in `PATH`.
+//! is the exit status.
+//!
+//! The interpreter is `PerlPath`, never looked up in `PATH`, and it and
+//! every `PerlUseLib` directory must be root's (or the daemon's user's)
+//! and writable by no one else: whoever can change them runs code as
+//! root at the next hook.
 
+use std::io;
 use std::path::PathBuf;
 
 use super::record::{CInterface, CallArgs};
+use super::runner::Kind;
+use super::{trusted, SpawnFailure};
 use crate::config::Config;
 
 /// How a configuration runs its Perl hooks.
@@ -30,6 +37,28 @@ impl PerlSetup {
             use_lib: cfg.perl_use_lib().to_vec(),
             use_modules: cfg.perl_use().to_vec(),
         }
+    }
+
+    /// Checked at every start, not once at load: a file that becomes
+    /// writable later must not be used then either. A missing
+    /// interpreter is reported as perl missing.
+    pub fn check(&self, euid: u32) -> Result<(), SpawnFailure> {
+        match trusted("PerlPath", Kind::File, &self.interpreter, euid) {
+            Err(SpawnFailure::Unreadable { source, .. })
+                if source.kind() == io::ErrorKind::NotFound =>
+            {
+                return Err(SpawnFailure::Run {
+                    program: self.interpreter.display().to_string(),
+                    perl: true,
+                    source,
+                })
+            }
+            r => r?,
+        }
+        for dir in &self.use_lib {
+            trusted("PerlUseLib", Kind::Directory, dir.as_ref(), euid)?;
+        }
+        Ok(())
     }
 }
 
