@@ -2,26 +2,31 @@
 //! compiler and called through the runner child with C's ABI, crashing
 //! and hanging modules contained, a module others can write refused,
 //! RunScript's environment, and Perl subs (when perl is installed).
+//! Then the daemon itself: one VIF's hooks in order, at most HookLimit
+//! at once, nothing of the daemon's environment, perl from PerlPath.
 
 mod common;
 
 use std::net::Ipv4Addr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use common::cluster::{Cluster, Conf};
+use common::netns::can_run;
 use common::scratch::{read, write_file};
 use wackamole::config::{self, HookEvent};
-use wackamole::hooks::{Finished, HookVif, Hooks, Outcome};
+use wackamole::hooks::{Finished, HookVif, Hooks, Outcome, SpawnError, HOOK_PATH};
 
 const LONG: Duration = Duration::from_secs(20);
 const SHORT: Duration = Duration::from_millis(300);
 
-/// The shared directory of this run, in `HOOKS_TEST_DIR` (which the
-/// children inherit); set before any test starts a child. It lives in
-/// Cargo's scratch directory; those of runs that are over are removed.
+/// The shared directory of this run. It lives in Cargo's scratch
+/// directory; those of runs that are over are removed. Hooks get a
+/// clean environment, so the modules and subs that write there have it
+/// built in.
 fn dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
@@ -37,8 +42,9 @@ fn dir() -> &'static Path {
         let d = tmp.join(format!("hooks-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d).unwrap();
+        // What a hook must never see: the test's environment stands for
+        // the daemon's.
         std::env::set_var("HOOKS_TEST_DIR", &d);
-        // A stale value a hook must never see.
         std::env::set_var("WACKAMOLE_VIP", "203.0.113.99");
         d
     })
@@ -78,8 +84,7 @@ int record(struct interface master, struct interface *extras,
            struct interface owner) {
   char path[4096];
   int n;
-  snprintf(path, sizeof path, "%s/c-%s.out", getenv("HOOKS_TEST_DIR"),
-           inet_ntoa(master.ipaddr));
+  snprintf(path, sizeof path, "%s/c-%s.out", OUT_DIR, inet_ntoa(master.ipaddr));
   FILE *f = fopen(path, "w");
   if (!f) return 99;
   fprintf(f, "sizeof %zu ipaddr %zu mac %zu\n", sizeof(struct interface),
@@ -119,6 +124,7 @@ fn module_dir() -> Option<&'static Path> {
         std::fs::write(&src, MODULE_C).unwrap();
         let so = mods.join("hooktest.so");
         let out = Command::new("cc")
+            .arg(format!("-DOUT_DIR=\"{}\"", dir().display()))
             .args(["-shared", "-fPIC", "-O0", "-o"])
             .arg(&so)
             .arg(&src)
@@ -153,7 +159,7 @@ fn config(extra: &str) -> config::Config {
 }
 
 fn hooks_of(c: &config::Config, limit: Duration) -> Hooks {
-    let mut h = Hooks::new(c.hooks(), c.perl_use_lib(), c.perl_use(), limit);
+    let mut h = Hooks::new(c, limit);
     h.set_runner(env!("CARGO_BIN_EXE_wackamole"));
     h
 }
@@ -162,11 +168,13 @@ fn vif(c: &config::Config, n: usize) -> HookVif {
     HookVif::new(&c.vifs()[n], Some(Ipv4Addr::new(10, 0, 0, 2)))
 }
 
-/// Polls as a daemon would, until every child is reaped (at most
-/// `max`).
-fn wait_all(h: &mut Hooks, max: Duration) -> Vec<Finished> {
+/// Polls as a daemon would, until every child is reaped and no hook
+/// waits (at most `max`): the hooks that ended, and the errors of the
+/// waiting ones that could not start when their turn came.
+fn run_all(h: &mut Hooks, max: Duration) -> (Vec<Finished>, Vec<String>) {
     let start = Instant::now();
     let mut out = Vec::new();
+    let mut errors = Vec::new();
     while h.running() > 0 {
         assert!(start.elapsed() < max, "hooks still running after {max:?}");
         let next = h.next_deadline().expect("a deadline while children run");
@@ -174,10 +182,24 @@ fn wait_all(h: &mut Hooks, max: Duration) -> Vec<Finished> {
         if next > now {
             std::thread::sleep(next - now);
         }
-        out.extend(h.reap(Instant::now()));
+        let reaped = h.reap(Instant::now());
+        errors.extend(reaped.not_started.iter().map(|e| e.to_string()));
+        out.extend(reaped.finished);
     }
+    assert_eq!(h.waiting(), 0, "hooks wait while none runs");
     assert_eq!(h.next_deadline(), None);
-    out
+    (out, errors)
+}
+
+/// [`run_all`] when every hook starts.
+fn wait_all(h: &mut Hooks, max: Duration) -> Vec<Finished> {
+    let (done, errors) = run_all(h, max);
+    assert!(errors.is_empty(), "{errors:?}");
+    done
+}
+
+fn strings(errors: &[SpawnError]) -> Vec<String> {
+    errors.iter().map(|e| e.to_string()).collect()
 }
 
 #[test]
@@ -236,12 +258,16 @@ fn a_shared_object_gets_the_c_arguments() {
 fn a_crashing_or_hanging_module_is_contained() {
     let Some(mods) = module_dir() else { return };
     let c = config(&format!(
-        "ModuleDir = \"{}\"\nRunDynamic hooktest:hang on up\nRunDynamic hooktest:crash on up\n",
+        "ModuleDir = \"{}\"\nRunDynamic hooktest:hang on up\nRunDynamic hooktest:crash on down\n",
         mods.display()
     ));
     let mut h = hooks_of(&c, SHORT);
     let start = Instant::now();
+    // Two VIFs: their hooks run side by side.
     assert!(h.fire(HookEvent::OnUp, Some(&vif(&c, 0)), start).is_empty());
+    assert!(h
+        .fire(HookEvent::OnDown, Some(&vif(&c, 1)), start)
+        .is_empty());
     assert!(start.elapsed() < SHORT, "fire must not wait for the hooks");
     assert_eq!(h.running(), 2);
     let mut done = wait_all(&mut h, LONG);
@@ -319,7 +345,7 @@ fn scripts_get_the_vif_in_their_environment() {
     write_file(
         &script,
         &format!(
-            "#!/bin/sh\nenv | grep '^WACKAMOLE_' | sort > \"{}/env.$(echo \"$WACKAMOLE_EVENT\" | tr ' ' _)\"\necho \"args: $#\" >&2\nexit 3\n",
+            "#!/bin/sh\nenv | grep '^WACKAMOLE_' | sort > \"{0}/env.$(echo \"$WACKAMOLE_EVENT\" | tr ' ' _)\"\nenv > \"{0}/all.$(echo \"$WACKAMOLE_EVENT\" | tr ' ' _)\"\necho \"args: $#\" >&2\nexit 3\n",
             d.display()
         ),
         0o755,
@@ -333,8 +359,11 @@ fn scripts_get_the_vif_in_their_environment() {
         d.display()
     ));
     let mut h = hooks_of(&c, LONG);
-    let errors = h.fire(HookEvent::OnUp, Some(&vif(&c, 0)), Instant::now());
-    let errors: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+    // The first starts at once; the others of that VIF wait for it, and
+    // are refused when their turn comes.
+    let fired = h.fire(HookEvent::OnUp, Some(&vif(&c, 0)), Instant::now());
+    assert!(fired.is_empty(), "{:?}", strings(&fired));
+    let (done, errors) = run_all(&mut h, LONG);
     assert_eq!(
         errors,
         [
@@ -349,7 +378,6 @@ fn scripts_get_the_vif_in_their_environment() {
             ),
         ]
     );
-    let done = wait_all(&mut h, LONG);
     assert_eq!(done.len(), 1);
     assert_eq!(done[0].outcome, Outcome::Exited(3));
     assert_eq!(done[0].stderr, "args: 0\n");
@@ -362,9 +390,18 @@ fn scripts_get_the_vif_in_their_environment() {
          WACKAMOLE_PREFIX=24\n\
          WACKAMOLE_VIP=192.0.2.10\n"
     );
+    // Nothing of the test's (standing for the daemon's) environment.
+    let all = read(d.join("all.on_up"));
+    assert!(
+        all.lines().any(|l| l == format!("PATH={HOOK_PATH}")),
+        "{all}"
+    );
+    assert!(!all.contains("HOOKS_TEST_DIR"), "{all}");
     assert!(h.fire(HookEvent::PostDown, None, Instant::now()).is_empty());
     wait_all(&mut h, LONG);
     assert_eq!(read(d.join("env.post_down")), "WACKAMOLE_EVENT=post down\n");
+    let all = read(d.join("all.post_down"));
+    assert!(!all.contains("WACKAMOLE_VIP"), "a stale value: {all}");
 }
 
 #[test]
@@ -405,32 +442,42 @@ fn a_hanging_script_is_killed_with_what_it_started() {
     }
 }
 
-fn have_perl() -> bool {
-    let ok = Command::new("perl")
-        .arg("-e1")
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        eprintln!("SKIPPED: no perl");
+/// The perl on this machine (as `command -v perl` finds it), or `None`
+/// after saying that the test is skipped.
+fn perl() -> Option<PathBuf> {
+    let found = Command::new("sh")
+        .args(["-c", "command -v perl"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .filter(|p| p.starts_with('/'));
+    if found.is_none() {
+        eprintln!("SKIPPED: no perl on this machine");
     }
-    ok
+    found.map(PathBuf::from)
+}
+
+/// A directory only root may write (whatever the umask).
+fn private_dir(name: &str) -> PathBuf {
+    let d = dir().join(name);
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    d
 }
 
 #[test]
 fn perl_subs_get_three_references() {
-    if !have_perl() {
-        return;
-    }
-    let lib = dir().join("perl");
-    std::fs::create_dir_all(&lib).unwrap();
+    let Some(perl) = perl() else { return };
+    let lib = private_dir("perl");
     write_file(
         &lib.join("HookTest.pm"),
-        r#"package HookTest;
+        &r#"package HookTest;
 use strict;
 sub line { my ($what, $h) = @_; join(' ', $what, map { $h->{$_} eq '' ? '-' : $h->{$_} } qw(ifname ip broadcast netmask)) . "\n" }
 sub record {
     my ($m, $e, $o) = @_;
-    open(my $f, '>', "$ENV{HOOKS_TEST_DIR}/perl-$m->{ip}.out") or die "open: $!";
+    open(my $f, '>', "@DIR@/perl-$m->{ip}.out") or die "open: $!";
     print $f line('master', $m);
     print $f line('extra', $_) for @$e;
     print $f line('owner', $o);
@@ -439,11 +486,13 @@ sub record {
 }
 sub fail { die "no luck\n" }
 1;
-"#,
+"#
+        .replace("@DIR@", &dir().display().to_string()),
         0o644,
     );
     let c = config(&format!(
-        "PerlUseLib \"{}\"\nPerlUse HookTest\nPerlUse strict\nRunDynamic HookTest::record on up\nRunDynamic HookTest::fail on up\nRunDynamic HookTest::record post down\n",
+        "PerlPath = {}\nPerlUseLib \"{}\"\nPerlUse HookTest\nPerlUse strict\nRunDynamic HookTest::record on up\nRunDynamic HookTest::fail on up\nRunDynamic HookTest::record post down\n",
+        perl.display(),
         lib.display()
     ));
     let mut h = hooks_of(&c, LONG);
@@ -471,15 +520,502 @@ sub fail { die "no luck\n" }
 #[test]
 fn without_perl_a_perl_hook_fails_to_start() {
     dir();
-    let c = config("RunDynamic HookTest::record on up\n");
+    let c = config("PerlPath = /nonexistent/bin/perl\nRunDynamic HookTest::record on up\n");
     let mut h = hooks_of(&c, LONG);
-    h.set_perl("/nonexistent/bin/perl");
     let errors = h.fire(HookEvent::OnUp, Some(&vif(&c, 0)), Instant::now());
-    assert_eq!(errors.len(), 1);
     assert_eq!(
-        errors[0].to_string(),
-        "RunDynamic HookTest::record (on up 192.0.2.10): not started: cannot run /nonexistent/bin/perl: No such file or directory (os error 2); Perl hooks need perl installed"
+        strings(&errors),
+        ["RunDynamic HookTest::record (on up 192.0.2.10): not started: cannot run /nonexistent/bin/perl: No such file or directory (os error 2); Perl hooks need perl installed, at PerlPath"]
     );
     assert_eq!(h.running(), 0);
     assert_eq!(h.next_deadline(), None);
+}
+
+/// Whoever could change the interpreter or a library directory would
+/// run code as root at the next Perl hook: refused, when the hook would
+/// run. No perl needed: a stand-in that must never start.
+#[test]
+fn perl_or_its_library_others_can_write_is_refused() {
+    let d = private_dir("perl-refused");
+    let ran = d.join("ran");
+    let fake = d.join("perl");
+    write_file(
+        &fake,
+        &format!("#!/bin/sh\necho \"$@\" >> \"{}\"\n", ran.display()),
+        0o775,
+    );
+    let open_lib = private_dir("perl-refused/open-lib");
+    std::fs::set_permissions(&open_lib, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let good_lib = private_dir("perl-refused/lib");
+    let hook = "RunDynamic HookTest::record on up\n";
+    let refusal = |cfg: String| {
+        let c = config(&format!("PerlPath = {}\n{cfg}{hook}", fake.display()));
+        let mut h = hooks_of(&c, LONG);
+        let errors = strings(&h.fire(HookEvent::OnUp, Some(&vif(&c, 0)), Instant::now()));
+        assert_eq!(h.running(), 0);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        errors[0].clone()
+    };
+    let prefix = "RunDynamic HookTest::record (on up 192.0.2.10): not started:";
+    assert_eq!(
+        refusal(String::new()),
+        format!(
+            "{prefix} refusing PerlPath {}: it is writable by its group (mode 775); chmod go-w it",
+            fake.display()
+        )
+    );
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(
+        refusal(format!(
+            "PerlUseLib {}\nPerlUseLib {}\n",
+            good_lib.display(),
+            open_lib.display()
+        )),
+        format!(
+            "{prefix} refusing PerlUseLib {}: it is writable by everyone (mode 1777); chmod go-w it",
+            open_lib.display()
+        )
+    );
+    assert_eq!(
+        refusal(format!("PerlUseLib {}/absent\n", d.display())),
+        format!(
+            "{prefix} PerlUseLib {}/absent: No such file or directory (os error 2)",
+            d.display()
+        )
+    );
+    assert_eq!(
+        refusal(format!("PerlUseLib {}\n", fake.display())),
+        format!("{prefix} PerlUseLib {} is not a directory", fake.display())
+    );
+    assert!(!ran.exists(), "a refused perl ran");
+    // Fixed: it runs (the stand-in exits 0).
+    let c = config(&format!(
+        "PerlPath = {}\nPerlUseLib {}\n{hook}",
+        fake.display(),
+        good_lib.display()
+    ));
+    let mut h = hooks_of(&c, LONG);
+    assert!(h
+        .fire(HookEvent::OnUp, Some(&vif(&c, 0)), Instant::now())
+        .is_empty());
+    assert_eq!(wait_all(&mut h, LONG)[0].outcome, Outcome::Exited(0));
+    assert!(read(&ran).starts_with(&format!("-I{} -e ", good_lib.display())));
+}
+
+/// A hook script that logs its start and end to `log`, the `on down`
+/// taking `slow` seconds.
+fn logging_script(d: &Path, log: &Path, slow: &str) -> PathBuf {
+    let script = d.join("log-hook");
+    write_file(
+        &script,
+        &format!(
+            "#!/bin/sh\n\
+             echo \"start $WACKAMOLE_EVENT $WACKAMOLE_VIP\" >> \"{0}\"\n\
+             if [ \"$WACKAMOLE_EVENT\" = \"on down\" ]; then sleep {slow}; fi\n\
+             echo \"end $WACKAMOLE_EVENT $WACKAMOLE_VIP\" >> \"{0}\"\n",
+            log.display()
+        ),
+        0o755,
+    );
+    script
+}
+
+#[test]
+fn one_vif_s_hooks_wait_for_each_other_and_the_limit_holds() {
+    let d = private_dir("order");
+    let log = d.join("log");
+    let script = logging_script(&d, &log, "0.3");
+    let c = config(&format!(
+        "HookLimit = 2\nRunScript {0} on down\nRunScript {0} on up\n",
+        script.display()
+    ));
+    let mut h = hooks_of(&c, LONG);
+    let now = Instant::now();
+    assert!(h.fire(HookEvent::OnDown, Some(&vif(&c, 0)), now).is_empty());
+    assert!(h.fire(HookEvent::OnUp, Some(&vif(&c, 0)), now).is_empty());
+    assert!(h.fire(HookEvent::OnUp, Some(&vif(&c, 1)), now).is_empty());
+    assert!(h.fire(HookEvent::OnDown, Some(&vif(&c, 1)), now).is_empty());
+    // The down of .10 and the up of .20 run; the up of .10 waits for
+    // its down, the down of .20 for a slot.
+    assert_eq!((h.running(), h.waiting()), (2, 2));
+    let done = wait_all(&mut h, LONG);
+    assert_eq!(done.len(), 4);
+    let text = read(&log);
+    let at = |line: &str| {
+        text.lines()
+            .position(|l| l == line)
+            .unwrap_or_else(|| panic!("no {line:?} in\n{text}"))
+    };
+    assert!(
+        at("end on down 192.0.2.10") < at("start on up 192.0.2.10"),
+        "{text}"
+    );
+    assert!(
+        at("end on up 192.0.2.20") < at("start on down 192.0.2.20"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_reload_s_hook_limit_counts_from_the_next_start() {
+    let d = private_dir("reload-limit");
+    let script = d.join("nap");
+    write_file(&script, "#!/bin/sh\nsleep 0.3\n", 0o755);
+    let hook = format!("RunScript {} on up\n", script.display());
+    let mut h = hooks_of(&config(&format!("HookLimit = 1\n{hook}")), LONG);
+    let c = config(&hook);
+    let now = Instant::now();
+    for e in [HookEvent::OnUp, HookEvent::OnUp] {
+        assert!(h.fire(e, Some(&vif(&c, 0)), now).is_empty());
+        assert!(h.fire(e, Some(&vif(&c, 1)), now).is_empty());
+    }
+    assert_eq!((h.running(), h.waiting()), (1, 3));
+    // Up to 8 (the default): the other VIF's first hook starts now; the
+    // second of each VIF still waits for its first.
+    assert!(h.reconfigure(&c, Instant::now()).is_empty());
+    assert_eq!((h.running(), h.waiting()), (2, 2));
+    assert_eq!(wait_all(&mut h, LONG).len(), 4);
+}
+
+#[test]
+fn a_full_queue_drops_the_oldest_waiting_hook() {
+    let d = private_dir("overflow");
+    let script = d.join("wait");
+    write_file(&script, "#!/bin/sh\nsleep 0.2\n", 0o755);
+    let c = config(&format!(
+        "HookLimit = 1\nRunScript {} on up\n",
+        script.display()
+    ));
+    let mut h = hooks_of(&c, LONG);
+    let now = Instant::now();
+    assert!(h.fire(HookEvent::OnUp, Some(&vif(&c, 0)), now).is_empty());
+    for _ in 0..wackamole::hooks::QUEUE_CAPACITY {
+        assert!(h.fire(HookEvent::OnUp, Some(&vif(&c, 1)), now).is_empty());
+    }
+    assert_eq!((h.running(), h.waiting()), (1, 1024));
+    let errors = strings(&h.fire(HookEvent::OnUp, Some(&vif(&c, 0)), now));
+    assert_eq!(
+        errors,
+        [format!(
+            "RunScript {} (on up 192.0.2.20): not started: dropped: 1024 hooks were waiting already (too many events at once)",
+            script.display()
+        )]
+    );
+    assert_eq!(h.waiting(), 1024);
+    // A daemon that stops says what it leaves out.
+    let left = strings(&h.abandon_waiting());
+    assert_eq!(left.len(), 1024);
+    assert!(
+        left[1023]
+            .ends_with("(on up 192.0.2.10): not started: the daemon stopped before it could start"),
+        "{}",
+        left[1023]
+    );
+    assert_eq!(wait_all(&mut h, LONG).len(), 1);
+}
+
+#[test]
+fn a_waiting_hook_s_time_limit_runs_from_its_start() {
+    let d = private_dir("limit-from-start");
+    let script = d.join("nap");
+    write_file(
+        &script,
+        "#!/bin/sh\nif [ \"$WACKAMOLE_EVENT\" = \"on down\" ]; then sleep 0.5; else sleep 0.6; fi\n",
+        0o755,
+    );
+    let c = config(&format!(
+        "RunScript {0} on down\nRunScript {0} on up\n",
+        script.display()
+    ));
+    let limit = Duration::from_secs(1);
+    let mut h = hooks_of(&c, limit);
+    let now = Instant::now();
+    assert!(h.fire(HookEvent::OnDown, Some(&vif(&c, 0)), now).is_empty());
+    assert!(h.fire(HookEvent::OnUp, Some(&vif(&c, 0)), now).is_empty());
+    let done = wait_all(&mut h, LONG);
+    // The up ends more than the limit after its event, well within it
+    // after its start.
+    assert!(now.elapsed() > limit);
+    let outcomes: Vec<&Outcome> = done.iter().map(|f| &f.outcome).collect();
+    assert_eq!(outcomes, [&Outcome::Exited(0), &Outcome::Exited(0)]);
+}
+
+// ---- The daemon: order, limit, environment and perl for real -----------
+
+/// How long a daemon may take to settle, and its hooks to run.
+const SETTLE: Duration = Duration::from_secs(30);
+
+/// Waits until `path` holds text for which `ok` is true; its text then.
+/// Fails with the daemons' logs after `within`.
+fn wait_text(c: &Cluster, path: &Path, within: Duration, ok: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + within;
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if ok(&text) {
+            return text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{}: not as expected within {within:?}:\n{text}\n{}",
+            path.display(),
+            c.logs()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Starts host `i`'s daemon as `Cluster::start` does, with `env` added
+/// to the environment it inherits.
+fn start_with_env(c: &mut Cluster, i: usize, env: &[(&str, &Path)]) {
+    let h = &mut c.hosts[i];
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&h.log)
+        .unwrap();
+    let child = Command::new("ip")
+        .args(["netns", "exec", &h.ns.name])
+        .arg(common::cluster::wackamole_bin())
+        .arg("-d")
+        .arg("-c")
+        .arg(&h.conf)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log))
+        .spawn()
+        .expect("start wackamole");
+    h.daemon = Some(child);
+}
+
+/// A reload redefines a VIF (same first address, another second one):
+/// the daemon releases it (`on down`, slow here) and acquires it again
+/// (`on up`, fast) in one go. The up must not start before the down
+/// has ended, or a service the down stops would stay stopped while the
+/// VIP is held.
+#[test]
+fn a_slow_on_down_ends_before_the_next_on_up_of_its_vif() {
+    if !can_run() {
+        return;
+    }
+    let mut c = Cluster::new("hkord", 1, 1, "");
+    let vip = c.vips[0];
+    let log = c.dir.join("hooks.log");
+    let script = logging_script(&c.dir.0, &log, "1");
+    let extra = format!(
+        "RunScript {0} on down\nRunScript {0} on up\n",
+        script.display()
+    );
+    let conf = |second: &str| Conf {
+        vifs: vec![format!("{{ e0:{vip}/32 e0:{second}/32 }}")],
+        extra: &extra,
+        ..Conf::default()
+    };
+    c.write_conf_with(0, &conf("10.80.0.201"));
+    c.start(0);
+    c.wait_settled(&[vip], &[0], SETTLE);
+    let up_ended = format!("end on up {vip}");
+    let before = wait_text(&c, &log, SETTLE, |t| t.contains(&up_ended));
+    assert_eq!(before, format!("start on up {vip}\n{up_ended}\n"));
+
+    c.write_conf_with(0, &conf("10.80.0.202"));
+    c.signal(0, "HUP");
+    let text = wait_text(&c, &log, SETTLE, |t| t.matches(&up_ended).count() == 2);
+    assert_eq!(
+        &text[before.len()..],
+        format!("start on down {vip}\nend on down {vip}\nstart on up {vip}\n{up_ended}\n"),
+        "{}",
+        c.logs()
+    );
+}
+
+/// One host acquires 300 VIFs at once: 300 `on up` hooks, never more
+/// than `HookLimit` (3) running, and every one runs. Each records its
+/// start and end (nanoseconds): the intervals lie within the processes'
+/// lives, so their overlap cannot exceed the real one.
+#[test]
+fn three_hundred_vifs_moving_at_once_never_run_more_than_hook_limit() {
+    if !can_run() {
+        return;
+    }
+    const LIMIT: usize = 3;
+    let mut c = Cluster::new("hkcap", 1, 0, "");
+    let log = c.dir.join("hooks.log");
+    let script = c.dir.join("count-hook");
+    write_file(
+        &script,
+        &format!(
+            "#!/bin/sh\n\
+             echo \"$(date +%s%N) + $WACKAMOLE_VIP\" >> \"{0}\"\n\
+             sleep 0.02\n\
+             echo \"$(date +%s%N) - $WACKAMOLE_VIP\" >> \"{0}\"\n",
+            log.display()
+        ),
+        0o755,
+    );
+    let vifs: Vec<String> = (0..300)
+        .map(|i| format!("e0:10.81.{}.{}/32", i / 200, i % 200 + 1))
+        .collect();
+    let extra = format!(
+        "HookLimit = {LIMIT}\nRunScript {} on up\n",
+        script.display()
+    );
+    c.write_conf_with(
+        0,
+        &Conf {
+            vifs,
+            extra: &extra,
+            ..Conf::default()
+        },
+    );
+    c.start(0);
+    let text = wait_text(&c, &log, Duration::from_secs(120), |t| {
+        t.lines().count() >= 600
+    });
+    let mut events: Vec<(u128, i32, &str)> = text
+        .lines()
+        .map(|l| {
+            let w: Vec<&str> = l.split(' ').collect();
+            let delta = if w[1] == "+" { 1 } else { -1 };
+            (w[0].parse().expect("a timestamp"), delta, w[2])
+        })
+        .collect();
+    // At one instant, an end before a start.
+    events.sort();
+    let (mut now, mut max) = (0, 0);
+    for (_, d, _) in &events {
+        now += d;
+        max = max.max(now);
+    }
+    assert!(
+        max <= LIMIT as i32,
+        "{max} hooks ran at once, HookLimit is {LIMIT}"
+    );
+    let started: std::collections::BTreeSet<&str> =
+        events.iter().filter(|e| e.1 == 1).map(|e| e.2).collect();
+    assert_eq!(started.len(), 300, "every VIF's hook ran once");
+    assert!(!c.log(0).contains("not started"), "{}", c.log(0));
+}
+
+/// The daemon runs with systemd's `NOTIFY_SOCKET` and whatever its
+/// starter exported; a hook sees none of it: `PATH` and its
+/// `WACKAMOLE_*` variables only.
+#[test]
+fn hooks_see_nothing_of_the_daemon_s_environment() {
+    if !can_run() {
+        return;
+    }
+    let mut c = Cluster::new("hkenv", 1, 1, "");
+    let vip = c.vips[0];
+    let out = c.dir.join("env.out");
+    let script = c.dir.join("env-hook");
+    write_file(
+        &script,
+        &format!(
+            "#!/bin/sh\nenv > \"{}.tmp\"\nmv \"{0}.tmp\" \"{0}\"\n",
+            out.display()
+        ),
+        0o755,
+    );
+    c.write_conf(
+        0,
+        &[vip],
+        &format!("RunScript {} on up\n", script.display()),
+    );
+    let notify = c.dir.join("notify");
+    let _rx = std::os::unix::net::UnixDatagram::bind(&notify).unwrap();
+    start_with_env(
+        &mut c,
+        0,
+        &[
+            ("NOTIFY_SOCKET", &notify),
+            ("WKM_TEST_MARKER", Path::new("from-the-daemon")),
+            ("PERL5LIB", Path::new("/tmp/anyone")),
+        ],
+    );
+    let env = wait_text(&c, &out, SETTLE, |t| !t.is_empty());
+    let vars: Vec<&str> = env.lines().collect();
+    assert!(
+        vars.contains(&format!("PATH={HOOK_PATH}").as_str()),
+        "{env}"
+    );
+    assert!(
+        vars.contains(&format!("WACKAMOLE_VIP={vip}").as_str()),
+        "{env}"
+    );
+    for leak in ["NOTIFY_SOCKET", "WKM_TEST_MARKER", "PERL5LIB"] {
+        assert!(!env.contains(leak), "{leak} reached the hook:\n{env}");
+    }
+    // What else there is, the shell made itself (PWD, SHLVL, _).
+    for v in &vars {
+        let name = v.split('=').next().unwrap_or("");
+        assert!(
+            name == "PATH"
+                || name.starts_with("WACKAMOLE_")
+                || ["PWD", "SHLVL", "_"].contains(&name),
+            "{v} reached the hook:\n{env}"
+        );
+    }
+}
+
+/// A Perl hook runs the interpreter `PerlPath` names, never one from
+/// `PATH`: here a root-owned wrapper that records that it ran (and what
+/// it was given) before it runs the real perl.
+#[test]
+fn perl_hooks_run_the_perl_path_names() {
+    if !can_run() {
+        return;
+    }
+    let Some(perl) = perl() else { return };
+    let mut c = Cluster::new("hkperl", 1, 1, "");
+    let vip = c.vips[0];
+    let d = c.dir.0.clone();
+    std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let wrapper = d.join("perl-wrapper");
+    write_file(
+        &wrapper,
+        &format!(
+            "#!/bin/sh\nenv > \"{0}/wrapper.env\"\nexec {1} \"$@\"\n",
+            d.display(),
+            perl.display()
+        ),
+        0o755,
+    );
+    let lib = d.join("lib");
+    std::fs::create_dir_all(&lib).unwrap();
+    std::fs::set_permissions(&lib, std::fs::Permissions::from_mode(0o755)).unwrap();
+    write_file(
+        &lib.join("WkmHook.pm"),
+        &format!(
+            "package WkmHook;\nsub up {{ my ($m) = @_; open(my $f, '>', \"{}/perl-up.out\") or die; print $f \"$m->{{ip}}\\n\"; close $f; return 0 }}\n1;\n",
+            d.display()
+        ),
+        0o644,
+    );
+    c.write_conf(
+        0,
+        &[vip],
+        &format!(
+            "PerlPath = {}\nPerlUseLib {}\nPerlUse WkmHook\nRunDynamic WkmHook::up on up\n",
+            wrapper.display(),
+            lib.display()
+        ),
+    );
+    c.start(0);
+    let got = wait_text(&c, &d.join("perl-up.out"), SETTLE, |t| t.ends_with('\n'));
+    assert_eq!(got, format!("{vip}\n"));
+    let env = std::fs::read_to_string(d.join("wrapper.env"))
+        .expect("the hook ran, but not through PerlPath");
+    assert!(
+        env.lines().any(|l| l == format!("PATH={HOOK_PATH}")),
+        "{env}"
+    );
+    c.wait_log(0, "RunDynamic WkmHook::up (on up", SETTLE);
+    assert!(
+        c.log(0).contains(&format!(
+            "RunDynamic WkmHook::up (on up {vip}): exit status 0"
+        )),
+        "{}",
+        c.log(0)
+    );
 }

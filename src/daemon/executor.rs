@@ -82,12 +82,7 @@ impl Executor {
             arp_round: 0,
             promoted: HashSet::new(),
             missing: HashMap::new(),
-            hooks: Hooks::new(
-                cfg.hooks(),
-                cfg.perl_use_lib(),
-                cfg.perl_use(),
-                hooks::DEFAULT_LIMIT,
-            ),
+            hooks: Hooks::new(cfg, hooks::DEFAULT_LIMIT),
             last_change: None,
             check_due: false,
         })
@@ -102,9 +97,13 @@ impl Executor {
         self.last_change.as_deref()
     }
 
-    pub fn reconfigure_hooks(&mut self, cfg: &Config) {
-        self.hooks
-            .reconfigure(cfg.hooks(), cfg.perl_use_lib(), cfg.perl_use());
+    /// A reload's hooks and `HookLimit` (a higher limit may start
+    /// waiting hooks at once).
+    pub fn reconfigure_hooks(&mut self, cfg: &Config, timers: &mut Timers) {
+        for e in self.hooks.reconfigure(cfg, Instant::now()) {
+            error!("{e}");
+        }
+        self.arm_hooks(timers);
     }
 
     /// At start: promote_secondaries on every VIF interface, and no VIP
@@ -375,8 +374,8 @@ impl Executor {
         }
     }
 
-    /// Starts the hooks of `event` (each in a child process) and makes
-    /// sure the loop comes back to reap them.
+    /// Queues the hooks of `event` (each runs in a child process when
+    /// its turn comes) and makes sure the loop comes back to reap them.
     fn fire(&mut self, event: HookEvent, vif: Option<&HookVif>, timers: &mut Timers) {
         for e in self.hooks.fire(event, vif, Instant::now()) {
             error!("{e}");
@@ -392,12 +391,16 @@ impl Executor {
     }
 
     pub fn reap_hooks(&mut self, timers: &mut Timers) {
-        for f in self.hooks.reap(Instant::now()) {
+        let reaped = self.hooks.reap(Instant::now());
+        for f in reaped.finished {
             if f.succeeded() {
                 info!("{f}");
             } else {
                 warn!("{f}");
             }
+        }
+        for e in reaped.not_started {
+            error!("{e}");
         }
         self.arm_hooks(timers);
     }
@@ -429,9 +432,11 @@ impl Executor {
         }
     }
 
-    /// At the very end: the `on down` hooks get to finish (their time
-    /// limit bounds this; a child the kernel cannot kill does not hold
-    /// the exit).
+    /// At the very end: the `on down` hooks get to finish, those still
+    /// waiting for a slot included, for at most a time limit and 5 s
+    /// (a stop must not wait for a queue of slow hooks, and a child the
+    /// kernel cannot kill does not hold the exit). Hooks that had not
+    /// started by then are logged and left out.
     pub fn wait_for_hooks(&mut self, timers: &mut Timers) {
         let give_up = Instant::now() + hooks::DEFAULT_LIMIT + Duration::from_secs(5);
         while self.hooks.running() > 0 && Instant::now() < give_up {
@@ -443,6 +448,9 @@ impl Executor {
                 });
             std::thread::sleep(wait.min(Duration::from_millis(200)));
             self.reap_hooks(timers);
+        }
+        for e in self.hooks.abandon_waiting() {
+            error!("{e}");
         }
     }
 }

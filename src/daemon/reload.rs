@@ -22,7 +22,7 @@ use super::link::Lost;
 use super::node::Node;
 use crate::auth::KeyError;
 use crate::cluster::engine::{Engine, Settings};
-use crate::config::{self, Config, Diff};
+use crate::config::{self, Config, Diff, Setting};
 use crate::net::identity;
 
 /// Why a reload was refused (the running configuration stays).
@@ -155,8 +155,12 @@ impl Node {
     }
 
     fn settings_changed(&mut self, diff: &Diff) {
-        if diff.hooks_changed() {
-            self.exec.reconfigure_hooks(&self.cfg);
+        let hook_limit = diff
+            .settings
+            .iter()
+            .any(|s| matches!(s, Setting::HookLimit(..)));
+        if diff.hooks_changed() || hook_limit {
+            self.exec.reconfigure_hooks(&self.cfg, &mut self.timers);
         }
         self.link.set_retry(self.cfg.spread_retry_interval());
     }

@@ -5,31 +5,43 @@
 //!
 //! Owns: running user code without ever blocking or endangering the
 //! daemon. Every hook runs in a child process of its own, in its own
-//! process group, with stdin and stdout on `/dev/null` and stderr
-//! captured (the first [`MAX_CAPTURE`] bytes, reported when it ends).
-//! A child still running after the limit is killed, with everything it
+//! process group, with stdin and stdout on `/dev/null`, stderr
+//! captured (the first [`MAX_CAPTURE`] bytes, reported when it ends)
+//! and an environment of its own ([`HOOK_PATH`], and for `RunScript`
+//! the `WACKAMOLE_*` variables of [`script_env`]; nothing of the
+//! daemon's, whose environment is systemd's or a root shell's). A child
+//! still running after the time limit is killed, with everything it
 //! started. C ran hooks inside the daemon, one after the other, so a
-//! crash took the daemon down and a slow hook stopped it; here the
-//! children of one event run side by side, started in config order.
+//! crash took the daemon down and a slow hook stopped it.
+//!
+//! Which hook starts when is the [`queue`]'s decision: the hooks of one
+//! VIF run one after another in event order (and for one event in file
+//! order), `post` hooks in a lane of their own, different VIFs side by
+//! side, at most `HookLimit` children at once; the others wait, at most
+//! [`QUEUE_CAPACITY`] of them. A hook's time limit runs from its start,
+//! not from its event. Whether a file may be run is checked when the
+//! hook starts (a module, by the runner child).
 //!
 //! * `module:func`: the child is this binary again, in the hidden
 //!   runner mode of [`runner`], which loads the module and calls the
-//!   function with [`record::CInterface`] records.
-//! * `Package::sub`: the child is `perl` (see the `perl` module), with `-I` for each
-//!   `PerlUseLib` and `-M` for each `PerlUse`.
-//! * `RunScript`: the child is the program itself, no shell, with the
-//!   `WACKAMOLE_*` variables of [`script_env`].
+//!   function with [`record::CInterface`] records. It needs nothing
+//!   from the environment: its arguments say it all.
+//! * `Package::sub`: the child is the `PerlPath` interpreter (see the
+//!   `perl` module), with `-I` for each `PerlUseLib` and `-M` for each
+//!   `PerlUse`; the interpreter and the directories must be root's.
+//! * `RunScript`: the child is the program itself, no shell.
 //!
 //! The daemon drives it from its poll loop; no threads, no signals:
 //!
 //! ```text
-//! hooks.fire(event, vif, now)      → errors to log (a hook that could not start)
+//! hooks.fire(event, vif, now)      → errors to log (hooks that could not start, or were dropped)
 //! timeout = hooks.next_deadline()  → wake up by then (with the other timers)
-//! hooks.reap(now)                  → hooks that ended, to log
+//! hooks.reap(now)                  → hooks that ended, and errors of queued ones it started, to log
 //! ```
 
 mod child;
 mod perl;
+pub mod queue;
 pub mod record;
 pub mod runner;
 mod vif;
@@ -40,18 +52,23 @@ use std::net::IpAddr;
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 pub use child::{Finished, Outcome, FIRST_CHECK, MAX_CAPTURE, MAX_CHECK};
 pub use perl::SCRIPT as PERL_SCRIPT;
+pub use queue::{Lane, QUEUE_CAPACITY};
 pub use record::{CInterface, CallArgs};
-pub use vif::{script_env, HookVif, SCRIPT_VARS};
+pub use vif::{script_env, HookVif, HOOK_PATH, SCRIPT_VARS};
 
-use crate::config::{Hook, HookEvent, HookTarget};
+use crate::config::{Config, Hook, HookEvent, HookTarget};
 use crate::sys::process::{kill_process_group, unblock_signals_in_child};
 use child::{what, Running};
+use perl::PerlSetup;
+use queue::Queue;
+use runner::Kind;
 
 /// A sensible limit for a hook's run (the daemon chooses).
 pub const DEFAULT_LIMIT: Duration = Duration::from_secs(30);
@@ -89,10 +106,21 @@ impl std::error::Error for SpawnError {
 /// Why a hook's child could not be started.
 #[derive(Debug)]
 pub enum SpawnFailure {
-    /// The `RunScript` program cannot be examined.
-    Script { path: PathBuf, source: io::Error },
-    /// The `RunScript` program is not safe to run.
+    /// A file the hook needs cannot be examined: the `RunScript`
+    /// program (`what` empty) or a `PerlUseLib` directory.
+    Unreadable {
+        what: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
+    /// A file the hook needs is not safe to run or to load code from:
+    /// the `RunScript` program, `PerlPath` or a `PerlUseLib` directory.
     Refused(runner::Refusal),
+    /// It waited while [`QUEUE_CAPACITY`] hooks were waiting already,
+    /// and was the oldest when one more came: dropped.
+    QueueFull,
+    /// The daemon stopped before a slot was free for it.
+    Stopped,
     /// No socket to capture its stderr.
     Socket(io::Error),
     /// The program (runner, perl, script) does not start. `perl`: a
@@ -107,8 +135,18 @@ pub enum SpawnFailure {
 impl fmt::Display for SpawnFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SpawnFailure::Script { path, source } => write!(f, "{}: {source}", path.display()),
+            SpawnFailure::Unreadable { what, path, source } => {
+                if !what.is_empty() {
+                    write!(f, "{what} ")?;
+                }
+                write!(f, "{}: {source}", path.display())
+            }
             SpawnFailure::Refused(r) => r.fmt(f),
+            SpawnFailure::QueueFull => write!(
+                f,
+                "dropped: {QUEUE_CAPACITY} hooks were waiting already (too many events at once)"
+            ),
+            SpawnFailure::Stopped => f.write_str("the daemon stopped before it could start"),
             SpawnFailure::Socket(e) => write!(f, "cannot make a socket for its stderr: {e}"),
             SpawnFailure::Run {
                 program,
@@ -117,7 +155,7 @@ impl fmt::Display for SpawnFailure {
             } => {
                 write!(f, "cannot run {program}: {source}")?;
                 if *perl && source.kind() == io::ErrorKind::NotFound {
-                    write!(f, "; Perl hooks need perl installed")?;
+                    write!(f, "; Perl hooks need perl installed, at PerlPath")?;
                 }
                 Ok(())
             }
@@ -128,10 +166,11 @@ impl fmt::Display for SpawnFailure {
 impl std::error::Error for SpawnFailure {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            SpawnFailure::Script { source, .. }
+            SpawnFailure::Unreadable { source, .. }
             | SpawnFailure::Socket(source)
             | SpawnFailure::Run { source, .. } => Some(source),
             SpawnFailure::Refused(r) => Some(r),
+            SpawnFailure::QueueFull | SpawnFailure::Stopped => None,
         }
     }
 }
@@ -145,6 +184,32 @@ fn label(h: &Hook) -> String {
     }
 }
 
+/// One hook to run for one event, with all it needs, taken when the
+/// event happened: a reload while it waits changes nothing of it.
+#[derive(Debug)]
+struct Job {
+    hook: Hook,
+    event: HookEvent,
+    /// The VIF of an `on` event.
+    vif: Option<HookVif>,
+    perl: Rc<PerlSetup>,
+}
+
+impl Job {
+    fn vip(&self) -> Option<IpAddr> {
+        self.vif.as_ref().and_then(HookVif::master).map(|a| a.ip())
+    }
+
+    fn error(self, reason: SpawnFailure) -> SpawnError {
+        SpawnError {
+            hook: label(&self.hook),
+            event: self.event,
+            vip: self.vip(),
+            reason,
+        }
+    }
+}
+
 /// A killed child not yet gone (its exit is only collected).
 #[derive(Debug)]
 struct Dying {
@@ -152,49 +217,56 @@ struct Dying {
     next_check: Instant,
 }
 
-/// The hooks of one configuration and the children running them. Keep
-/// it for the daemon's life: dropping it leaves running children alone
-/// (neither killed nor reaped).
+/// What [`Hooks::reap`] found.
+#[derive(Debug, Default)]
+pub struct Reaped {
+    /// Hooks that ended, in the order they were started.
+    pub finished: Vec<Finished>,
+    /// Waiting hooks whose turn came in this reap but that could not
+    /// start.
+    pub not_started: Vec<SpawnError>,
+}
+
+/// The hooks of one configuration, the hooks waiting for a start and
+/// the children running them. Keep it for the daemon's life: dropping
+/// it leaves running children alone (neither killed nor reaped).
 #[derive(Debug)]
 pub struct Hooks {
     hooks: Vec<Hook>,
-    perl_use_lib: Vec<String>,
-    perl_use: Vec<String>,
-    limit: Duration,
+    perl: Rc<PerlSetup>,
+    time_limit: Duration,
     runner: PathBuf,
-    perl: PathBuf,
+    queue: Queue<Job>,
     running: Vec<Running>,
     dying: Vec<Dying>,
 }
 
 impl Hooks {
-    /// `hooks` in config order (`Config::hooks`), with the config's
-    /// `PerlUseLib` and `PerlUse`; a child running longer than `limit`
-    /// is killed.
-    pub fn new(
-        hooks: &[Hook],
-        perl_use_lib: &[String],
-        perl_use: &[String],
-        limit: Duration,
-    ) -> Hooks {
+    /// The hooks of `cfg` (in config order), run by its `PerlPath`,
+    /// `PerlUseLib` and `PerlUse`, at most `HookLimit` at once; a child
+    /// running longer than `time_limit` is killed.
+    pub fn new(cfg: &Config, time_limit: Duration) -> Hooks {
         Hooks {
-            hooks: hooks.to_vec(),
-            perl_use_lib: perl_use_lib.to_vec(),
-            perl_use: perl_use.to_vec(),
-            limit,
+            hooks: cfg.hooks().to_vec(),
+            perl: Rc::new(PerlSetup::of(cfg)),
+            time_limit,
             runner: PathBuf::from(SELF_EXE),
-            perl: PathBuf::from("perl"),
+            queue: Queue::new(cfg.hook_limit(), QUEUE_CAPACITY),
             running: Vec::new(),
             dying: Vec::new(),
         }
     }
 
-    /// Takes the hooks of a reloaded configuration; children already
-    /// running go on and are reaped as before.
-    pub fn reconfigure(&mut self, hooks: &[Hook], perl_use_lib: &[String], perl_use: &[String]) {
-        self.hooks = hooks.to_vec();
-        self.perl_use_lib = perl_use_lib.to_vec();
-        self.perl_use = perl_use.to_vec();
+    /// Takes the hooks and the `HookLimit` of a reloaded configuration.
+    /// Children already running go on and are reaped as before; hooks
+    /// already waiting run as they were queued. A new limit counts from
+    /// the next start: a higher one starts waiting hooks now, whose
+    /// errors are returned.
+    pub fn reconfigure(&mut self, cfg: &Config, now: Instant) -> Vec<SpawnError> {
+        self.hooks = cfg.hooks().to_vec();
+        self.perl = Rc::new(PerlSetup::of(cfg));
+        self.queue.set_limit(cfg.hook_limit());
+        self.start_waiting(now)
     }
 
     /// The wackamole binary to start in runner mode (default
@@ -203,16 +275,12 @@ impl Hooks {
         self.runner = exe.into();
     }
 
-    /// The Perl interpreter (default `perl`, looked up in `PATH`).
-    pub fn set_perl(&mut self, perl: impl Into<PathBuf>) {
-        self.perl = perl.into();
-    }
-
-    /// Starts one child per hook of `event`, in config order, and
-    /// returns at once with the hooks that could not be started. `vif`
-    /// is the VIF of an `on up` / `on down` event (owner: the holder
-    /// before the change); `post` events ignore it and pass all-zero
-    /// records, as C did.
+    /// Queues one run per hook of `event`, in config order, starts what
+    /// the limits allow and returns at once, with the hooks that could
+    /// not be started and those dropped from a full queue. `vif` is the
+    /// VIF of an `on up` / `on down` event (owner: the holder before
+    /// the change); `post` events ignore it and pass all-zero records,
+    /// as C did.
     pub fn fire(
         &mut self,
         event: HookEvent,
@@ -221,54 +289,66 @@ impl Hooks {
     ) -> Vec<SpawnError> {
         let on = matches!(event, HookEvent::OnUp | HookEvent::OnDown);
         let vif = vif.filter(|_| on);
-        let vip = vif.and_then(HookVif::master).map(|a| a.ip());
-        let args = vif.map_or(CallArgs::ZERO, |v| v.args().clone());
+        let lane = Lane::of(vif.map(HookVif::id));
         let mut errors = Vec::new();
-        for i in 0..self.hooks.len() {
-            if self.hooks[i].event != event {
-                continue;
+        for hook in self.hooks.iter().filter(|h| h.event == event) {
+            let job = Job {
+                hook: hook.clone(),
+                event,
+                vif: vif.cloned(),
+                perl: Rc::clone(&self.perl),
+            };
+            if let Some((_, dropped)) = self.queue.push(lane, job) {
+                errors.push(dropped.error(SpawnFailure::QueueFull));
             }
-            let hook = label(&self.hooks[i]);
-            match self.spawn(i, event, vif, &args) {
+        }
+        errors.extend(self.start_waiting(now));
+        errors
+    }
+
+    /// Starts every waiting hook the queue lets go now; returns those
+    /// that could not start (their lane is free again at once).
+    fn start_waiting(&mut self, now: Instant) -> Vec<SpawnError> {
+        let mut errors = Vec::new();
+        while let Some((lane, job)) = self.queue.start_next() {
+            match self.spawn(&job) {
                 Ok((child, stderr)) => self.running.push(Running {
                     child,
-                    hook,
-                    event,
-                    vif: vif.map(HookVif::id),
-                    vip,
-                    via_runner: matches!(self.hooks[i].target, HookTarget::Shared { .. }),
+                    hook: label(&job.hook),
+                    event: job.event,
+                    vif: job.vif.as_ref().map(HookVif::id),
+                    vip: job.vip(),
+                    via_runner: matches!(job.hook.target, HookTarget::Shared { .. }),
                     started: now,
-                    deadline: now + self.limit,
-                    next_check: now + FIRST_CHECK.min(self.limit),
+                    deadline: now + self.time_limit,
+                    next_check: now + FIRST_CHECK.min(self.time_limit),
                     interval: FIRST_CHECK,
                     stderr,
                     captured: Vec::new(),
                     dropped: 0,
                 }),
-                Err(reason) => errors.push(SpawnError {
-                    hook,
-                    event,
-                    vip,
-                    reason,
-                }),
+                Err(reason) => {
+                    self.queue.finish(lane);
+                    errors.push(job.error(reason));
+                }
             }
         }
         errors
     }
 
-    fn command(
-        &self,
-        i: usize,
-        event: HookEvent,
-        vif: Option<&HookVif>,
-        args: &CallArgs,
-    ) -> Result<Command, SpawnFailure> {
-        let mut cmd = match &self.hooks[i].target {
+    fn command(&self, job: &Job) -> Result<Command, SpawnFailure> {
+        let args = job
+            .vif
+            .as_ref()
+            .map_or(CallArgs::ZERO, |v| v.args().clone());
+        let euid = nix::unistd::geteuid().as_raw();
+        let mut cmd = match &job.hook.target {
             HookTarget::Shared {
                 module,
                 func,
                 module_dir,
             } => {
+                // The module is checked by the runner, which loads it.
                 let mut cmd = Command::new(&self.runner);
                 cmd.arg0("wackamole")
                     .arg(runner::FLAG)
@@ -278,45 +358,30 @@ impl Hooks {
                 cmd
             }
             HookTarget::Perl { sub_name } => {
-                let mut cmd = Command::new(&self.perl);
+                job.perl.check(euid)?;
+                let mut cmd = Command::new(&job.perl.interpreter);
                 cmd.args(perl::perl_args(
-                    &self.perl_use_lib,
-                    &self.perl_use,
+                    &job.perl.use_lib,
+                    &job.perl.use_modules,
                     sub_name,
-                    args,
+                    &args,
                 ));
                 cmd
             }
             HookTarget::Script { path } => {
-                let meta = std::fs::metadata(path).map_err(|source| SpawnFailure::Script {
-                    path: path.clone(),
-                    source,
-                })?;
-                let euid = nix::unistd::geteuid().as_raw();
-                if let Some(why) = runner::refusal(path, &meta, euid) {
-                    return Err(SpawnFailure::Refused(why));
-                }
+                trusted("", Kind::File, path, euid)?;
                 Command::new(path)
             }
         };
-        // Never a stale value from the daemon's own environment.
-        for var in SCRIPT_VARS {
-            cmd.env_remove(var);
-        }
-        if let HookTarget::Script { .. } = self.hooks[i].target {
-            cmd.envs(script_env(event, vif));
+        cmd.env_clear().env("PATH", HOOK_PATH);
+        if let HookTarget::Script { .. } = job.hook.target {
+            cmd.envs(script_env(job.event, job.vif.as_ref()));
         }
         Ok(cmd)
     }
 
-    fn spawn(
-        &self,
-        i: usize,
-        event: HookEvent,
-        vif: Option<&HookVif>,
-        args: &CallArgs,
-    ) -> Result<(Child, UnixStream), SpawnFailure> {
-        let mut cmd = self.command(i, event, vif, args)?;
+    fn spawn(&self, job: &Job) -> Result<(Child, UnixStream), SpawnFailure> {
+        let mut cmd = self.command(job)?;
         // A socket, not a pipe: std makes it non-blocking without unsafe
         // code, and a child that writes more than we keep never blocks
         // for long (its writes are drained at every reap).
@@ -329,7 +394,7 @@ impl Hooks {
         unblock_signals_in_child(&mut cmd);
         let child = cmd.spawn().map_err(|source| SpawnFailure::Run {
             program: cmd.get_program().to_string_lossy().into_owned(),
-            perl: matches!(self.hooks[i].target, HookTarget::Perl { .. }),
+            perl: matches!(job.hook.target, HookTarget::Perl { .. }),
             source,
         })?;
         // `cmd` still holds the child's end; it goes with `cmd`.
@@ -337,10 +402,10 @@ impl Hooks {
         Ok((child, ours))
     }
 
-    /// Collects the children that have ended, without waiting, and kills
-    /// those past their limit (reported as [`Outcome::TimedOut`]).
-    /// Returns them in the order they were started.
-    pub fn reap(&mut self, now: Instant) -> Vec<Finished> {
+    /// Collects the children that have ended, without waiting, kills
+    /// those past their limit (reported as [`Outcome::TimedOut`]), and
+    /// starts the waiting hooks whose turn has come.
+    pub fn reap(&mut self, now: Instant) -> Reaped {
         self.dying.retain_mut(|d| match d.child.try_wait() {
             Ok(None) => {
                 d.next_check = now + MAX_CHECK;
@@ -366,8 +431,10 @@ impl Hooks {
                         let _ = r.child.kill();
                     }
                     r.drain();
-                    let outcome = Outcome::TimedOut(self.limit);
+                    let outcome = Outcome::TimedOut(self.time_limit);
                     let (finished, mut child) = self.running.remove(i).finish(outcome, now);
+                    // Its lane goes on: what SIGKILL has not ended yet
+                    // no longer runs the hook's code.
                     if let Ok(None) = child.try_wait() {
                         self.dying.push(Dying {
                             child,
@@ -386,11 +453,19 @@ impl Hooks {
                 }
             }
         }
-        done
+        for f in &done {
+            self.queue.finish(Lane::of(f.vif));
+        }
+        let not_started = self.start_waiting(now);
+        Reaped {
+            finished: done,
+            not_started,
+        }
     }
 
     /// When [`reap`](Self::reap) should next be called: `None` when no
-    /// child is left. Early after a start, then less often (from
+    /// child is left (then none waits either: a hook waits only while
+    /// others run). Early after a start, then less often (from
     /// [`FIRST_CHECK`] doubling up to [`MAX_CHECK`]), and exactly at each
     /// child's limit.
     pub fn next_deadline(&self) -> Option<Instant> {
@@ -403,5 +478,34 @@ impl Hooks {
     /// included.
     pub fn running(&self) -> usize {
         self.running.len() + self.dying.len()
+    }
+
+    /// Hooks waiting for a start.
+    pub fn waiting(&self) -> usize {
+        self.queue.waiting()
+    }
+
+    /// For a daemon that stops: the hooks still waiting, which will not
+    /// run, as errors to log.
+    pub fn abandon_waiting(&mut self) -> Vec<SpawnError> {
+        self.queue
+            .take_waiting()
+            .into_iter()
+            .map(|(_, job)| job.error(SpawnFailure::Stopped))
+            .collect()
+    }
+}
+
+/// Checks that `path` (`what` to the messages) is of `kind` and that no
+/// one but root and `euid` could change it.
+fn trusted(what: &'static str, kind: Kind, path: &Path, euid: u32) -> Result<(), SpawnFailure> {
+    let meta = std::fs::metadata(path).map_err(|source| SpawnFailure::Unreadable {
+        what,
+        path: path.to_path_buf(),
+        source,
+    })?;
+    match runner::refusal_of(what, kind, path, &meta, euid) {
+        Some(why) => Err(SpawnFailure::Refused(why)),
+        None => Ok(()),
     }
 }

@@ -5,8 +5,62 @@
 //! owner — each hash with `ifname`, `ip`, `broadcast` and `netmask`,
 //! addresses in dotted form. The sub's return value, clamped to 0–255,
 //! is the exit status.
+//!
+//! The interpreter is `PerlPath`, never looked up in `PATH`, and it and
+//! every `PerlUseLib` directory must be root's (or the daemon's user's)
+//! and writable by no one else: whoever can change them runs code as
+//! root at the next hook.
+
+use std::io;
+use std::path::PathBuf;
 
 use super::record::{CInterface, CallArgs};
+use super::runner::Kind;
+use super::{trusted, SpawnFailure};
+use crate::config::Config;
+
+/// How a configuration runs its Perl hooks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct PerlSetup {
+    /// `PerlPath`, absolute.
+    pub interpreter: PathBuf,
+    /// `PerlUseLib`, in file order.
+    pub use_lib: Vec<String>,
+    /// `PerlUse`, in file order.
+    pub use_modules: Vec<String>,
+}
+
+impl PerlSetup {
+    pub fn of(cfg: &Config) -> PerlSetup {
+        PerlSetup {
+            interpreter: cfg.perl_path().to_path_buf(),
+            use_lib: cfg.perl_use_lib().to_vec(),
+            use_modules: cfg.perl_use().to_vec(),
+        }
+    }
+
+    /// Checked at every start, not once at load: a file that becomes
+    /// writable later must not be used then either. A missing
+    /// interpreter is reported as perl missing.
+    pub fn check(&self, euid: u32) -> Result<(), SpawnFailure> {
+        match trusted("PerlPath", Kind::File, &self.interpreter, euid) {
+            Err(SpawnFailure::Unreadable { source, .. })
+                if source.kind() == io::ErrorKind::NotFound =>
+            {
+                return Err(SpawnFailure::Run {
+                    program: self.interpreter.display().to_string(),
+                    perl: true,
+                    source,
+                })
+            }
+            r => r?,
+        }
+        for dir in &self.use_lib {
+            trusted("PerlUseLib", Kind::Directory, dir.as_ref(), euid)?;
+        }
+        Ok(())
+    }
+}
 
 /// The program run with `perl -e`. The data comes as arguments after
 /// `--`: the sub's name, the number of extras, then four words (ifname,

@@ -58,32 +58,60 @@ pub fn clamp_status(ret: i32) -> u8 {
     ret.clamp(0, 255) as u8
 }
 
-/// Why a file (a module or a `RunScript` program) must not be run.
+/// Why a file or directory must not be trusted: a hook's module or
+/// program, the Perl interpreter and its library directories (and
+/// whatever else a root daemon runs or reads code from: the check is
+/// the crate's, not only the hooks').
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Refusal {
-    NotAFile {
-        path: PathBuf,
-    },
+pub struct Refusal {
+    /// What the path is to the daemon, as messages name it (`PerlPath`,
+    /// `PerlUseLib`); empty for a hook's own module or program, whose
+    /// path says it all.
+    pub what: &'static str,
+    pub path: PathBuf,
+    pub why: Untrusted,
+}
+
+/// What is wrong with a [`Refusal`]'s path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Untrusted {
+    /// It is not the kind of file expected.
+    NotA(Kind),
     /// Its group or everyone may write it.
-    Writable {
-        path: PathBuf,
-        mode: u32,
-    },
+    Writable { mode: u32 },
     /// It belongs to a user other than root and the daemon's.
-    ForeignOwner {
-        path: PathBuf,
-        uid: u32,
-    },
+    ForeignOwner { uid: u32 },
+}
+
+/// The kind of file a checked path must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    File,
+    Directory,
+    /// Whatever it is (a socket, say): only who may change it counts.
+    Any,
+}
+
+impl Refusal {
+    /// `WHAT PATH`, or `PATH` alone.
+    fn subject(&self) -> String {
+        if self.what.is_empty() {
+            self.path.display().to_string()
+        } else {
+            format!("{} {}", self.what, self.path.display())
+        }
+    }
 }
 
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Refusal::NotAFile { path } => write!(f, "{} is not a regular file", path.display()),
-            Refusal::Writable { path, mode } => write!(
+        let subject = self.subject();
+        match self.why {
+            Untrusted::NotA(Kind::Directory) => write!(f, "{subject} is not a directory"),
+            Untrusted::NotA(_) => write!(f, "{subject} is not a regular file"),
+            Untrusted::Writable { mode } => write!(
                 f,
-                "refusing {}: it is writable by {} (mode {:o}); chmod go-w it",
-                path.display(),
+                "refusing {subject}: it is writable by {} (mode {:o}); chmod go-w it",
                 if mode & 0o002 != 0 {
                     "everyone"
                 } else {
@@ -91,10 +119,9 @@ impl fmt::Display for Refusal {
                 },
                 mode & 0o7777
             ),
-            Refusal::ForeignOwner { path, uid } => write!(
+            Untrusted::ForeignOwner { uid } => write!(
                 f,
-                "refusing {}: it belongs to uid {uid}, not to root",
-                path.display()
+                "refusing {subject}: it belongs to uid {uid}, not to root"
             ),
         }
     }
@@ -102,27 +129,60 @@ impl fmt::Display for Refusal {
 
 impl std::error::Error for Refusal {}
 
-/// Why a module file must not be loaded, if it must not: it is not a
-/// regular file, or someone other than root and `euid` could change it
-/// (its group or others may write it, or it belongs to another user).
+/// Why a module file (or a `RunScript` program) must not be run, if it
+/// must not: it is not a regular file, or someone other than root and
+/// `euid` could change it.
 pub fn refusal(path: &Path, meta: &fs::Metadata, euid: u32) -> Option<Refusal> {
-    if !meta.is_file() {
-        return Some(Refusal::NotAFile {
-            path: path.to_path_buf(),
-        });
-    }
-    refusal_of_mode(path, meta.mode(), meta.uid(), euid)
+    refusal_of("", Kind::File, path, meta, euid)
 }
 
-fn refusal_of_mode(path: &Path, mode: u32, uid: u32, euid: u32) -> Option<Refusal> {
-    let path = path.to_path_buf();
-    if mode & 0o022 != 0 {
-        Some(Refusal::Writable { path, mode })
-    } else if uid != 0 && uid != euid {
-        Some(Refusal::ForeignOwner { path, uid })
-    } else {
-        None
+/// Why `path` (whose metadata is `meta`), which the messages call
+/// `what`, must not be trusted, if it must not: it is not of `kind`,
+/// or someone other than root and `euid` could change it (its group or
+/// others may write it, or it belongs to another user). `meta` follows
+/// symbolic links (`fs::metadata`): what counts is the file used.
+pub(crate) fn refusal_of(
+    what: &'static str,
+    kind: Kind,
+    path: &Path,
+    meta: &fs::Metadata,
+    euid: u32,
+) -> Option<Refusal> {
+    let is_kind = match kind {
+        Kind::File => meta.is_file(),
+        Kind::Directory => meta.is_dir(),
+        Kind::Any => true,
+    };
+    if !is_kind {
+        return Some(Refusal {
+            what,
+            path: path.to_path_buf(),
+            why: Untrusted::NotA(kind),
+        });
     }
+    refusal_of_mode(what, path, meta.mode(), meta.uid(), euid)
+}
+
+/// The owner and mode part of [`refusal_of`], on bare numbers.
+pub(crate) fn refusal_of_mode(
+    what: &'static str,
+    path: &Path,
+    mode: u32,
+    uid: u32,
+    euid: u32,
+) -> Option<Refusal> {
+    let why = if mode & 0o022 != 0 {
+        Untrusted::Writable { mode }
+    } else if uid != 0 && uid != euid {
+        Untrusted::ForeignOwner { uid }
+    } else {
+        return None;
+    };
+    Some(Refusal {
+        what,
+        path: path.to_path_buf(),
+        why,
+    })
 }
 
 /// Why the runner could not call the function (its failure line).
@@ -257,21 +317,72 @@ mod tests {
     #[test]
     fn who_may_have_written_a_module() {
         let p = Path::new("/m/x.so");
-        assert_eq!(refusal_of_mode(p, 0o100755, 0, 0), None);
-        assert_eq!(refusal_of_mode(p, 0o100644, 0, 1000), None);
+        let check = |mode, uid, euid| refusal_of_mode("", p, mode, uid, euid);
+        assert_eq!(check(0o100755, 0, 0), None);
+        assert_eq!(check(0o100644, 0, 1000), None);
         // The daemon's own user: it could do anything the module does.
-        assert_eq!(refusal_of_mode(p, 0o100755, 1000, 1000), None);
+        assert_eq!(check(0o100755, 1000, 1000), None);
         assert_eq!(
-            refusal_of_mode(p, 0o100757, 0, 0).unwrap().to_string(),
+            check(0o100757, 0, 0).unwrap().to_string(),
             "refusing /m/x.so: it is writable by everyone (mode 757); chmod go-w it"
         );
         assert_eq!(
-            refusal_of_mode(p, 0o100775, 0, 0).unwrap().to_string(),
+            check(0o100775, 0, 0).unwrap().to_string(),
             "refusing /m/x.so: it is writable by its group (mode 775); chmod go-w it"
         );
         assert_eq!(
-            refusal_of_mode(p, 0o100755, 1000, 0).unwrap().to_string(),
+            check(0o100755, 1000, 0).unwrap().to_string(),
             "refusing /m/x.so: it belongs to uid 1000, not to root"
+        );
+    }
+
+    #[test]
+    fn refusals_name_what_they_refuse() {
+        let perl = Path::new("/opt/bin/perl");
+        assert_eq!(
+            refusal_of_mode("PerlPath", perl, 0o100775, 0, 0)
+                .unwrap()
+                .to_string(),
+            "refusing PerlPath /opt/bin/perl: it is writable by its group (mode 775); chmod go-w it"
+        );
+        // A world-writable directory, sticky or not, is refused.
+        let lib = Path::new("/tmp");
+        assert_eq!(
+            refusal_of_mode("PerlUseLib", lib, 0o41777, 0, 0)
+                .unwrap()
+                .to_string(),
+            "refusing PerlUseLib /tmp: it is writable by everyone (mode 1777); chmod go-w it"
+        );
+        assert_eq!(
+            refusal_of_mode("PerlUseLib", lib, 0o40755, 1000, 0)
+                .unwrap()
+                .why,
+            Untrusted::ForeignOwner { uid: 1000 }
+        );
+    }
+
+    #[test]
+    fn the_kind_of_file_is_checked_first() {
+        let root = fs::metadata("/").unwrap();
+        let p = Path::new("/");
+        assert_eq!(refusal_of("PerlUseLib", Kind::Directory, p, &root, 0), None);
+        assert_eq!(refusal_of("", Kind::Any, p, &root, 0), None);
+        assert_eq!(
+            refusal_of("PerlPath", Kind::File, p, &root, 0)
+                .unwrap()
+                .to_string(),
+            "PerlPath / is not a regular file"
+        );
+        assert_eq!(
+            refusal(p, &root, 0).unwrap().to_string(),
+            "/ is not a regular file"
+        );
+        let file = fs::metadata("/proc/self/exe").unwrap();
+        assert_eq!(
+            refusal_of("PerlUseLib", Kind::Directory, p, &file, 0)
+                .unwrap()
+                .why,
+            Untrusted::NotA(Kind::Directory)
         );
     }
 

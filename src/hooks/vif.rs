@@ -6,9 +6,13 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use super::record::{CInterface, CallArgs, MAX_EXTRAS};
 use crate::config::{HookEvent, Vif, VifId, VipAddr};
 
-/// The environment variables a `RunScript` program may get; every one
-/// is removed from what the daemon passes on before the hook's own are
-/// set, so a program never sees a stale value.
+/// The `PATH` of every hook: nothing else of the daemon's environment
+/// reaches a hook (a `PATH` the daemon was started with could name a
+/// directory anyone may write).
+pub const HOOK_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// The environment variables a `RunScript` program may get, besides
+/// [`HOOK_PATH`]; a hook gets nothing else.
 pub const SCRIPT_VARS: [&str; 6] = [
     "WACKAMOLE_EVENT",
     "WACKAMOLE_VIP",
