@@ -26,9 +26,13 @@ fn c_wackamole() -> Option<PathBuf> {
     }
     let exe = std::env::current_exe().unwrap();
     let prefix = exe.parent()?.parent()?.parent()?.join("thirdparty");
+    // One job: Spread's makefile can link the daemon before its own
+    // utility library is complete under `make -j` (seen as "undefined
+    // reference to Alarm" on a loaded machine).
     let out = Command::new("bash")
         .arg(&build)
         .arg(&prefix)
+        .env("JOBS", "1")
         .output()
         .expect("run build.sh");
     assert!(
