@@ -9,13 +9,14 @@
 
 use std::io::{self, ErrorKind, Read};
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use mio::net::{UnixListener, UnixStream};
 use mio::{Interest, Registry, Token};
 use nix::sys::socket::{send, MsgFlags};
 
+use super::access::Access;
+use super::bind::{self, BindError, Ident};
 use super::Request;
 use crate::io::WriteBuf;
 
@@ -27,8 +28,6 @@ pub const MAX_SESSIONS: usize = 64;
 pub const MAX_UNSENT: usize = 1 << 20;
 /// Requests a session may have unanswered before it is dropped.
 pub const MAX_PENDING: usize = 64;
-/// The longest path a Unix socket address holds (`sun_path` less the NUL).
-pub const MAX_PATH: usize = 107;
 
 /// A session, as the daemon names it in [`Server::reply`]. A reply to a
 /// session that has gone (or whose slot has been reused) is dropped.
@@ -83,7 +82,8 @@ pub struct Server {
     path: PathBuf,
     /// Device and inode of the socket we created, so that `remove` does
     /// not unlink a successor's socket.
-    ident: Option<(u64, u64)>,
+    ident: Ident,
+    access: Access,
     registry: Option<Registry>,
     listener_token: Token,
     first_session_token: usize,
@@ -91,70 +91,25 @@ pub struct Server {
     next_generation: u64,
 }
 
-fn context(e: io::Error, what: String) -> io::Error {
-    io::Error::new(e.kind(), format!("{what}: {e}"))
-}
-
 impl Server {
-    /// Creates the control socket at `path` (mode 0600). A stale socket
-    /// there is replaced; a socket some process still serves, or a file
-    /// that is not a socket, is an error. Paths over 107 bytes do not fit
-    /// a Unix socket address and are refused.
-    pub fn bind(path: &Path) -> io::Result<Server> {
-        let shown = path.display();
-        let len = path.as_os_str().len();
-        if len == 0 {
-            return Err(io::Error::new(
-                ErrorKind::InvalidInput,
-                "the control socket path is empty",
-            ));
-        }
-        if len > MAX_PATH {
-            return Err(io::Error::new(
-                ErrorKind::InvalidInput,
-                format!(
-                    "the control socket path {shown} is {len} bytes; a Unix socket path holds at most {MAX_PATH}"
-                ),
-            ));
-        }
-        match std::fs::symlink_metadata(path) {
-            Ok(m) if m.file_type().is_socket() => {
-                if std::os::unix::net::UnixStream::connect(path).is_ok() {
-                    return Err(io::Error::new(
-                        ErrorKind::AddrInUse,
-                        format!("another process is serving the control socket {shown} (is wackamole already running?)"),
-                    ));
-                }
-                std::fs::remove_file(path).map_err(|e| {
-                    context(e, format!("cannot remove the stale control socket {shown}"))
-                })?;
-            }
-            Ok(_) => {
-                return Err(io::Error::new(
-                    ErrorKind::AlreadyExists,
-                    format!(
-                    "{shown} exists and is not a socket; not replacing it with the control socket"
-                ),
-                ))
-            }
-            Err(e) if e.kind() == ErrorKind::NotFound => {}
-            Err(e) => return Err(context(e, format!("cannot inspect {shown}"))),
-        }
-        let listener = UnixListener::bind(path)
-            .map_err(|e| context(e, format!("cannot create the control socket {shown}")))?;
-        let cleanup = |e: io::Error| {
-            let _ = std::fs::remove_file(path);
-            e
+    /// Creates the control socket at `path`, with the mode and group
+    /// `access` gives it from the start (see [`bind`](super::bind)): a
+    /// stale socket there is replaced; a socket some process still
+    /// serves, anything that is not a socket, a path over 107 bytes or a
+    /// directory others may write is an error.
+    pub fn bind(path: &Path, access: Access) -> Result<Server, BindError> {
+        let (listener, ident) = bind::create(path, &access)?;
+        let io = |source| BindError::Io {
+            doing: "listen on",
+            path: path.to_path_buf(),
+            source,
         };
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-            .map_err(|e| cleanup(context(e, format!("cannot set mode 0600 on {shown}"))))?;
-        let ident = std::fs::symlink_metadata(path)
-            .ok()
-            .map(|m| (m.dev(), m.ino()));
+        listener.set_nonblocking(true).map_err(io)?;
         Ok(Server {
-            listener,
+            listener: UnixListener::from_std(listener),
             path: path.to_path_buf(),
             ident,
+            access,
             registry: None,
             listener_token: Token(usize::MAX),
             first_session_token: usize::MAX - MAX_SESSIONS,
@@ -166,6 +121,20 @@ impl Server {
     /// The socket's path.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Who may connect.
+    pub fn access(&self) -> &Access {
+        &self.access
+    }
+
+    /// Applies a new policy (a reload that changed `ControlGroup`): the
+    /// socket's group and mode. `Err` (nothing changed) when the socket
+    /// at the path is no longer ours or cannot be changed.
+    pub fn set_access(&mut self, access: Access) -> Result<(), BindError> {
+        bind::reapply(&self.path, self.ident, &access)?;
+        self.access = access;
+        Ok(())
     }
 
     /// Registers the listener under `listener_token`; sessions take the
@@ -253,10 +222,7 @@ impl Server {
         if let Some(r) = &self.registry {
             let _ = r.deregister(&mut self.listener);
         }
-        let ours = std::fs::symlink_metadata(&self.path)
-            .ok()
-            .map(|m| (m.dev(), m.ino()));
-        if ours.is_some() && ours == self.ident {
+        if bind::ident_at(&self.path) == Some(self.ident) {
             if let Err(e) = std::fs::remove_file(&self.path) {
                 log::warn!(
                     "control: cannot remove the socket {}: {e}",

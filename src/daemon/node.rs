@@ -86,11 +86,18 @@ impl Node {
                 Interest::READABLE,
             )
             .map_err(|e| StartError::Setup("poll", e))?;
-        let mut server = control::Server::bind(&opts.control).map_err(StartError::Control)?;
+        let access =
+            control::Access::resolve(cfg.control_group()).map_err(StartError::ControlGroup)?;
+        let mut server =
+            control::Server::bind(&opts.control, access).map_err(StartError::Control)?;
         server
             .register(poll.registry(), CONTROL, CONTROL_SESSIONS)
-            .map_err(StartError::Control)?;
-        info!("control socket {}", opts.control.display());
+            .map_err(|e| StartError::Setup("control socket", e))?;
+        info!(
+            "control socket {} ({})",
+            opts.control.display(),
+            server.access()
+        );
         let keys = super::load_keys(&cfg).map_err(StartError::Keys)?;
         if let (Some(k), Some(p)) = (&keys, cfg.shared_secret_file()) {
             info!(
@@ -311,6 +318,27 @@ impl Node {
             let reply = self.answer(req);
             if let Some(server) = self.control.as_mut() {
                 server.reply(session, &reply);
+            }
+        }
+    }
+
+    /// Applies a reload's control socket policy (`ControlGroup`); a
+    /// socket that cannot take it keeps the old one, with an error.
+    pub(super) fn set_control_access(&mut self, access: control::Access) -> Option<String> {
+        let server = self.control.as_mut()?;
+        if server.access() == &access {
+            return None;
+        }
+        let shown = server.path().display().to_string();
+        match server.set_access(access) {
+            Ok(()) => {
+                let what = format!("control socket {shown}: {}", server.access());
+                info!("{what}");
+                Some(what)
+            }
+            Err(e) => {
+                error!("{e}; it keeps {}", server.access());
+                Some(format!("{e}; it keeps {}", server.access()))
             }
         }
     }
