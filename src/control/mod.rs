@@ -47,7 +47,7 @@ pub use legacy::{
     decode_state, encode_state, format_listing, LegacyIf, LegacyVif, IFNAMSIZ, RECORDS, RECORD_LEN,
     VIF_LEN,
 };
-pub use server::{Server, SessionId, MAX_PENDING, MAX_SESSIONS, MAX_UNSENT};
+pub use server::{Server, SessionId, MAX_PENDING, MAX_SESSIONS, MAX_UNSENT, SESSION_DEADLINE};
 pub use status::{
     address_text, decode_json, decode_reload, encode_ack, encode_reload, encode_status,
     status_value, view_id_text, MemberInfo, NodeState, Snapshot, VifInfo,

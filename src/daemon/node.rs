@@ -275,6 +275,12 @@ impl Node {
                 self.timers
                     .set_in(Key::CheckHeld, Instant::now(), CHECK_HELD);
             }
+            Key::ControlDeadline => {
+                if let Some(server) = self.control.as_mut() {
+                    server.expire(Instant::now());
+                }
+                self.arm_control_deadline();
+            }
         }
     }
 
@@ -310,15 +316,26 @@ impl Node {
         if !server.owns(t) {
             return;
         }
-        let requests = server.ready(t, self.poll.registry());
+        let now = Instant::now();
+        let requests = server.ready(t, self.poll.registry(), now);
         if writable {
-            server.writable(t);
+            server.writable(t, now);
         }
         for (session, req) in requests {
             let reply = self.answer(req);
             if let Some(server) = self.control.as_mut() {
-                server.reply(session, &reply);
+                server.reply(session, &reply, Instant::now());
             }
+        }
+        self.arm_control_deadline();
+    }
+
+    /// One timer for the earliest session deadline (none without
+    /// sessions): an idle daemon does not wake for the control socket.
+    pub(super) fn arm_control_deadline(&mut self) {
+        match self.control.as_ref().and_then(|s| s.next_deadline()) {
+            Some(at) => self.timers.set(Key::ControlDeadline, at),
+            None => self.timers.cancel(Key::ControlDeadline),
         }
     }
 
@@ -334,6 +351,7 @@ impl Node {
             Ok(()) => {
                 let what = format!("control socket {shown}: {}", server.access());
                 info!("{what}");
+                self.arm_control_deadline();
                 Some(what)
             }
             Err(e) => {

@@ -5,7 +5,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream as StdStream;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mio::{Events, Poll, Token};
 
@@ -47,6 +47,8 @@ struct Rig {
     poll: Poll,
     events: Events,
     server: Server,
+    /// The time the server is told: the tests move it.
+    now: Instant,
 }
 
 impl Rig {
@@ -58,11 +60,12 @@ impl Rig {
             poll,
             events: Events::with_capacity(128),
             server,
+            now: Instant::now(),
         }
     }
 
     fn reply(&mut self, s: SessionId, bytes: &[u8]) {
-        self.server.reply(s, bytes);
+        self.server.reply(s, bytes, self.now);
     }
 
     /// One poll round (at most 20 ms), events handed to the server.
@@ -75,10 +78,10 @@ impl Rig {
             let t = ev.token();
             assert!(self.server.owns(t), "foreign token {t:?}");
             if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
-                reqs.extend(self.server.ready(t, self.poll.registry()));
+                reqs.extend(self.server.ready(t, self.poll.registry(), self.now));
             }
             if ev.is_writable() {
-                self.server.writable(t);
+                self.server.writable(t, self.now);
             }
         }
         reqs
@@ -532,4 +535,91 @@ fn with_a_group_the_socket_is_0660_and_a_reload_changes_it() {
     assert_eq!(s.access().group(), Some(&g), "the old policy stays");
     s.remove();
     assert!(d.sock().exists(), "not ours: left alone");
+}
+
+#[test]
+fn a_session_that_sends_nothing_is_closed_at_its_deadline() {
+    let d = Scratch::new("idle");
+    let mut rig = Rig::new(&d.sock());
+    assert_eq!(rig.server.next_deadline(), None, "no sessions, no timer");
+    let t0 = rig.now;
+    let mut idle = client(&d.sock());
+    rig.settle();
+    assert_eq!(rig.server.session_count(), 1);
+    assert_eq!(rig.server.next_deadline(), Some(t0 + SESSION_DEADLINE));
+    assert_eq!(
+        rig.server
+            .expire(t0 + SESSION_DEADLINE - Duration::from_millis(1)),
+        0
+    );
+    assert_eq!(rig.server.session_count(), 1);
+    assert_eq!(rig.server.expire(t0 + SESSION_DEADLINE), 1);
+    assert_eq!(rig.server.session_count(), 0);
+    assert!(closed(&mut idle));
+    assert_eq!(rig.server.next_deadline(), None);
+}
+
+#[test]
+fn each_request_and_reply_moves_the_deadline() {
+    let d = Scratch::new("busy");
+    let mut rig = Rig::new(&d.sock());
+    let t0 = rig.now;
+    let mut c = client(&d.sock());
+    let mut late = client(&d.sock());
+    rig.settle();
+    // Four seconds on, c asks; late never does.
+    rig.now = t0 + Duration::from_secs(4);
+    c.write_all(&[3]).unwrap();
+    let reqs = rig.requests(1);
+    assert_eq!(rig.server.next_deadline(), Some(t0 + SESSION_DEADLINE));
+    assert_eq!(rig.server.expire(t0 + SESSION_DEADLINE), 1);
+    assert!(closed(&mut late));
+    assert_eq!(rig.server.next_deadline(), Some(rig.now + SESSION_DEADLINE));
+    // The reply comes a second later: the deadline runs from there.
+    rig.now += Duration::from_secs(1);
+    rig.reply(reqs[0].0, b"{}");
+    assert_eq!(read_exact(&mut c, 2), b"{}");
+    assert_eq!(rig.server.next_deadline(), Some(rig.now + SESSION_DEADLINE));
+    assert_eq!(rig.server.expire(rig.now + Duration::from_secs(4)), 0);
+    assert_eq!(rig.server.session_count(), 1);
+    assert_eq!(rig.server.expire(rig.now + SESSION_DEADLINE), 1);
+    assert!(closed(&mut c));
+    rig.server.remove();
+}
+
+#[test]
+fn a_client_taking_a_long_reply_is_not_idle() {
+    let d = Scratch::new("drain");
+    let mut rig = Rig::new(&d.sock());
+    let mut c = client(&d.sock());
+    c.write_all(&[0]).unwrap();
+    let reqs = rig.requests(1);
+    let big = vec![5u8; 900_000];
+    rig.reply(reqs[0].0, &big);
+    let mut got = 0;
+    let mut steps = 0;
+    let mut buf = vec![0u8; 65536];
+    c.set_nonblocking(true).unwrap();
+    for _ in 0..100 {
+        // The client takes what is there, every 3 s: each piece the
+        // server then writes moves the deadline, so the session outlives
+        // 5 s several times over.
+        loop {
+            match c.read(&mut buf) {
+                Ok(n) => got += n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        if got == big.len() {
+            break;
+        }
+        rig.settle();
+        rig.now += Duration::from_secs(3);
+        assert_eq!(rig.server.expire(rig.now), 0, "closed after {got} bytes");
+        steps += 1;
+    }
+    assert!(steps >= 2, "the reply went in {steps} pieces");
+    assert_eq!(got, big.len());
+    rig.server.remove();
 }
