@@ -424,6 +424,36 @@ fn an_unknown_control_group_stops_the_start_and_refuses_a_reload() {
     assert_eq!(m.mode() & 0o7777, 0o600);
 }
 
+/// `-t` looks the group up as the start would (no root needed).
+#[test]
+fn t_checks_that_the_control_group_exists() {
+    let d = Scratch::new("wackamole-ctlsec-t");
+    let conf = d.file(
+        "wackamole.conf",
+        "Group = g\nNodeAddress = 192.0.2.1\nVirtualInterfaces { eth0:10.0.0.1/32 }\nControlGroup = no-such-group-wkctl\n",
+    );
+    let t = |conf: &std::path::Path| {
+        Command::new(env!("CARGO_BIN_EXE_wackamole"))
+            .arg("-t")
+            .arg("-c")
+            .arg(conf)
+            .output()
+            .unwrap()
+    };
+    let out = t(&conf);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        "wackamole: ControlGroup = no-such-group-wkctl: no such group\n"
+    );
+    let conf = d.file(
+        "wackamole.conf",
+        "Group = g\nNodeAddress = 192.0.2.1\nVirtualInterfaces { eth0:10.0.0.1/32 }\nControlGroup = 0\n",
+    );
+    let out = t(&conf);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
+
 #[test]
 fn a_squatted_control_path_is_refused_and_left_alone() {
     if !can_run("a_squatted_control_path_is_refused_and_left_alone") {
