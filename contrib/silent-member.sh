@@ -21,7 +21,7 @@ D=${D:-/var/tmp/wkm-silent-member}
 SILENT=${SILENT:-1}
 [ -x "$TP/spread/sbin/spread" ] || { echo "no Spread build in $TP (run ../shared/thirdparty/build.sh $TP)" >&2; exit 2; }
 [ -x "$W" ] || { echo "no $W (cargo build)" >&2; exit 2; }
-rm -rf "$D"; mkdir -p "$D"
+rm -rf "$D"; mkdir -p -m 0755 "$D"  # the control sockets: only root writes it
 cleanup() {
   for p in $(cat $D/pids 2>/dev/null); do kill -9 $p 2>/dev/null; done
   for n in sw h1 h2 h3; do ip netns del spr$n 2>/dev/null; done

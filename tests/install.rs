@@ -452,6 +452,8 @@ fn init_script_starts_reloads_and_stops_the_daemon() {
 
     let run = tmp.0.join("run");
     std::fs::create_dir(&run).unwrap();
+    // The control socket's directory: only root may write it.
+    std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o755)).unwrap();
     let pidfile = run.join("wackamole.pid");
     let conf = run.join("wackamole.conf");
     std::fs::write(

@@ -150,6 +150,11 @@ fn main() -> ExitCode {
             eprintln!("wackamole: {e}");
             return ExitCode::FAILURE;
         }
+        // As the daemon would look it up at start.
+        if let Err(e) = wackamole::control::Access::resolve(cfg.control_group()) {
+            eprintln!("wackamole: {e}");
+            return ExitCode::FAILURE;
+        }
         if let Some((text, addr)) = &spread_override {
             println!("  (-s)                 Spread {text} ({addr}) is used");
         }

@@ -75,21 +75,37 @@ fn usage(o: &getopts::Options, why: &str) -> ExitCode {
     ExitCode::from(2)
 }
 
+/// Who the daemon serves, for the errors that come of not being one.
+const WHO_MAY: &str = "only root and members of the daemon's ControlGroup may use it";
+
 /// Talks to the daemon; `Err` is the message for stderr (exit 1).
 fn run(sock: &Path, req: Request) -> Result<ExitCode, String> {
     let shown = sock.display();
     let mut c = Client::connect(sock, TIMEOUT).map_err(|e| match e {
+        ControlError::Connect(e) if e.kind() == std::io::ErrorKind::PermissionDenied => format!(
+            "cannot reach wackamole at {shown}: {} ({WHO_MAY})",
+            describe(&e)
+        ),
         ControlError::Connect(e) => format!(
             "cannot reach wackamole at {shown}: {} (is wackamole running?)",
             describe(&e)
         ),
         e => format!("cannot reach wackamole at {shown}: {e}"),
     })?;
+    // A daemon closes at once a peer it does not serve; not being root
+    // makes that the likely reason.
+    let refused = !nix::unistd::geteuid().is_root();
     let failed = |e: ControlError| {
         match e {
+        ControlError::Closed if req.is_extension() && refused => format!(
+            "the daemon at {shown} closed the connection: it does not serve this user ({WHO_MAY}), or does not know this request (a C wackamole 2.1.4?)"
+        ),
         ControlError::Closed if req.is_extension() => format!(
             "the daemon at {shown} closed the connection: it does not know this request (a C wackamole 2.1.4?)"
         ),
+        ControlError::Closed if refused => {
+            format!("the daemon at {shown} closed the connection: {WHO_MAY}")
+        }
         ControlError::Closed => {
             format!("the daemon at {shown} closed the connection without replying")
         }

@@ -5,8 +5,10 @@
 //! ([`Snapshot`]) and every reply built from it (the C GET_STATE layout
 //! in `legacy`, the JSON status and reload result in `status`, with the
 //! small JSON writer and reader in [`json`]); the daemon's non-blocking
-//! sessions ([`Server`], driven by the daemon's mio loop); and the
-//! blocking client `wackatrl` uses ([`client`]).
+//! sessions ([`Server`], driven by the daemon's mio loop), who may open
+//! one ([`Access`], [`decide`]) and how the socket file is made
+//! ([`BindError`] says why it could not be); and the blocking client
+//! `wackatrl` uses ([`client`]).
 //!
 //! The protocol (C wackamole 2.1.4, kept byte for byte, plus two new
 //! request bytes that a C daemon refuses by closing the connection):
@@ -28,17 +30,24 @@
 
 use std::fmt;
 
+mod access;
+mod bind;
 pub mod client;
 pub mod json;
 mod legacy;
 mod server;
 mod status;
 
+pub use access::{
+    decide, groups_from_status, read_peer, resolve_group, user_text, Access, ControlGroup,
+    GroupError, Peer, RefusalLog, Verdict, REFUSAL_LOG_WINDOW,
+};
+pub use bind::{check_dir_chain, BindError, DirProblem, DirStat, Writers, MAX_PATH};
 pub use legacy::{
     decode_state, encode_state, format_listing, LegacyIf, LegacyVif, IFNAMSIZ, RECORDS, RECORD_LEN,
     VIF_LEN,
 };
-pub use server::{Server, SessionId, MAX_PATH, MAX_PENDING, MAX_SESSIONS, MAX_UNSENT};
+pub use server::{Server, SessionId, MAX_PENDING, MAX_SESSIONS, MAX_UNSENT, SESSION_DEADLINE};
 pub use status::{
     address_text, decode_json, decode_reload, encode_ack, encode_reload, encode_status,
     status_value, view_id_text, MemberInfo, NodeState, Snapshot, VifInfo,

@@ -6,16 +6,25 @@
 //! [`Server::reply`], in request order. A client that misbehaves (an
 //! unknown byte, a flood of requests, replies it never reads) loses its
 //! session; nothing it does can block the daemon.
+//!
+//! Who may connect is checked on every connection ([`Access`], by the
+//! peer's credentials); anyone else is closed before it has a session.
+//! A session that completes no request for [`SESSION_DEADLINE`] is
+//! closed. The server reads no clock: the daemon passes the time in and
+//! asks for the next deadline ([`Server::next_deadline`]) and to close
+//! the sessions past it ([`Server::expire`]).
 
 use std::io::{self, ErrorKind, Read};
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use mio::net::{UnixListener, UnixStream};
 use mio::{Interest, Registry, Token};
 use nix::sys::socket::{send, MsgFlags};
 
+use super::access::{decide, read_peer, user_text, Access, Peer, RefusalLog};
+use super::bind::{self, BindError, Ident};
 use super::Request;
 use crate::io::WriteBuf;
 
@@ -27,8 +36,11 @@ pub const MAX_SESSIONS: usize = 64;
 pub const MAX_UNSENT: usize = 1 << 20;
 /// Requests a session may have unanswered before it is dropped.
 pub const MAX_PENDING: usize = 64;
-/// The longest path a Unix socket address holds (`sun_path` less the NUL).
-pub const MAX_PATH: usize = 107;
+/// How long a session may go without completing a request (from its
+/// connection, its last request or reply, or the last reply bytes the
+/// client took) before it is closed. No request keeps a session open
+/// longer: every reply is sent at once.
+pub const SESSION_DEADLINE: Duration = Duration::from_secs(5);
 
 /// A session, as the daemon names it in [`Server::reply`]. A reply to a
 /// session that has gone (or whose slot has been reused) is dropped.
@@ -41,6 +53,10 @@ pub struct SessionId {
 struct Session {
     stream: UnixStream,
     generation: u64,
+    /// Who connected (checked again when the policy changes).
+    peer: Peer,
+    /// Closed at this time unless a request comes (or a reply moves).
+    deadline: Instant,
     /// Replies not yet written.
     out: WriteBuf,
     /// Requests handed to the daemon and not yet answered.
@@ -83,7 +99,9 @@ pub struct Server {
     path: PathBuf,
     /// Device and inode of the socket we created, so that `remove` does
     /// not unlink a successor's socket.
-    ident: Option<(u64, u64)>,
+    ident: Ident,
+    access: Access,
+    refusals: RefusalLog,
     registry: Option<Registry>,
     listener_token: Token,
     first_session_token: usize,
@@ -91,70 +109,26 @@ pub struct Server {
     next_generation: u64,
 }
 
-fn context(e: io::Error, what: String) -> io::Error {
-    io::Error::new(e.kind(), format!("{what}: {e}"))
-}
-
 impl Server {
-    /// Creates the control socket at `path` (mode 0600). A stale socket
-    /// there is replaced; a socket some process still serves, or a file
-    /// that is not a socket, is an error. Paths over 107 bytes do not fit
-    /// a Unix socket address and are refused.
-    pub fn bind(path: &Path) -> io::Result<Server> {
-        let shown = path.display();
-        let len = path.as_os_str().len();
-        if len == 0 {
-            return Err(io::Error::new(
-                ErrorKind::InvalidInput,
-                "the control socket path is empty",
-            ));
-        }
-        if len > MAX_PATH {
-            return Err(io::Error::new(
-                ErrorKind::InvalidInput,
-                format!(
-                    "the control socket path {shown} is {len} bytes; a Unix socket path holds at most {MAX_PATH}"
-                ),
-            ));
-        }
-        match std::fs::symlink_metadata(path) {
-            Ok(m) if m.file_type().is_socket() => {
-                if std::os::unix::net::UnixStream::connect(path).is_ok() {
-                    return Err(io::Error::new(
-                        ErrorKind::AddrInUse,
-                        format!("another process is serving the control socket {shown} (is wackamole already running?)"),
-                    ));
-                }
-                std::fs::remove_file(path).map_err(|e| {
-                    context(e, format!("cannot remove the stale control socket {shown}"))
-                })?;
-            }
-            Ok(_) => {
-                return Err(io::Error::new(
-                    ErrorKind::AlreadyExists,
-                    format!(
-                    "{shown} exists and is not a socket; not replacing it with the control socket"
-                ),
-                ))
-            }
-            Err(e) if e.kind() == ErrorKind::NotFound => {}
-            Err(e) => return Err(context(e, format!("cannot inspect {shown}"))),
-        }
-        let listener = UnixListener::bind(path)
-            .map_err(|e| context(e, format!("cannot create the control socket {shown}")))?;
-        let cleanup = |e: io::Error| {
-            let _ = std::fs::remove_file(path);
-            e
+    /// Creates the control socket at `path`, with the mode and group
+    /// `access` gives it from the start (see [`bind`](super::bind)): a
+    /// stale socket there is replaced; a socket some process still
+    /// serves, anything that is not a socket, a path over 107 bytes or a
+    /// directory others may write is an error.
+    pub fn bind(path: &Path, access: Access) -> Result<Server, BindError> {
+        let (listener, ident) = bind::create(path, &access)?;
+        let io = |source| BindError::Io {
+            doing: "listen on",
+            path: path.to_path_buf(),
+            source,
         };
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-            .map_err(|e| cleanup(context(e, format!("cannot set mode 0600 on {shown}"))))?;
-        let ident = std::fs::symlink_metadata(path)
-            .ok()
-            .map(|m| (m.dev(), m.ino()));
+        listener.set_nonblocking(true).map_err(io)?;
         Ok(Server {
-            listener,
+            listener: UnixListener::from_std(listener),
             path: path.to_path_buf(),
             ident,
+            access,
+            refusals: RefusalLog::default(),
             registry: None,
             listener_token: Token(usize::MAX),
             first_session_token: usize::MAX - MAX_SESSIONS,
@@ -166,6 +140,36 @@ impl Server {
     /// The socket's path.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Who may connect.
+    pub fn access(&self) -> &Access {
+        &self.access
+    }
+
+    /// Applies a new policy (a reload that changed `ControlGroup`): the
+    /// socket's group and mode, then every open session whose peer the
+    /// new policy refuses is closed. `Err` (nothing changed) when the
+    /// socket at the path is no longer ours or cannot be changed.
+    pub fn set_access(&mut self, access: Access) -> Result<(), BindError> {
+        bind::reapply(&self.path, self.ident, &access)?;
+        self.access = access;
+        for slot in 0..self.sessions.len() {
+            let Some(sess) = self.sessions[slot].as_ref() else {
+                continue;
+            };
+            let allowed = read_peer(&sess.stream, &self.access)
+                .map(|p| decide(&p, &self.access).allowed())
+                .unwrap_or(false);
+            if !allowed {
+                log::info!(
+                    "control: closing the session of uid {}: the new ControlGroup does not allow it",
+                    user_text(sess.peer.uid)
+                );
+                self.close(slot);
+            }
+        }
+        Ok(())
     }
 
     /// Registers the listener under `listener_token`; sessions take the
@@ -203,39 +207,72 @@ impl Server {
         self.sessions.iter().flatten().count()
     }
 
-    /// Handles a readiness event on one of our tokens: accepts on the
-    /// listener, reads on a session (until the socket is drained, as the
-    /// registration is edge-triggered). Returns the whole requests read,
-    /// in order; answer each with [`Server::reply`]. Also flushes, so
-    /// calling it for writable events is harmless.
-    pub fn ready(&mut self, t: Token, registry: &Registry) -> Vec<(SessionId, Request)> {
+    /// Handles a readiness event on one of our tokens at `now`: accepts
+    /// on the listener (checking each peer), reads on a session (until
+    /// the socket is drained, as the registration is edge-triggered).
+    /// Returns the whole requests read, in order; answer each with
+    /// [`Server::reply`]. Also flushes, so calling it for writable events
+    /// is harmless.
+    pub fn ready(
+        &mut self,
+        t: Token,
+        registry: &Registry,
+        now: Instant,
+    ) -> Vec<(SessionId, Request)> {
         let mut out = Vec::new();
         if t == self.listener_token {
-            self.accept_all(registry, &mut out);
+            self.accept_all(registry, &mut out, now);
         } else if let Some(slot) = self.slot_of(t) {
-            self.read_session(slot, &mut out);
-            self.flush_slot(slot);
+            self.read_session(slot, &mut out, now);
+            self.flush_slot(slot, now);
         }
         out
     }
 
-    /// Writes what a session has queued (on a writable event).
-    pub fn writable(&mut self, t: Token) {
+    /// Writes what a session has queued (on a writable event at `now`).
+    pub fn writable(&mut self, t: Token, now: Instant) {
         if let Some(slot) = self.slot_of(t) {
-            self.flush_slot(slot);
+            self.flush_slot(slot, now);
         }
     }
 
     /// Queues the reply to one request of `s` and writes what the socket
-    /// takes. Replies must come in the order of the requests.
-    pub fn reply(&mut self, s: SessionId, bytes: &[u8]) {
+    /// takes. Replies must come in the order of the requests; the
+    /// session's deadline runs again from `now`.
+    pub fn reply(&mut self, s: SessionId, bytes: &[u8], now: Instant) {
         let Some(sess) = self.session_mut(s) else {
             log::debug!("control: reply to a closed session dropped");
             return;
         };
         sess.pending = sess.pending.saturating_sub(1);
         sess.out.push(bytes);
-        self.flush_slot(s.slot);
+        sess.deadline = now + SESSION_DEADLINE;
+        self.flush_slot(s.slot, now);
+    }
+
+    /// The earliest session deadline: when [`Server::expire`] has work.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.sessions.iter().flatten().map(|s| s.deadline).min()
+    }
+
+    /// Closes every session whose deadline is at or before `now`;
+    /// returns how many.
+    pub fn expire(&mut self, now: Instant) -> usize {
+        let late: Vec<usize> = (0..self.sessions.len())
+            .filter(|&i| self.sessions[i].as_ref().is_some_and(|s| s.deadline <= now))
+            .collect();
+        for &slot in &late {
+            log::debug!("control: session {slot}: no request within the deadline");
+            self.close(slot);
+        }
+        if !late.is_empty() {
+            log::info!(
+                "control: closed {} session(s) idle for {} s",
+                late.len(),
+                SESSION_DEADLINE.as_secs()
+            );
+        }
+        late.len()
     }
 
     /// Closes every session (the listener stays).
@@ -253,10 +290,7 @@ impl Server {
         if let Some(r) = &self.registry {
             let _ = r.deregister(&mut self.listener);
         }
-        let ours = std::fs::symlink_metadata(&self.path)
-            .ok()
-            .map(|m| (m.dev(), m.ino()));
-        if ours.is_some() && ours == self.ident {
+        if bind::ident_at(&self.path) == Some(self.ident) {
             if let Err(e) = std::fs::remove_file(&self.path) {
                 log::warn!(
                     "control: cannot remove the socket {}: {e}",
@@ -289,7 +323,12 @@ impl Server {
             .filter(|x| x.generation == s.generation)
     }
 
-    fn accept_all(&mut self, registry: &Registry, out: &mut Vec<(SessionId, Request)>) {
+    fn accept_all(
+        &mut self,
+        registry: &Registry,
+        out: &mut Vec<(SessionId, Request)>,
+        now: Instant,
+    ) {
         loop {
             let mut stream = match self.listener.accept() {
                 Ok((stream, _)) => stream,
@@ -299,6 +338,11 @@ impl Server {
                     log::warn!("control: accept on {}: {e}", self.path.display());
                     return;
                 }
+            };
+            // Before it takes a slot: a refused peer never closes a
+            // session to make room.
+            let Some(peer) = self.admit(&stream, now) else {
+                continue;
             };
             let slot = match self.free_slot() {
                 Some(slot) => slot,
@@ -327,17 +371,65 @@ impl Server {
             self.sessions[slot] = Some(Session {
                 stream,
                 generation: self.next_generation,
+                peer,
+                deadline: now + SESSION_DEADLINE,
                 out: WriteBuf::new(),
                 pending: 0,
                 closing: false,
             });
             log::debug!("control: session {slot} opened");
             // Bytes may have arrived with the connection.
-            self.read_session(slot, out);
+            self.read_session(slot, out, now);
         }
     }
 
-    fn read_session(&mut self, slot: usize, out: &mut Vec<(SessionId, Request)>) {
+    /// The peer of a new connection if the policy allows it; `None`
+    /// (the connection is closed as it is dropped) otherwise, logged at
+    /// most once per uid and [`REFUSAL_LOG_WINDOW`](super::REFUSAL_LOG_WINDOW).
+    fn admit(&mut self, stream: &UnixStream, now: Instant) -> Option<Peer> {
+        let peer = match read_peer(stream, &self.access) {
+            Ok(p) => p,
+            Err(e) => {
+                log::warn!("control: connection closed: cannot read its credentials: {e}");
+                return None;
+            }
+        };
+        let verdict = decide(&peer, &self.access);
+        if verdict.allowed() {
+            log::debug!(
+                "control: connection from uid {} pid {} ({verdict:?})",
+                peer.uid,
+                peer.pid
+            );
+            return Some(peer);
+        }
+        if let Some(left_out) = self.refusals.refused(peer.uid, now) {
+            let more = if left_out > 0 {
+                format!(
+                    " ({left_out} more from this uid in the last {} s)",
+                    super::REFUSAL_LOG_WINDOW.as_secs()
+                )
+            } else {
+                String::new()
+            };
+            let who = match self.access.group() {
+                Some(g) => format!(
+                    "only root and members of ControlGroup {} may use it",
+                    g.name
+                ),
+                None => "only root may use it (ControlGroup lets a group in)".to_string(),
+            };
+            log::warn!(
+                "control: refused a connection from uid {}, pid {}, to {}: {who}{more}",
+                user_text(peer.uid),
+                peer.pid,
+                self.path.display()
+            );
+        }
+        None
+    }
+
+    fn read_session(&mut self, slot: usize, out: &mut Vec<(SessionId, Request)>, now: Instant) {
         let Some(sess) = self.sessions.get_mut(slot).and_then(Option::as_mut) else {
             return;
         };
@@ -347,6 +439,9 @@ impl Server {
         };
         match read_requests(sess) {
             ReadOutcome::Requests(reqs) => {
+                if !reqs.is_empty() {
+                    sess.deadline = now + SESSION_DEADLINE;
+                }
                 sess.pending += reqs.len();
                 out.extend(reqs.into_iter().map(|r| (id, r)));
                 if sess.finished() {
@@ -360,11 +455,17 @@ impl Server {
         }
     }
 
-    fn flush_slot(&mut self, slot: usize) {
+    fn flush_slot(&mut self, slot: usize, now: Instant) {
         let Some(sess) = self.sessions.get_mut(slot).and_then(Option::as_mut) else {
             return;
         };
-        if let Err(e) = sess.flush() {
+        let before = sess.unsent();
+        let flushed = sess.flush();
+        if sess.unsent() < before {
+            // A client taking a long reply is not idle.
+            sess.deadline = now + SESSION_DEADLINE;
+        }
+        if let Err(e) = flushed {
             log::debug!("control: session {slot} write: {e}");
             self.close(slot);
         } else if sess.unsent() > MAX_UNSENT {

@@ -37,6 +37,7 @@ pub use reload::ReloadError;
 
 use crate::auth::{KeyError, Keys};
 use crate::config::Config;
+use crate::control::{BindError, GroupError};
 use crate::net::identity::IdentityError;
 use crate::net::ifaddr::IfError;
 use crate::spread::addr::SpreadAddr;
@@ -60,7 +61,10 @@ pub struct Options {
 pub enum StartError {
     NotRoot,
     Identity(IdentityError),
-    Control(io::Error),
+    /// The control socket cannot be made.
+    Control(BindError),
+    /// `ControlGroup` names no group.
+    ControlGroup(GroupError),
     /// The sockets for interface ioctls or frames.
     Interfaces(IfError),
     /// The poll instance or the signal descriptor.
@@ -77,7 +81,8 @@ impl fmt::Display for StartError {
                 "must run as root: it adds and removes interface addresses (use -t to check a configuration)"
             ),
             StartError::Identity(e) => write!(f, "no identity for this node: {e}"),
-            StartError::Control(e) => write!(f, "control socket: {e}"),
+            StartError::Control(e) => write!(f, "{e}"),
+            StartError::ControlGroup(e) => write!(f, "{e}"),
             StartError::Interfaces(e) => write!(f, "{e}"),
             StartError::Setup(what, e) => write!(f, "{what}: {e}"),
             StartError::Keys(e) => write!(f, "{e}"),
@@ -90,7 +95,9 @@ impl std::error::Error for StartError {
         match self {
             StartError::NotRoot => None,
             StartError::Identity(e) => Some(e),
-            StartError::Control(e) | StartError::Setup(_, e) => Some(e),
+            StartError::Control(e) => Some(e),
+            StartError::ControlGroup(e) => Some(e),
+            StartError::Setup(_, e) => Some(e),
             StartError::Interfaces(e) => Some(e),
             StartError::Keys(e) => Some(e),
         }

@@ -86,11 +86,18 @@ impl Node {
                 Interest::READABLE,
             )
             .map_err(|e| StartError::Setup("poll", e))?;
-        let mut server = control::Server::bind(&opts.control).map_err(StartError::Control)?;
+        let access =
+            control::Access::resolve(cfg.control_group()).map_err(StartError::ControlGroup)?;
+        let mut server =
+            control::Server::bind(&opts.control, access).map_err(StartError::Control)?;
         server
             .register(poll.registry(), CONTROL, CONTROL_SESSIONS)
-            .map_err(StartError::Control)?;
-        info!("control socket {}", opts.control.display());
+            .map_err(|e| StartError::Setup("control socket", e))?;
+        info!(
+            "control socket {} ({})",
+            opts.control.display(),
+            server.access()
+        );
         let keys = super::load_keys(&cfg).map_err(StartError::Keys)?;
         if let (Some(k), Some(p)) = (&keys, cfg.shared_secret_file()) {
             info!(
@@ -281,6 +288,12 @@ impl Node {
                 self.timers
                     .set_in(Key::CheckHeld, Instant::now(), CHECK_HELD);
             }
+            Key::ControlDeadline => {
+                if let Some(server) = self.control.as_mut() {
+                    server.expire(Instant::now());
+                }
+                self.arm_control_deadline();
+            }
         }
     }
 
@@ -316,14 +329,47 @@ impl Node {
         if !server.owns(t) {
             return;
         }
-        let requests = server.ready(t, self.poll.registry());
+        let now = Instant::now();
+        let requests = server.ready(t, self.poll.registry(), now);
         if writable {
-            server.writable(t);
+            server.writable(t, now);
         }
         for (session, req) in requests {
             let reply = self.answer(req);
             if let Some(server) = self.control.as_mut() {
-                server.reply(session, &reply);
+                server.reply(session, &reply, Instant::now());
+            }
+        }
+        self.arm_control_deadline();
+    }
+
+    /// One timer for the earliest session deadline (none without
+    /// sessions): an idle daemon does not wake for the control socket.
+    pub(super) fn arm_control_deadline(&mut self) {
+        match self.control.as_ref().and_then(|s| s.next_deadline()) {
+            Some(at) => self.timers.set(Key::ControlDeadline, at),
+            None => self.timers.cancel(Key::ControlDeadline),
+        }
+    }
+
+    /// Applies a reload's control socket policy (`ControlGroup`); a
+    /// socket that cannot take it keeps the old one, with an error.
+    pub(super) fn set_control_access(&mut self, access: control::Access) -> Option<String> {
+        let server = self.control.as_mut()?;
+        if server.access() == &access {
+            return None;
+        }
+        let shown = server.path().display().to_string();
+        match server.set_access(access) {
+            Ok(()) => {
+                let what = format!("control socket {shown}: {}", server.access());
+                info!("{what}");
+                self.arm_control_deadline();
+                Some(what)
+            }
+            Err(e) => {
+                error!("{e}; it keeps {}", server.access());
+                Some(format!("{e}; it keeps {}", server.access()))
             }
         }
     }

@@ -11,6 +11,10 @@
 //!   ones come up again by their new definitions and are announced by
 //!   the same path as any acquire (IPv6 included); an unchanged VIF is
 //!   not touched.
+//!
+//! A `ControlGroup` is looked up before anything is applied (a group
+//! that does not exist refuses the reload); a new one gives the control
+//! socket its group and mode (see `Node::set_control_access`).
 
 use std::fmt;
 use std::io;
@@ -23,6 +27,7 @@ use super::node::Node;
 use crate::auth::KeyError;
 use crate::cluster::engine::{Engine, Settings};
 use crate::config::{self, Config, Diff, Setting};
+use crate::control::{Access, GroupError};
 use crate::net::identity;
 
 /// Why a reload was refused (the running configuration stays).
@@ -38,6 +43,8 @@ pub enum ReloadError {
     },
     /// The new `SharedSecretFile` cannot be used.
     Keys(KeyError),
+    /// The new `ControlGroup` names no group.
+    ControlGroup(GroupError),
 }
 
 impl fmt::Display for ReloadError {
@@ -57,6 +64,9 @@ impl fmt::Display for ReloadError {
             ReloadError::Keys(e) => {
                 write!(f, "reload refused: {e}; the running configuration is kept")
             }
+            ReloadError::ControlGroup(e) => {
+                write!(f, "reload refused: {e}; the running configuration is kept")
+            }
         }
     }
 }
@@ -67,6 +77,7 @@ impl std::error::Error for ReloadError {
             ReloadError::Read { source, .. } => Some(source),
             ReloadError::Invalid { .. } => None,
             ReloadError::Keys(e) => Some(e),
+            ReloadError::ControlGroup(e) => Some(e),
         }
     }
 }
@@ -80,6 +91,9 @@ impl Node {
         let keys = super::load_keys(&new)
             .map_err(ReloadError::Keys)
             .inspect_err(|e| error!("{e}"))?;
+        let access = Access::resolve(new.control_group())
+            .map_err(ReloadError::ControlGroup)
+            .inspect_err(|e| error!("{e}"))?;
         let diff = self.cfg.diff(&new);
         let mut changes = diff.summary();
         self.link.set_keys(keys);
@@ -90,6 +104,7 @@ impl Node {
         } else {
             self.apply(new, &diff);
         }
+        changes.extend(self.set_control_access(access));
         let summary = if changes.is_empty() {
             "reloaded: nothing changed".to_string()
         } else {

@@ -19,6 +19,9 @@ pub enum Key {
     Hooks,
     /// Check that every held address is up.
     CheckHeld,
+    /// Close the control sessions past their deadline (set to the
+    /// earliest one).
+    ControlDeadline,
 }
 
 #[derive(Debug, Default)]

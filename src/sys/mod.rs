@@ -4,7 +4,9 @@
 //!
 //! * [`net`]: interface ioctls and `AF_PACKET` sockets (for `net`);
 //! * [`process`]: `dlopen` of `RunDynamic` modules, process-group kill
-//!   and the signal mask of hook children (for `hooks`).
+//!   and the signal mask of hook children (for `hooks`);
+//! * [`socket`]: the supplementary groups of a Unix socket's peer (for
+//!   `control`).
 //!
 //! The rest of the crate is `#![deny(unsafe_code)]` (see `lib.rs`).
 
@@ -12,3 +14,4 @@
 
 pub mod net;
 pub mod process;
+pub mod socket;

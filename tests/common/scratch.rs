@@ -8,7 +8,10 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 /// `$TMPDIR/NAME-PID`, removed (with whatever is in it) on drop. The
-/// pid keeps concurrent runs of a test binary apart.
+/// pid keeps concurrent runs of a test binary apart. Mode 0755 whatever
+/// the umask: only its owner may write it, so wackamole accepts it for
+/// its control socket (it refuses a directory others may write, such as
+/// `/tmp` itself).
 pub struct Scratch(pub PathBuf);
 
 impl Scratch {
@@ -16,6 +19,7 @@ impl Scratch {
         let p = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&p);
         std::fs::create_dir_all(&p).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
         Scratch(p)
     }
 

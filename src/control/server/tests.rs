@@ -5,7 +5,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream as StdStream;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mio::{Events, Poll, Token};
 
@@ -19,6 +19,9 @@ impl Scratch {
         let p = std::env::temp_dir().join(format!("wackamole-ctl-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&p);
         std::fs::create_dir_all(&p).unwrap();
+        // Private whatever the umask: the server refuses a directory
+        // others may write.
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o700)).unwrap();
         Scratch(p)
     }
 
@@ -36,22 +39,33 @@ impl Drop for Scratch {
 const LISTENER: Token = Token(0);
 const FIRST: usize = 100;
 
+fn bind(path: &Path) -> Result<Server, BindError> {
+    Server::bind(path, Access::owner_only())
+}
+
 struct Rig {
     poll: Poll,
     events: Events,
     server: Server,
+    /// The time the server is told: the tests move it.
+    now: Instant,
 }
 
 impl Rig {
     fn new(path: &Path) -> Rig {
         let poll = Poll::new().unwrap();
-        let mut server = Server::bind(path).unwrap();
+        let mut server = bind(path).unwrap();
         server.register(poll.registry(), LISTENER, FIRST).unwrap();
         Rig {
             poll,
             events: Events::with_capacity(128),
             server,
+            now: Instant::now(),
         }
+    }
+
+    fn reply(&mut self, s: SessionId, bytes: &[u8]) {
+        self.server.reply(s, bytes, self.now);
     }
 
     /// One poll round (at most 20 ms), events handed to the server.
@@ -64,10 +78,10 @@ impl Rig {
             let t = ev.token();
             assert!(self.server.owns(t), "foreign token {t:?}");
             if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
-                reqs.extend(self.server.ready(t, self.poll.registry()));
+                reqs.extend(self.server.ready(t, self.poll.registry(), self.now));
             }
             if ev.is_writable() {
-                self.server.writable(t);
+                self.server.writable(t, self.now);
             }
         }
         reqs
@@ -118,9 +132,12 @@ fn closed(c: &mut StdStream) -> bool {
 #[test]
 fn bind_makes_a_0600_socket_and_remove_unlinks_it() {
     let d = Scratch::new("mode");
-    let s = Server::bind(&d.sock()).unwrap();
+    let s = bind(&d.sock()).unwrap();
     let m = std::fs::metadata(d.sock()).unwrap();
     assert_eq!(m.permissions().mode() & 0o777, 0o600);
+    // Nothing is left of the private directory it was made in.
+    let left: Vec<_> = std::fs::read_dir(&d.0).unwrap().collect();
+    assert_eq!(left.len(), 1, "{left:?}");
     assert_eq!(s.path(), d.sock());
     s.remove();
     assert!(!d.sock().exists());
@@ -131,16 +148,16 @@ fn a_stale_socket_is_replaced_a_live_one_or_a_file_is_not() {
     let d = Scratch::new("stale");
     drop(std::os::unix::net::UnixListener::bind(d.sock()).unwrap());
     assert!(d.sock().exists());
-    let s = Server::bind(&d.sock()).unwrap();
+    let s = bind(&d.sock()).unwrap();
     // Ours is live now: a second daemon must not steal it.
-    let e = Server::bind(&d.sock()).err().unwrap();
+    let e = bind(&d.sock()).err().unwrap();
     assert_eq!(e.kind(), ErrorKind::AddrInUse);
     assert!(e.to_string().contains("already running"), "{e}");
     s.remove();
 
     let f = d.0.join("file");
     std::fs::write(&f, "precious").unwrap();
-    let e = Server::bind(&f).err().unwrap();
+    let e = bind(&f).err().unwrap();
     assert_eq!(e.kind(), ErrorKind::AlreadyExists);
     assert_eq!(std::fs::read_to_string(&f).unwrap(), "precious");
 }
@@ -148,9 +165,9 @@ fn a_stale_socket_is_replaced_a_live_one_or_a_file_is_not() {
 #[test]
 fn remove_leaves_a_successors_socket_alone() {
     let d = Scratch::new("succ");
-    let old = Server::bind(&d.sock()).unwrap();
+    let old = bind(&d.sock()).unwrap();
     std::fs::remove_file(d.sock()).unwrap();
-    let new = Server::bind(&d.sock()).unwrap();
+    let new = bind(&d.sock()).unwrap();
     old.remove();
     assert!(d.sock().exists());
     new.remove();
@@ -165,18 +182,18 @@ fn paths_over_107_bytes_are_refused() {
         |total: usize| PathBuf::from(format!("{base}/{}", "s".repeat(total - base.len() - 1)));
     let fits = name(107);
     assert_eq!(fits.as_os_str().len(), 107);
-    Server::bind(&fits).unwrap().remove();
-    let e = Server::bind(&name(108)).err().unwrap();
+    bind(&fits).unwrap().remove();
+    let e = bind(&name(108)).err().unwrap();
     assert_eq!(e.kind(), ErrorKind::InvalidInput);
     assert!(e.to_string().contains("108 bytes"), "{e}");
-    assert!(Server::bind(Path::new("")).is_err());
+    assert!(bind(Path::new("")).is_err());
 }
 
 #[test]
 fn register_refuses_a_listener_token_among_the_sessions() {
     let d = Scratch::new("tok");
     let poll = Poll::new().unwrap();
-    let mut s = Server::bind(&d.sock()).unwrap();
+    let mut s = bind(&d.sock()).unwrap();
     assert!(s
         .register(poll.registry(), Token(FIRST + 3), FIRST)
         .is_err());
@@ -201,7 +218,7 @@ fn several_requests_on_one_connection_are_answered_in_order() {
     assert_eq!(kinds, Request::ALL);
     assert!(reqs.iter().all(|r| r.0 == reqs[0].0));
     for (i, (sid, _)) in reqs.iter().enumerate() {
-        rig.server.reply(*sid, &[i as u8; 3]);
+        rig.reply(*sid, &[i as u8; 3]);
     }
     assert_eq!(
         read_exact(&mut c, 15),
@@ -210,7 +227,7 @@ fn several_requests_on_one_connection_are_answered_in_order() {
     // The session lives on for more.
     c.write_all(&[0]).unwrap();
     let reqs = rig.requests(1);
-    rig.server.reply(reqs[0].0, b"x");
+    rig.reply(reqs[0].0, b"x");
     assert_eq!(read_exact(&mut c, 1), b"x");
     assert_eq!(rig.server.session_count(), 1);
     rig.server.remove();
@@ -238,7 +255,7 @@ fn get_state_round_trip_over_the_socket() {
     c.write_all(&[0]).unwrap();
     let reqs = rig.requests(1);
     assert_eq!(reqs[0].1, Request::GetState);
-    rig.server.reply(reqs[0].0, &encode_state(&snap));
+    rig.reply(reqs[0].0, &encode_state(&snap));
     let len = u32::from_be_bytes(read_exact(&mut c, 4).try_into().unwrap()) as usize;
     assert_eq!(len, 900);
     let vifs = decode_state(&read_exact(&mut c, len)).unwrap();
@@ -268,7 +285,7 @@ fn an_unknown_byte_closes_the_session_after_the_replies_before_it() {
         "nothing is read after the bad byte"
     );
     assert_eq!(rig.server.session_count(), 1, "open until answered");
-    rig.server.reply(reqs[0].0, b"abcd");
+    rig.reply(reqs[0].0, b"abcd");
     assert_eq!(read_exact(&mut c, 4), b"abcd");
     assert!(closed(&mut c));
     assert_eq!(rig.server.session_count(), 0);
@@ -284,7 +301,7 @@ fn a_client_that_shuts_down_its_side_still_gets_its_reply() {
     c.shutdown(std::net::Shutdown::Write).unwrap();
     let reqs = rig.requests(1);
     rig.settle();
-    rig.server.reply(reqs[0].0, b"{}");
+    rig.reply(reqs[0].0, b"{}");
     assert_eq!(read_exact(&mut c, 2), b"{}");
     assert!(closed(&mut c));
     assert_eq!(rig.server.session_count(), 0);
@@ -293,7 +310,7 @@ fn a_client_that_shuts_down_its_side_still_gets_its_reply() {
     (&c).write_all(&[1]).unwrap();
     drop(c);
     let reqs = rig.requests(1);
-    rig.server.reply(reqs[0].0, &[0; 4]);
+    rig.reply(reqs[0].0, &[0; 4]);
     rig.settle();
     assert_eq!(rig.server.session_count(), 0);
     rig.server.remove();
@@ -313,7 +330,7 @@ fn a_flood_of_requests_drops_the_session() {
     c.write_all(&[2; MAX_PENDING]).unwrap();
     let reqs = rig.requests(MAX_PENDING);
     for (sid, _) in &reqs {
-        rig.server.reply(*sid, &[0; 4]);
+        rig.reply(*sid, &[0; 4]);
     }
     assert_eq!(
         read_exact(&mut c, 4 * MAX_PENDING),
@@ -332,7 +349,7 @@ fn a_client_that_never_reads_is_dropped_without_blocking() {
     for _ in 0..10 {
         c.write_all(&[0]).unwrap();
         let reqs = rig.requests(1);
-        rig.server.reply(reqs[0].0, &big);
+        rig.reply(reqs[0].0, &big);
         if rig.server.session_count() == 0 {
             dropped = true;
             break;
@@ -350,7 +367,7 @@ fn a_big_reply_goes_out_in_pieces_as_the_client_reads() {
     c.write_all(&[0]).unwrap();
     let reqs = rig.requests(1);
     let big: Vec<u8> = (0..900_000u32).map(|i| (i % 251) as u8).collect();
-    rig.server.reply(reqs[0].0, &big);
+    rig.reply(reqs[0].0, &big);
     c.set_nonblocking(true).unwrap();
     let mut got = Vec::new();
     let mut buf = vec![0u8; 65536];
@@ -385,7 +402,7 @@ fn sessions_are_capped_and_replies_to_gone_sessions_are_dropped() {
     clients.remove(0);
     extra.write_all(&[0]).unwrap();
     let e = rig.requests(1)[0].0;
-    rig.server.reply(e, b"EEEE");
+    rig.reply(e, b"EEEE");
     assert_eq!(read_exact(&mut extra, 4), b"EEEE");
 
     // Session A asks and goes away: its session waits for the reply,
@@ -395,20 +412,214 @@ fn sessions_are_capped_and_replies_to_gone_sessions_are_dropped() {
     drop(clients.remove(0));
     rig.settle();
     assert_eq!(rig.server.session_count(), MAX_SESSIONS);
-    rig.server.reply(a, b"AAAA");
+    rig.reply(a, b"AAAA");
     assert_eq!(rig.server.session_count(), MAX_SESSIONS - 1);
     // B takes the slot; a late second reply for A goes nowhere.
     let mut b = client(&d.sock());
     b.write_all(&[0]).unwrap();
     let bid = rig.requests(1)[0].0;
     assert_ne!(a, bid);
-    rig.server.reply(a, b"AAAA");
-    rig.server.reply(bid, b"BBBB");
+    rig.reply(a, b"AAAA");
+    rig.reply(bid, b"BBBB");
     assert_eq!(read_exact(&mut b, 4), b"BBBB");
 
     rig.server.close_all();
     assert_eq!(rig.server.session_count(), 0);
     assert!(closed(&mut b));
     assert!(closed(&mut clients[5]));
+    rig.server.remove();
+}
+
+#[test]
+fn a_directory_others_may_write_is_refused_and_nothing_is_made() {
+    let d = Scratch::new("opendir");
+    std::fs::set_permissions(&d.0, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let e = bind(&d.sock()).err().unwrap();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "control socket directory {} is writable by others (mode 1777); put Control in a directory only root can write, such as /var/run",
+            d.0.display()
+        )
+    );
+    std::fs::set_permissions(&d.0, std::fs::Permissions::from_mode(0o770)).unwrap();
+    let e = bind(&d.sock()).err().unwrap();
+    assert!(
+        e.to_string().contains("writable by its group (mode 0770)"),
+        "{e}"
+    );
+    assert_eq!(std::fs::read_dir(&d.0).unwrap().count(), 0);
+    std::fs::set_permissions(&d.0, std::fs::Permissions::from_mode(0o755)).unwrap();
+    bind(&d.sock()).unwrap().remove();
+}
+
+#[test]
+fn a_link_a_directory_or_a_fifo_at_the_path_is_left_alone() {
+    let d = Scratch::new("squat");
+    let target = d.0.join("target");
+    std::fs::write(&target, "precious").unwrap();
+    std::os::unix::fs::symlink(&target, d.sock()).unwrap();
+    let e = bind(&d.sock()).err().unwrap();
+    assert!(
+        e.to_string().contains("is a symbolic link, not a socket"),
+        "{e}"
+    );
+    assert!(std::fs::symlink_metadata(d.sock())
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "precious");
+    // A link to a socket is not followed either.
+    std::fs::remove_file(d.sock()).unwrap();
+    let real = d.0.join("real.sock");
+    let live = std::os::unix::net::UnixListener::bind(&real).unwrap();
+    std::os::unix::fs::symlink(&real, d.sock()).unwrap();
+    assert_eq!(
+        bind(&d.sock()).err().unwrap().kind(),
+        ErrorKind::AlreadyExists
+    );
+    drop(live);
+    std::fs::remove_file(d.sock()).unwrap();
+
+    std::fs::create_dir(d.sock()).unwrap();
+    let e = bind(&d.sock()).err().unwrap();
+    assert!(
+        e.to_string().contains("is a directory, not a socket"),
+        "{e}"
+    );
+    std::fs::remove_dir(d.sock()).unwrap();
+    nix::unistd::mkfifo(&d.sock(), nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let e = bind(&d.sock()).err().unwrap();
+    assert!(e.to_string().contains("is a FIFO, not a socket"), "{e}");
+}
+
+/// A group this process may give its files (any, as root).
+fn some_group() -> crate::control::ControlGroup {
+    let gid = if nix::unistd::geteuid().is_root() {
+        65534
+    } else {
+        nix::unistd::getegid().as_raw()
+    };
+    crate::control::ControlGroup {
+        name: "g".into(),
+        gid,
+    }
+}
+
+fn mode_and_group(p: &Path) -> (u32, u32) {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::symlink_metadata(p).unwrap();
+    (m.mode() & 0o7777, m.gid())
+}
+
+#[test]
+fn with_a_group_the_socket_is_0660_and_a_reload_changes_it() {
+    let d = Scratch::new("group");
+    let me = nix::unistd::geteuid().as_raw();
+    let egid = nix::unistd::getegid().as_raw();
+    let g = some_group();
+    let mut s = Server::bind(&d.sock(), Access::new(me, Some(g.clone()))).unwrap();
+    assert_eq!(mode_and_group(&d.sock()), (0o660, g.gid));
+    s.set_access(Access::new(me, None)).unwrap();
+    assert_eq!(mode_and_group(&d.sock()), (0o600, egid));
+    s.set_access(Access::new(me, Some(g.clone()))).unwrap();
+    assert_eq!(mode_and_group(&d.sock()), (0o660, g.gid));
+    assert_eq!(s.access().group(), Some(&g));
+    // A socket someone replaced is not touched.
+    std::fs::remove_file(d.sock()).unwrap();
+    drop(std::os::unix::net::UnixListener::bind(d.sock()).unwrap());
+    std::fs::set_permissions(d.sock(), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let e = s.set_access(Access::new(me, None)).err().unwrap();
+    assert!(e.to_string().contains("removed or replaced"), "{e}");
+    assert_eq!(mode_and_group(&d.sock()).0, 0o644);
+    assert_eq!(s.access().group(), Some(&g), "the old policy stays");
+    s.remove();
+    assert!(d.sock().exists(), "not ours: left alone");
+}
+
+#[test]
+fn a_session_that_sends_nothing_is_closed_at_its_deadline() {
+    let d = Scratch::new("idle");
+    let mut rig = Rig::new(&d.sock());
+    assert_eq!(rig.server.next_deadline(), None, "no sessions, no timer");
+    let t0 = rig.now;
+    let mut idle = client(&d.sock());
+    rig.settle();
+    assert_eq!(rig.server.session_count(), 1);
+    assert_eq!(rig.server.next_deadline(), Some(t0 + SESSION_DEADLINE));
+    assert_eq!(
+        rig.server
+            .expire(t0 + SESSION_DEADLINE - Duration::from_millis(1)),
+        0
+    );
+    assert_eq!(rig.server.session_count(), 1);
+    assert_eq!(rig.server.expire(t0 + SESSION_DEADLINE), 1);
+    assert_eq!(rig.server.session_count(), 0);
+    assert!(closed(&mut idle));
+    assert_eq!(rig.server.next_deadline(), None);
+}
+
+#[test]
+fn each_request_and_reply_moves_the_deadline() {
+    let d = Scratch::new("busy");
+    let mut rig = Rig::new(&d.sock());
+    let t0 = rig.now;
+    let mut c = client(&d.sock());
+    let mut late = client(&d.sock());
+    rig.settle();
+    // Four seconds on, c asks; late never does.
+    rig.now = t0 + Duration::from_secs(4);
+    c.write_all(&[3]).unwrap();
+    let reqs = rig.requests(1);
+    assert_eq!(rig.server.next_deadline(), Some(t0 + SESSION_DEADLINE));
+    assert_eq!(rig.server.expire(t0 + SESSION_DEADLINE), 1);
+    assert!(closed(&mut late));
+    assert_eq!(rig.server.next_deadline(), Some(rig.now + SESSION_DEADLINE));
+    // The reply comes a second later: the deadline runs from there.
+    rig.now += Duration::from_secs(1);
+    rig.reply(reqs[0].0, b"{}");
+    assert_eq!(read_exact(&mut c, 2), b"{}");
+    assert_eq!(rig.server.next_deadline(), Some(rig.now + SESSION_DEADLINE));
+    assert_eq!(rig.server.expire(rig.now + Duration::from_secs(4)), 0);
+    assert_eq!(rig.server.session_count(), 1);
+    assert_eq!(rig.server.expire(rig.now + SESSION_DEADLINE), 1);
+    assert!(closed(&mut c));
+    rig.server.remove();
+}
+
+#[test]
+fn a_client_taking_a_long_reply_is_not_idle() {
+    let d = Scratch::new("drain");
+    let mut rig = Rig::new(&d.sock());
+    let mut c = client(&d.sock());
+    c.write_all(&[0]).unwrap();
+    let reqs = rig.requests(1);
+    let big = vec![5u8; 900_000];
+    rig.reply(reqs[0].0, &big);
+    let mut got = 0;
+    let mut steps = 0;
+    let mut buf = vec![0u8; 65536];
+    c.set_nonblocking(true).unwrap();
+    for _ in 0..100 {
+        // The client takes what is there, every 3 s: each piece the
+        // server then writes moves the deadline, so the session outlives
+        // 5 s several times over.
+        loop {
+            match c.read(&mut buf) {
+                Ok(n) => got += n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        if got == big.len() {
+            break;
+        }
+        rig.settle();
+        rig.now += Duration::from_secs(3);
+        assert_eq!(rig.server.expire(rig.now), 0, "closed after {got} bytes");
+        steps += 1;
+    }
+    assert!(steps >= 2, "the reply went in {steps} pieces");
+    assert_eq!(got, big.len());
     rig.server.remove();
 }
