@@ -1426,7 +1426,10 @@ fn local_hardening_errors() {
         "{e}"
     );
     let e = error_with("SpreadUser =\nGroup = g2\n");
-    assert!(e.contains("expected a user name (or number) for SpreadUser"), "{e}");
+    assert!(
+        e.contains("expected a user name (or number) for SpreadUser"),
+        "{e}"
+    );
     let e = error_with("ControlGroup = \"\"\n");
     assert!(e.contains("ControlGroup must not be empty"), "{e}");
 }
