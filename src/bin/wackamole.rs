@@ -167,7 +167,15 @@ fn main() -> ExitCode {
         .unwrap_or_else(|| PathBuf::from(process::DEFAULT_PIDFILE));
     // The detached child works from /: both sides must name one file.
     let pidfile = std::path::absolute(&pidfile).unwrap_or(pidfile);
+    let write_pidfile = !debug || m.opt_present("p");
     if !debug && !process::is_detached_child() {
+        // What the background daemon would refuse about its pid file
+        // (one running already, a link planted there) is said here, on
+        // the terminal, rather than in the system log.
+        if let Err(e) = process::PidFile::probe(&pidfile) {
+            eprintln!("wackamole: {e}");
+            return ExitCode::FAILURE;
+        }
         // Run again in the background, with the config path made
         // absolute (the daemon works from /).
         let mut child = vec!["-c".to_string(), cfg.file().display().to_string()];
@@ -203,7 +211,22 @@ fn main() -> ExitCode {
             .next()
             .unwrap_or("wackamole")
     );
-    let write_pidfile = !debug || m.opt_present("p");
+    // Locked before anything starts, so that a second daemon with this
+    // pid file stops here, touching nothing; written once started.
+    let pidfile = if write_pidfile {
+        match process::PidFile::lock(&pidfile) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                log::error!("{e}");
+                if !debug {
+                    eprintln!("wackamole: {e}");
+                }
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        None
+    };
     let opts = daemon::Options {
         spread: spread_override.map(|(_, a)| a),
         user: m.opt_str("u"),
@@ -222,17 +245,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let _pidfile = if write_pidfile {
-        match process::PidFile::create(&pidfile) {
-            Ok(f) => Some(f),
-            Err(e) => {
-                log::error!("{e}");
-                return ExitCode::FAILURE;
-            }
-        }
-    } else {
-        None
-    };
+    if let Some(Err(e)) = pidfile.as_ref().map(process::PidFile::write_pid) {
+        log::error!("{e}");
+        return ExitCode::FAILURE;
+    }
     node.run();
     ExitCode::SUCCESS
 }

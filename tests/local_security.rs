@@ -1,0 +1,256 @@
+//! What a local user can no longer do to the root daemon through the
+//! files and sockets it shares with them: the pid file (`-p`), the Spread
+//! socket and the fallback `./wackamole.conf`. Real binaries; the daemons
+//! run in network namespaces of their own. Tests that need root print
+//! SKIPPED without it.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, killpg, Signal};
+use nix::unistd::Pid;
+
+use common::netns::{can_run, Netns};
+use common::scratch::{read, text, Scratch};
+
+/// How long a refusal may take: it must never hang.
+const BOUNDED: Duration = Duration::from_secs(20);
+
+fn wackamole_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_wackamole")
+}
+
+/// Runs `cmd` to its end, killed (and the test failed) after `limit`.
+fn run_bounded(cmd: &mut Command, limit: Duration) -> Output {
+    let what = format!("{cmd:?}");
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        let out = child.wait_with_output();
+        let _ = tx.send(());
+        out
+    });
+    if rx.recv_timeout(limit).is_err() {
+        let _ = killpg(Pid::from_raw(pid as i32), Signal::SIGKILL);
+        let _ = waiter.join();
+        panic!("{what} took more than {limit:?}");
+    }
+    waiter.join().unwrap().unwrap()
+}
+
+/// Waits until `ok` holds, failing the test with `what` after `within`.
+fn wait_for(what: &str, within: Duration, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !ok() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A daemon's world: a scratch directory, a network namespace, and a
+/// config whose Spread socket, control socket and identity are its own.
+struct Site {
+    dir: Scratch,
+    ns: Netns,
+    conf: PathBuf,
+}
+
+impl Site {
+    fn new(tag: &str) -> Site {
+        let dir = Scratch::new(&format!("wkm-sec-{tag}"));
+        let ns = Netns::new(tag);
+        let conf = dir.join("wackamole.conf");
+        let site = Site { dir, ns, conf };
+        site.write_conf(&site.dir.join("spread.sock"), "");
+        site
+    }
+
+    fn write_conf(&self, spread: &Path, extra: &str) {
+        std::fs::write(
+            &self.conf,
+            format!(
+                "Spread = {}\nGroup = wksec\nControl = {}\nNodeAddress = 192.0.2.1\n\
+                 SpreadRetryInterval = 1s\nVirtualInterfaces {{\n    lo:192.0.2.100/32\n}}\n{extra}\n",
+                spread.display(),
+                self.dir.join("ctl.sock").display()
+            ),
+        )
+        .unwrap();
+    }
+
+    /// `wackamole ARGS -c CONF` in the namespace.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.ns.name, wackamole_bin()])
+            .args(args)
+            .arg("-c")
+            .arg(&self.conf);
+        c
+    }
+
+    /// Runs `wackamole ARGS` to its end (it must refuse, not run).
+    fn refused(&self, args: &[&str]) -> Output {
+        let out = run_bounded(&mut self.command(args), BOUNDED);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+        out
+    }
+
+    /// Starts `wackamole -d ARGS`, its log to `log`.
+    fn start(&self, args: &[&str], log: &str) -> Daemon {
+        let log = self.dir.join(log);
+        let child = self
+            .command(&[&["-d"], args].concat())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("start wackamole");
+        Daemon { child, log }
+    }
+}
+
+struct Daemon {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Daemon {
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGTERM, and its exit status.
+    fn stop(mut self) -> Option<i32> {
+        let _ = kill(Pid::from_raw(self.pid() as i32), Signal::SIGTERM);
+        let deadline = Instant::now() + BOUNDED;
+        loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                return st.code();
+            }
+            assert!(Instant::now() < deadline, "the daemon did not stop");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// ---- the pid file ----------------------------------------------------------
+
+#[test]
+fn a_symlinked_pid_path_is_refused_and_its_target_untouched() {
+    if !can_run() {
+        return;
+    }
+    let site = Site::new("pidln");
+    let target = site.dir.file("precious", "keep me\n");
+    let pid = site.dir.join("wackamole.pid");
+    std::os::unix::fs::symlink(&target, &pid).unwrap();
+    let p = pid.to_str().unwrap();
+    let want = format!("refusing the pid file {p}: it is a symbolic link, not a regular file");
+    // In the foreground, and detaching (the launcher says it at once).
+    for args in [&["-d", "-p", p][..], &["-p", p]] {
+        let out = site.refused(args);
+        assert!(
+            text(&out.stderr).contains(&want),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert_eq!(read(&target), "keep me\n", "{args:?}");
+        assert!(pid.is_symlink());
+    }
+}
+
+#[test]
+fn a_fifo_at_the_pid_path_is_refused_without_hanging() {
+    if !can_run() {
+        return;
+    }
+    let site = Site::new("pidfifo");
+    let pid = site.dir.join("wackamole.pid");
+    nix::unistd::mkfifo(&pid, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+    let p = pid.to_str().unwrap();
+    for args in [&["-d", "-p", p][..], &["-p", p]] {
+        let out = site.refused(args);
+        assert!(
+            text(&out.stderr).contains(&format!(
+                "refusing the pid file {p}: it is a FIFO, not a regular file"
+            )),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn a_stale_pid_file_naming_a_live_process_does_not_stop_a_start() {
+    if !can_run() {
+        return;
+    }
+    let site = Site::new("pidstale");
+    let pid = site.dir.join("wackamole.pid");
+    // Pid 1 is alive, and no wackamole: a crash left the file, and the
+    // number was taken by another process since.
+    std::fs::write(&pid, "1\n").unwrap();
+    let d = site.start(&["-p", pid.to_str().unwrap()], "d.log");
+    let want = format!("{}\n", d.pid());
+    wait_for("the pid file", BOUNDED, || {
+        std::fs::read_to_string(&pid).is_ok_and(|t| t == want)
+    });
+    let mode = std::fs::metadata(&pid).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o644);
+    assert_eq!(d.stop(), Some(0));
+    assert!(!pid.exists(), "removed at exit");
+}
+
+#[test]
+fn a_second_daemon_with_the_same_pid_file_is_refused() {
+    if !can_run() {
+        return;
+    }
+    let site = Site::new("pidtwo");
+    let pid = site.dir.join("wackamole.pid");
+    let p = pid.to_str().unwrap();
+    let first = site.start(&["-p", p], "first.log");
+    let want = format!("{}\n", first.pid());
+    wait_for("the pid file", BOUNDED, || {
+        std::fs::read_to_string(&pid).is_ok_and(|t| t == want)
+    });
+    let msg = format!(
+        "wackamole is already running (pid {} holds the lock on {p})",
+        first.pid()
+    );
+    for args in [&["-d", "-p", p][..], &["-p", p]] {
+        let out = site.refused(args);
+        assert!(
+            text(&out.stderr).contains(&msg),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert_eq!(read(&pid), want, "the first one's file is untouched");
+    }
+    assert!(!first.log().contains("ERROR"), "{}", first.log());
+    assert_eq!(first.stop(), Some(0));
+    assert!(!pid.exists());
+}
