@@ -135,6 +135,18 @@ impl Daemon {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    fn wait_log(&self, needle: &str, within: Duration) {
+        let deadline = Instant::now() + within;
+        while !self.log().contains(needle) {
+            assert!(
+                Instant::now() < deadline,
+                "no '{needle}' in the log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// SIGTERM, and its exit status.
     fn stop(mut self) -> Option<i32> {
         let _ = kill(Pid::from_raw(self.pid() as i32), Signal::SIGTERM);
@@ -253,4 +265,163 @@ fn a_second_daemon_with_the_same_pid_file_is_refused() {
     assert!(!first.log().contains("ERROR"), "{}", first.log());
     assert_eq!(first.stop(), Some(0));
     assert!(!pid.exists());
+}
+
+// ---- the Spread socket -----------------------------------------------------
+
+/// spread-sim with one daemon at `dir/d1.sock`, as user `uid` (0: as
+/// the test); killed on drop.
+struct Sim {
+    child: Child,
+    sock: PathBuf,
+}
+
+impl Sim {
+    fn start(dir: &Path, uid: u32) -> Sim {
+        let sock = dir.join("d1.sock");
+        let ctl = dir.join("sim.ctl");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_spread-sim"));
+        cmd.arg("-d")
+            .arg(format!("d1={}", sock.display()))
+            .arg("-c")
+            .arg(&ctl)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("sim.log")).unwrap());
+        if uid != 0 {
+            cmd.uid(uid).gid(uid);
+        }
+        let child = cmd.spawn().expect("start spread-sim");
+        let sim = Sim { child, sock };
+        wait_for("spread-sim", BOUNDED, || ctl.exists());
+        sim
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn chown(p: &Path, uid: u32) {
+    std::os::unix::fs::lchown(p, Some(uid), None).unwrap();
+}
+
+/// How many warnings of `log` contain `needle` (under -d the retries
+/// that say the same again are debug lines: the system log has them not).
+fn warnings(log: &str, needle: &str) -> usize {
+    log.lines()
+        .filter(|l| l.contains(": warning: ") && l.contains(needle))
+        .count()
+}
+
+#[test]
+fn a_spread_socket_owned_by_another_user_is_refused_until_spread_user_names_them() {
+    if !can_run() {
+        return;
+    }
+    let site = Site::new("spown");
+    let sim = Sim::start(&site.dir.0, 0);
+    // A local user's socket where Spread's should be.
+    chown(&sim.sock, 65534);
+    site.write_conf(&sim.sock, "");
+    let d = site.start(&[], "d.log");
+    let refusal = format!(
+        "refusing the Spread socket {}: it is owned by uid 65534",
+        sim.sock.display()
+    );
+    d.wait_log(&refusal, BOUNDED);
+    assert!(
+        d.log()
+            .contains("not root or SpreadUser; set SpreadUser if Spread runs as that user"),
+        "{}",
+        d.log()
+    );
+    // Retried every second, logged once.
+    std::thread::sleep(Duration::from_millis(3500));
+    let log = d.log();
+    assert_eq!(warnings(&log, &refusal), 1, "{log}");
+    assert!(!log.contains("connected to"), "{log}");
+    // A SpreadUser this host does not know is a refused reload.
+    site.write_conf(&sim.sock, "SpreadUser = no-such-user-wkm");
+    let _ = kill(Pid::from_raw(d.pid() as i32), Signal::SIGHUP);
+    d.wait_log(
+        &format!(
+            "reload refused: {}: SpreadUser: no user 'no-such-user-wkm' on this host",
+            site.conf.display()
+        ),
+        BOUNDED,
+    );
+    // Naming the owner lets the next attempt through.
+    site.write_conf(&sim.sock, "SpreadUser = 65534");
+    let _ = kill(Pid::from_raw(d.pid() as i32), Signal::SIGHUP);
+    d.wait_log("connected to", BOUNDED);
+    assert_eq!(d.stop(), Some(0));
+}
+
+#[test]
+fn spread_user_by_name_is_trusted_from_the_start_and_an_unknown_one_is_an_error() {
+    if !can_run() {
+        return;
+    }
+    let Some(nobody) = nix::unistd::User::from_name("nobody").ok().flatten() else {
+        eprintln!("SKIPPED: no user 'nobody' on this host");
+        return;
+    };
+    let site = Site::new("spname");
+    let sim = Sim::start(&site.dir.0, 0);
+    chown(&sim.sock, nobody.uid.as_raw());
+    site.write_conf(&sim.sock, "SpreadUser = nobody");
+    let d = site.start(&[], "d.log");
+    d.wait_log("connected to", BOUNDED);
+    assert!(!d.log().contains("refusing"), "{}", d.log());
+    assert_eq!(d.stop(), Some(0));
+
+    site.write_conf(&sim.sock, "SpreadUser = no-such-user-wkm");
+    let want = format!(
+        "{}: SpreadUser: no user 'no-such-user-wkm' on this host (expected a user name or a number)",
+        site.conf.display()
+    );
+    let checked = site.refused(&["-t"]);
+    assert!(
+        text(&checked.stderr).contains(&want),
+        "{}",
+        text(&checked.stderr)
+    );
+    let started = site.refused(&["-d"]);
+    assert!(
+        text(&started.stderr).contains(&want),
+        "{}",
+        text(&started.stderr)
+    );
+}
+
+#[test]
+fn a_spread_daemon_running_as_another_user_is_refused_by_its_credentials() {
+    if !can_run() {
+        return;
+    }
+    let site = Site::new("sppeer");
+    // spread-sim as nobody, in a directory of nobody's...
+    let theirs = site.dir.join("nobody");
+    std::fs::create_dir(&theirs).unwrap();
+    chown(&theirs, 65534);
+    let sim = Sim::start(&theirs, 65534);
+    // ...with its socket handed to root: the name looks right, the
+    // process behind it is not.
+    chown(&sim.sock, 0);
+    site.write_conf(&sim.sock, "");
+    let d = site.start(&[], "d.log");
+    let refusal = format!(
+        "refusing the Spread daemon at {}: it runs as uid 65534",
+        sim.sock.display()
+    );
+    d.wait_log(&refusal, BOUNDED);
+    std::thread::sleep(Duration::from_millis(2500));
+    let log = d.log();
+    assert_eq!(warnings(&log, &refusal), 1, "{log}");
+    assert!(!log.contains("connected to"), "{log}");
+    assert_eq!(d.stop(), Some(0));
 }

@@ -150,6 +150,10 @@ fn main() -> ExitCode {
             eprintln!("wackamole: {e}");
             return ExitCode::FAILURE;
         }
+        if let Err(e) = daemon::spread_owners(&cfg) {
+            eprintln!("wackamole: {e}");
+            return ExitCode::FAILURE;
+        }
         if let Some((text, addr)) = &spread_override {
             println!("  (-s)                 Spread {text} ({addr}) is used");
         }

@@ -20,10 +20,12 @@ use log::{error, info, warn};
 
 use super::link::Lost;
 use super::node::Node;
+use super::SpreadUserError;
 use crate::auth::KeyError;
 use crate::cluster::engine::{Engine, Settings};
 use crate::config::{self, Config, Diff};
 use crate::net::identity;
+use crate::trust::Owners;
 
 /// Why a reload was refused (the running configuration stays).
 #[derive(Debug)]
@@ -38,6 +40,8 @@ pub enum ReloadError {
     },
     /// The new `SharedSecretFile` cannot be used.
     Keys(KeyError),
+    /// The new `SpreadUser` names nobody on this host.
+    SpreadUser(SpreadUserError),
 }
 
 impl fmt::Display for ReloadError {
@@ -57,6 +61,9 @@ impl fmt::Display for ReloadError {
             ReloadError::Keys(e) => {
                 write!(f, "reload refused: {e}; the running configuration is kept")
             }
+            ReloadError::SpreadUser(e) => {
+                write!(f, "reload refused: {e}; the running configuration is kept")
+            }
         }
     }
 }
@@ -67,6 +74,7 @@ impl std::error::Error for ReloadError {
             ReloadError::Read { source, .. } => Some(source),
             ReloadError::Invalid { .. } => None,
             ReloadError::Keys(e) => Some(e),
+            ReloadError::SpreadUser(e) => Some(e),
         }
     }
 }
@@ -80,13 +88,19 @@ impl Node {
         let keys = super::load_keys(&new)
             .map_err(ReloadError::Keys)
             .inspect_err(|e| error!("{e}"))?;
+        let owners = super::spread_owners(&new)
+            .map_err(ReloadError::SpreadUser)
+            .inspect_err(|e| error!("{e}"))?;
         let diff = self.cfg.diff(&new);
         let mut changes = diff.summary();
         self.link.set_keys(keys);
+        // Checked at the next connect (a link refused for its socket's
+        // owner is retrying: the next attempt trusts the new user).
+        self.link.set_owners(owners.clone());
         let pinned = (self.opts.spread.is_some(), self.opts.node_address.is_some());
         if diff.needs_reconnect(pinned.0, pinned.1) {
             changes.push("Group, Spread or NodeAddress changed: reconnecting".into());
-            self.rejoin_with(new, &diff);
+            self.rejoin_with(new, &diff, owners);
         } else {
             self.apply(new, &diff);
         }
@@ -135,7 +149,7 @@ impl Node {
 
     /// Another group, Spread daemon or identity: leave under the old
     /// configuration, join again under the new.
-    fn rejoin_with(&mut self, new: Config, diff: &Diff) {
+    fn rejoin_with(&mut self, new: Config, diff: &Diff, owners: Owners) {
         self.lose(Lost::Reload);
         self.link.close(self.poll.registry(), &mut self.timers);
         self.cfg = new;
@@ -150,7 +164,7 @@ impl Node {
         self.engine = Engine::new(Settings::new(&self.cfg, self.me));
         self.settings_changed(diff);
         self.link
-            .replace(super::node::backend(&self.cfg, &self.opts));
+            .replace(super::node::backend(&self.cfg, &self.opts, owners));
         self.connect();
     }
 
