@@ -4,10 +4,11 @@
 //! socket) must be something no other local user can plant or change.
 //!
 //! Owns: what kind of file something is ([`Kind`]), who besides its
-//! owner may write it ([`Writers`]), which owners are trusted
-//! ([`Owners`]), naming a uid for a message ([`describe_uid`]) and
-//! resolving a user the configuration names ([`resolve_user`]). All pure
-//! but the two user-database lookups. Each caller decides what a
+//! owner may write it ([`Writers`]), whether anybody but root and the
+//! running user could change a file ([`changeable`]), which owners are
+//! trusted ([`Owners`]), naming a uid for a message ([`describe_uid`])
+//! and resolving a user the configuration names ([`resolve_user`]).
+//! All pure but the user-database lookups. Each caller decides what a
 //! problem means where it happens (an error, a warning, a retry) and
 //! says so in its own error type: `config` (the fallback
 //! `./wackamole.conf`), `daemon::process` (the pid file),
@@ -91,6 +92,66 @@ impl fmt::Display for Writers {
             Writers::Group => "its group",
             Writers::Everyone => "everyone",
         })
+    }
+}
+
+/// Why somebody besides root and the running user could change a file
+/// that root reads or runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Changeable {
+    /// Its group or everyone may write it (`mode`: its permission bits).
+    Writable { by: Writers, mode: u32 },
+    /// It belongs to another user (`name` is filled in for messages).
+    Owner { uid: u32, name: Option<String> },
+}
+
+impl Changeable {
+    /// What its owner does about it.
+    pub fn fix(&self) -> &'static str {
+        match self {
+            Changeable::Writable { .. } => "chmod go-w it",
+            Changeable::Owner { .. } => "chown root it",
+        }
+    }
+
+    /// The same, with the owner's user name looked up (only when it is
+    /// said: a name service may be slow).
+    pub fn named(mut self) -> Changeable {
+        if let Changeable::Owner { uid, name } = &mut self {
+            *name = user_name(*uid);
+        }
+        self
+    }
+}
+
+impl fmt::Display for Changeable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Changeable::Writable { by, mode } => {
+                write!(f, "it is writable by {by} (mode {:04o})", mode & 0o7777)
+            }
+            Changeable::Owner { uid, name } => write!(
+                f,
+                "it belongs to {}, not root",
+                describe_uid(*uid, name.as_deref())
+            ),
+        }
+    }
+}
+
+/// Whether anybody but root and `euid` could change a file owned by
+/// `uid` with permission bits `mode`. Pure. (The same rule as the hooks'
+/// check of a module or a script.)
+pub fn changeable(uid: u32, mode: u32, euid: u32) -> Option<Changeable> {
+    if let Some(by) = Writers::of_mode(mode) {
+        Some(Changeable::Writable {
+            by,
+            mode: mode & 0o7777,
+        })
+    } else if uid != 0 && uid != euid {
+        Some(Changeable::Owner { uid, name: None })
+    } else {
+        None
     }
 }
 
@@ -242,6 +303,28 @@ mod tests {
         assert_eq!(Writers::of_mode(0o664), Some(Writers::Group));
         assert_eq!(Writers::of_mode(0o646), Some(Writers::Everyone));
         assert_eq!(Writers::of_mode(0o666), Some(Writers::Everyone));
+    }
+
+    #[test]
+    fn only_root_and_the_running_user_may_change_a_trusted_file() {
+        assert_eq!(changeable(0, 0o100644, 0), None);
+        assert_eq!(changeable(0, 0o100600, 1000), None);
+        assert_eq!(changeable(1000, 0o100644, 1000), None);
+        let w = changeable(0, 0o100666, 0).unwrap();
+        assert_eq!(w.to_string(), "it is writable by everyone (mode 0666)");
+        assert_eq!(w.fix(), "chmod go-w it");
+        assert_eq!(
+            changeable(0, 0o100664, 0).unwrap().to_string(),
+            "it is writable by its group (mode 0664)"
+        );
+        let o = changeable(1000, 0o100644, 0).unwrap();
+        assert_eq!(o.to_string(), "it belongs to uid 1000, not root");
+        assert_eq!(o.fix(), "chown root it");
+        assert_eq!(
+            changeable(0, 0o100644, 0).map(Changeable::named),
+            None,
+            "root's own"
+        );
     }
 
     #[test]

@@ -425,3 +425,125 @@ fn a_spread_daemon_running_as_another_user_is_refused_by_its_credentials() {
     assert!(!log.contains("connected to"), "{log}");
     assert_eq!(d.stop(), Some(0));
 }
+
+// ---- the fallback ./wackamole.conf ------------------------------------------
+
+/// `SYSCONFDIR/wackamole.conf`, which comes before the fallback: the
+/// fallback tests need a machine without one.
+fn sysconf_is_absent() -> bool {
+    let sys = Path::new(wackamole::config::SYSCONFDIR).join("wackamole.conf");
+    if sys.exists() {
+        eprintln!(
+            "SKIPPED: {} exists, so ./wackamole.conf is never read",
+            sys.display()
+        );
+        return false;
+    }
+    true
+}
+
+fn set_mode(p: &Path, mode: u32) {
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// `wackamole -t` in `dir`, without -c.
+fn check_in(dir: &Path) -> Output {
+    run_bounded(
+        Command::new(wackamole_bin()).arg("-t").current_dir(dir),
+        BOUNDED,
+    )
+}
+
+#[test]
+fn a_fallback_config_others_could_change_is_refused() {
+    if !sysconf_is_absent() {
+        return;
+    }
+    let d = Scratch::new("wkm-sec-fallback");
+    let conf = d.file(
+        "wackamole.conf",
+        "Group = g\nNodeAddress = 192.0.2.1\nVIFs { lo:192.0.2.100/32 }\n",
+    );
+    set_mode(&conf, 0o666);
+    let out = check_in(&d.0);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert_eq!(
+        text(&out.stderr),
+        "./wackamole.conf: refusing a configuration found in the working directory: \
+         it is writable by everyone (mode 0666); without -c one is used only if root \
+         (or the user running wackamole) owns it and nobody else may write it: \
+         chmod go-w it, or name the file with -c FILE\n"
+    );
+    set_mode(&conf, 0o664);
+    let out = check_in(&d.0);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("it is writable by its group (mode 0664)"));
+    // Named with -c, the operator chose it: used, with a warning.
+    let out = run_bounded(
+        Command::new(wackamole_bin())
+            .args(["-t", "-c", "wackamole.conf"])
+            .current_dir(&d.0),
+        BOUNDED,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains(
+            "wackamole.conf: warning: it is writable by its group (mode 0664), and what it says runs as root (its hooks): chmod go-w it"
+        ),
+        "{}",
+        text(&out.stderr)
+    );
+    set_mode(&conf, 0o644);
+    let out = check_in(&d.0);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    if nix::unistd::geteuid().is_root() {
+        chown(&conf, 65534);
+        let out = check_in(&d.0);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            text(&out.stderr).contains(
+                "./wackamole.conf: refusing a configuration found in the working directory: it belongs to uid 65534"
+            ),
+            "{}",
+            text(&out.stderr)
+        );
+        assert!(text(&out.stderr).contains("chown root it, or name the file with -c FILE"));
+    }
+}
+
+#[test]
+fn a_fallback_config_is_checked_again_at_each_reload_of_a_detached_daemon() {
+    if !can_run() || !sysconf_is_absent() {
+        return;
+    }
+    let site = Site::new("fbhup");
+    let pid = site.dir.join("wackamole.pid");
+    // The daemon finds site.conf as ./wackamole.conf.
+    let out = run_bounded(
+        Command::new("ip")
+            .args(["netns", "exec", &site.ns.name, wackamole_bin(), "-p"])
+            .arg(&pid)
+            .current_dir(&site.dir.0),
+        BOUNDED,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let daemon: i32 = read(&pid).trim().parse().unwrap();
+    let reload = || {
+        let out = run_bounded(
+            Command::new(env!("CARGO_BIN_EXE_wackatrl"))
+                .arg("-c")
+                .arg(&site.conf)
+                .arg("-r"),
+            BOUNDED,
+        );
+        format!("{}{}", text(&out.stdout), text(&out.stderr))
+    };
+    set_mode(&site.conf, 0o666);
+    let said = reload();
+    assert!(said.contains("reload refused"), "{said}");
+    set_mode(&site.conf, 0o644);
+    let said = reload();
+    assert!(said.contains("reloaded"), "{said}");
+    kill(Pid::from_raw(daemon), Signal::SIGTERM).unwrap();
+    wait_for("the daemon to stop", BOUNDED, || !pid.exists());
+}

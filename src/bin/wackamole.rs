@@ -181,8 +181,15 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
         // Run again in the background, with the config path made
-        // absolute (the daemon works from /).
-        let mut child = vec!["-c".to_string(), cfg.file().display().to_string()];
+        // absolute (the daemon works from /). Without -c the child
+        // looks the file up as this process did (it starts in this
+        // working directory), so that it knows a fallback
+        // ./wackamole.conf for one and checks it again at each reload.
+        let mut child = Vec::new();
+        if m.opt_present("c") {
+            child.push("-c".to_string());
+            child.push(cfg.file().display().to_string());
+        }
         child.push("-p".into());
         child.push(pidfile.display().to_string());
         for flag in ["a", "s", "u"] {

@@ -113,27 +113,32 @@ impl Node {
         Ok(summary)
     }
 
+    /// The file again, under the rules it was found by (a fallback
+    /// `./wackamole.conf` that somebody else could now change is
+    /// refused, as at start).
     fn read_config(&self) -> Result<Config, ReloadError> {
         let file = self.cfg.file();
-        let bytes = std::fs::read(file).map_err(|source| ReloadError::Read {
-            file: file.to_path_buf(),
-            source,
-        })?;
-        match config::parse(&String::from_utf8_lossy(&bytes), file) {
+        match config::read(file, self.cfg.origin()) {
             Ok(loaded) => {
                 for w in &loaded.warnings {
                     warn!("{w}");
                 }
                 Ok(loaded.config)
             }
-            Err(e) => {
-                for line in e.lines() {
-                    error!("{line}");
+            Err(e) => match e.into_io() {
+                Ok(source) => Err(ReloadError::Read {
+                    file: file.to_path_buf(),
+                    source,
+                }),
+                Err(e) => {
+                    for line in e.lines() {
+                        error!("{line}");
+                    }
+                    Err(ReloadError::Invalid {
+                        errors: e.errors.len(),
+                    })
                 }
-                Err(ReloadError::Invalid {
-                    errors: e.errors.len(),
-                })
-            }
+            },
         }
     }
 
