@@ -511,6 +511,20 @@ fn a_fallback_config_others_could_change_is_refused() {
     }
 }
 
+/// Kills a detached daemon when the test ends, passed or not.
+struct Reaper(i32);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        // Only while that pid is still a wackamole.
+        if std::fs::read_to_string(format!("/proc/{}/comm", self.0))
+            .is_ok_and(|c| c.trim() == "wackamole")
+        {
+            let _ = kill(Pid::from_raw(self.0), Signal::SIGKILL);
+        }
+    }
+}
+
 #[test]
 fn a_fallback_config_is_checked_again_at_each_reload_of_a_detached_daemon() {
     if !can_run() || !sysconf_is_absent() {
@@ -528,6 +542,7 @@ fn a_fallback_config_is_checked_again_at_each_reload_of_a_detached_daemon() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let daemon: i32 = read(&pid).trim().parse().unwrap();
+    let _reaper = Reaper(daemon);
     let reload = || {
         let out = run_bounded(
             Command::new(env!("CARGO_BIN_EXE_wackatrl"))
