@@ -181,19 +181,6 @@ impl Owners {
         Owners { also: Some(user) }
     }
 
-    /// Root and the running user: what a tool run by hand trusts (for
-    /// root, root alone).
-    pub fn root_and_me() -> Owners {
-        let uid = nix::unistd::geteuid().as_raw();
-        if uid == 0 {
-            return Owners::root();
-        }
-        Owners::root_and(User {
-            written: uid.to_string(),
-            uid,
-        })
-    }
-
     pub fn allows(&self, uid: u32) -> bool {
         uid == 0 || self.also.as_ref().is_some_and(|u| u.uid == uid)
     }

@@ -129,11 +129,14 @@ impl mio::event::Source for Socket {
 }
 
 impl Socket {
-    /// Starts connecting; a local socket only if `owners` own it.
-    fn open(addr: &SpreadAddr, owners: &Owners) -> Result<Socket, ClientError> {
+    /// Starts connecting; a local socket only if `owners` (if given)
+    /// own it.
+    fn open(addr: &SpreadAddr, owners: Option<&Owners>) -> Result<Socket, ClientError> {
         match addr {
             SpreadAddr::Unix { path } => {
-                local::check_socket_file(path, owners).map_err(ClientError::refused)?;
+                if let Some(owners) = owners {
+                    local::check_socket_file(path, owners).map_err(ClientError::refused)?;
+                }
                 UnixStream::connect(path)
                     .map(Socket::Unix)
                     .map_err(|e| ClientError::io(SpreadError::CouldNotConnect, &e))
@@ -199,7 +202,8 @@ enum Stage {
 #[derive(Debug)]
 pub struct Connecting {
     socket: Socket,
-    /// Where a local socket is, and who may serve it.
+    /// Where a local socket is, and who may serve it (if anybody is
+    /// checked).
     local: Option<(PathBuf, Owners)>,
     request: Vec<u8>,
     hs: ClientHandshake,
@@ -210,15 +214,15 @@ pub struct Connecting {
 impl Connecting {
     /// Starts connecting with private name `name` (0–10 bytes; empty
     /// lets the daemon invent one). `membership`: receive membership
-    /// messages. A local socket is trusted if root or the running user
-    /// owns and serves it (for tools run by hand; the daemon says whom
-    /// it trusts with [`Connecting::start_trusting`]).
+    /// messages. Whoever owns a local socket is trusted, as by Spread's
+    /// own library: for tools and tests run by hand. The daemon, which
+    /// runs as root, uses [`Connecting::start_trusting`].
     pub fn start(
         addr: &SpreadAddr,
         name: &str,
         membership: bool,
     ) -> Result<Connecting, ClientError> {
-        Connecting::start_trusting(addr, name, membership, &Owners::root_and_me())
+        Connecting::begin(addr, name, membership, None)
     }
 
     /// [`Connecting::start`], with a local socket used only if it is a
@@ -230,10 +234,19 @@ impl Connecting {
         membership: bool,
         owners: &Owners,
     ) -> Result<Connecting, ClientError> {
+        Connecting::begin(addr, name, membership, Some(owners))
+    }
+
+    fn begin(
+        addr: &SpreadAddr,
+        name: &str,
+        membership: bool,
+        owners: Option<&Owners>,
+    ) -> Result<Connecting, ClientError> {
         let request = handshake::connect_request(name, membership)?;
-        let local = match addr {
-            SpreadAddr::Unix { path } => Some((path.clone(), owners.clone())),
-            SpreadAddr::Tcp { .. } => None,
+        let local = match (addr, owners) {
+            (SpreadAddr::Unix { path }, Some(owners)) => Some((path.clone(), owners.clone())),
+            _ => None,
         };
         Ok(Connecting {
             socket: Socket::open(addr, owners)?,

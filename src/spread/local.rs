@@ -245,7 +245,11 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let sock = dir.join("4803");
         let _l = UnixListener::bind(&sock).unwrap();
-        let me = Owners::root_and_me();
+        let uid = nix::unistd::geteuid().as_raw();
+        let me = Owners::root_and(User {
+            written: uid.to_string(),
+            uid,
+        });
         assert_eq!(check_socket_file(&sock, &me), Ok(()));
         let s = UnixStream::connect(&sock).unwrap();
         assert_eq!(check_peer(&s, &sock, &me), Ok(()));
