@@ -244,8 +244,9 @@ fn main() -> ExitCode {
         node_address: address_override,
         control,
     };
-    // Start first: the pid file tells the launcher (and init scripts)
-    // that the daemon is up, so it must not appear for one that fails.
+    // Start first: the pid in the file tells the launcher (and init
+    // scripts) that the daemon is up, so it must not appear for one that
+    // fails (the file, empty until then, goes with it).
     let mut node = match daemon::Node::start(cfg, opts) {
         Ok(n) => n,
         Err(e) => {
