@@ -174,13 +174,22 @@ impl Keys {
     }
 
     /// Reads a key file, refusing one that anybody but root could read
-    /// or change. The checks are made on the opened file, not the name.
+    /// or change. The checks are made on the opened file, not the name:
+    /// a symbolic link is followed (a key kept elsewhere, a mounted
+    /// secret), and what it leads to must pass them, so a link cannot
+    /// bring in a file others may write. Opened without blocking: a
+    /// FIFO is refused, not waited on.
     pub fn load(path: &Path) -> Result<Keys, KeyError> {
+        use std::os::unix::fs::OpenOptionsExt;
         let err = |source| KeyError::Read {
             path: path.to_path_buf(),
             source,
         };
-        let mut f = std::fs::File::open(path).map_err(err)?;
+        let mut f = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)
+            .map_err(err)?;
         let meta = f.metadata().map_err(err)?;
         let p = || path.to_path_buf();
         if !meta.is_file() {
@@ -382,6 +391,49 @@ mod tests {
             Keys::load(&dir.join("none")),
             Err(KeyError::Read { .. })
         ));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_link_is_judged_by_what_it_leads_to_and_a_fifo_does_not_block() {
+        use std::os::unix::fs::{symlink, PermissionsExt};
+        let dir = std::env::temp_dir().join(format!("wkm-keylinks-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mode = |p: &Path, m| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m));
+        // A link to a file everybody may write.
+        let open = dir.join("open");
+        std::fs::write(&open, [K1, b"\n"].concat()).unwrap();
+        mode(&open, 0o666).unwrap();
+        let link = dir.join("link");
+        symlink(&open, &link).unwrap();
+        let e = Keys::load(&link).unwrap_err();
+        assert!(
+            matches!(e, KeyError::Open { .. } | KeyError::NotRoot { .. }),
+            "{e}"
+        );
+        if nix::unistd::geteuid().is_root() {
+            assert!(matches!(e, KeyError::Open { mode: 0o666, .. }), "{e}");
+            // A link to a key file of root's, 0600, is a key file.
+            mode(&open, 0o600).unwrap();
+            assert_eq!(Keys::load(&link).unwrap().count(), 1);
+            // Another owner behind a link is refused as without one.
+            std::os::unix::fs::lchown(&open, Some(65534), None).unwrap();
+            assert!(matches!(
+                Keys::load(&link),
+                Err(KeyError::NotRoot { uid: 65534, .. })
+            ));
+        }
+        // A FIFO (nobody writing to it) is refused at once.
+        let fifo = dir.join("fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let f = fifo.clone();
+        std::thread::spawn(move || tx.send(Keys::load(&f).map(|k| k.count())));
+        let got = rx
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("loading a FIFO blocked");
+        assert!(matches!(got, Err(KeyError::NotRegular { .. })), "{got:?}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

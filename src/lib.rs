@@ -24,6 +24,7 @@ pub mod io;
 pub mod net;
 pub mod spread;
 pub mod sys;
+pub mod trust;
 
 #[cfg(test)]
 mod testutil;

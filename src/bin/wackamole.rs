@@ -150,8 +150,12 @@ fn main() -> ExitCode {
             eprintln!("wackamole: {e}");
             return ExitCode::FAILURE;
         }
-        // As the daemon would look it up at start.
+        // As the daemon would look them up at start.
         if let Err(e) = wackamole::control::Access::resolve(cfg.control_group()) {
+            eprintln!("wackamole: {e}");
+            return ExitCode::FAILURE;
+        }
+        if let Err(e) = daemon::spread_owners(&cfg) {
             eprintln!("wackamole: {e}");
             return ExitCode::FAILURE;
         }
@@ -172,10 +176,25 @@ fn main() -> ExitCode {
         .unwrap_or_else(|| PathBuf::from(process::DEFAULT_PIDFILE));
     // The detached child works from /: both sides must name one file.
     let pidfile = std::path::absolute(&pidfile).unwrap_or(pidfile);
+    let write_pidfile = !debug || m.opt_present("p");
     if !debug && !process::is_detached_child() {
+        // What the background daemon would refuse about its pid file
+        // (one running already, a link planted there) is said here, on
+        // the terminal, rather than in the system log.
+        if let Err(e) = process::PidFile::probe(&pidfile) {
+            eprintln!("wackamole: {e}");
+            return ExitCode::FAILURE;
+        }
         // Run again in the background, with the config path made
-        // absolute (the daemon works from /).
-        let mut child = vec!["-c".to_string(), cfg.file().display().to_string()];
+        // absolute (the daemon works from /). Without -c the child
+        // looks the file up as this process did (it starts in this
+        // working directory), so that it knows a fallback
+        // ./wackamole.conf for one and checks it again at each reload.
+        let mut child = Vec::new();
+        if m.opt_present("c") {
+            child.push("-c".to_string());
+            child.push(cfg.file().display().to_string());
+        }
         child.push("-p".into());
         child.push(pidfile.display().to_string());
         for flag in ["a", "s", "u"] {
@@ -208,15 +227,31 @@ fn main() -> ExitCode {
             .next()
             .unwrap_or("wackamole")
     );
-    let write_pidfile = !debug || m.opt_present("p");
+    // Locked before anything starts, so that a second daemon with this
+    // pid file stops here, touching nothing; written once started.
+    let pidfile = if write_pidfile {
+        match process::PidFile::lock(&pidfile) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                log::error!("{e}");
+                if !debug {
+                    eprintln!("wackamole: {e}");
+                }
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        None
+    };
     let opts = daemon::Options {
         spread: spread_override.map(|(_, a)| a),
         user: m.opt_str("u"),
         node_address: address_override,
         control,
     };
-    // Start first: the pid file tells the launcher (and init scripts)
-    // that the daemon is up, so it must not appear for one that fails.
+    // Start first: the pid in the file tells the launcher (and init
+    // scripts) that the daemon is up, so it must not appear for one that
+    // fails (the file, empty until then, goes with it).
     let mut node = match daemon::Node::start(cfg, opts) {
         Ok(n) => n,
         Err(e) => {
@@ -227,17 +262,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let _pidfile = if write_pidfile {
-        match process::PidFile::create(&pidfile) {
-            Ok(f) => Some(f),
-            Err(e) => {
-                log::error!("{e}");
-                return ExitCode::FAILURE;
-            }
-        }
-    } else {
-        None
-    };
+    if let Some(Err(e)) = pidfile.as_ref().map(process::PidFile::write_pid) {
+        log::error!("{e}");
+        return ExitCode::FAILURE;
+    }
     node.run();
     ExitCode::SUCCESS
 }

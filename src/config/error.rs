@@ -9,6 +9,7 @@ use std::path::PathBuf;
 pub use super::lexer::Pos;
 use crate::net::identity::AddressError;
 use crate::spread::name::MAX_GROUP_LEN;
+use crate::trust::{Changeable, Kind};
 
 /// A config that cannot be used. `Display` gives
 /// `FILE:LINE:COL: message` (or `FILE: message` when no place applies).
@@ -27,6 +28,13 @@ pub enum ErrorKind {
     NotFound {
         tried: Vec<PathBuf>,
     },
+    /// Not a regular file (a FIFO would block the reader).
+    NotRegular {
+        kind: Kind,
+    },
+    /// `./wackamole.conf`, found without `-c`, could be changed by
+    /// somebody besides root and the running user.
+    Untrusted(Changeable),
     /// The file is not valid UTF-8 where it matters (inside a value).
     InvalidUtf8,
     /// The grammar wanted something else here.
@@ -140,6 +148,16 @@ impl fmt::Display for ErrorKind {
                 }
                 write!(f, "); give one with -c FILE")
             }
+            ErrorKind::NotRegular { kind } => {
+                write!(f, "cannot read: it is {kind}, not a regular file")
+            }
+            ErrorKind::Untrusted(why) => write!(
+                f,
+                "refusing a configuration found in the working directory: {why}; \
+                 without -c one is used only if root (or the user running wackamole) \
+                 owns it and nobody else may write it: {}, or name the file with -c FILE",
+                why.fix()
+            ),
             ErrorKind::InvalidUtf8 => write!(f, "value is not valid UTF-8"),
             ErrorKind::Syntax { expected, found } => {
                 write!(f, "expected {expected}, found {found}")
@@ -263,6 +281,25 @@ pub struct Errors {
 }
 
 impl Errors {
+    /// The I/O error, when the file could not be read at all (the one
+    /// error there is); else these errors.
+    pub fn into_io(mut self) -> Result<std::io::Error, Errors> {
+        if let [Error {
+            kind: ErrorKind::Io(_),
+            ..
+        }] = &self.errors[..]
+        {
+            if let Some(Error {
+                kind: ErrorKind::Io(e),
+                ..
+            }) = self.errors.pop()
+            {
+                return Ok(e);
+            }
+        }
+        Err(self)
+    }
+
     /// Errors and warnings as lines, in file order.
     pub fn lines(&self) -> Vec<String> {
         let mut all: Vec<(Option<Pos>, String)> = self
@@ -349,6 +386,10 @@ pub enum WarningKind {
         count: usize,
         limit: usize,
     },
+    /// A file given with `-c` (or the one in SYSCONFDIR) that somebody
+    /// besides root and the running user could change: used, as chosen,
+    /// but its hooks run as root.
+    Changeable(Changeable),
 }
 
 fn addr_list(v: &[Ipv4Addr]) -> String {
@@ -409,6 +450,11 @@ impl fmt::Display for WarningKind {
             WarningKind::CLimit { what, count, limit } => write!(
                 f,
                 "{count} {what}; C wackamole 2.1.4 nodes hold at most {limit} and cannot share this cluster"
+            ),
+            WarningKind::Changeable(why) => write!(
+                f,
+                "{why}, and what it says runs as root (its hooks): {}",
+                why.fix()
             ),
         }
     }

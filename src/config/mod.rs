@@ -335,6 +335,24 @@ pub struct Config {
     spread_user: Option<String>,
     perl_path: PathBuf,
     hook_limit: u32,
+    origin: Origin,
+}
+
+/// Where a configuration file was found, which says what it must be to
+/// be used: the daemon runs as root and runs the hooks it names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// Named with `-c` (or text parsed directly). The operator chose the
+    /// file: if somebody besides root and the running user could change
+    /// it, it is used with a warning.
+    Given,
+    /// `SYSCONFDIR/wackamole.conf`, the installed place: as `Given`.
+    SysConfDir,
+    /// `./wackamole.conf`, the fallback of a daemon started without
+    /// `-c` in whatever directory it was: used only if root (or the
+    /// running user) owns it and nobody else may write it, at start and
+    /// at every reload.
+    WorkingDir,
 }
 
 impl Config {
@@ -397,6 +415,10 @@ impl Config {
     /// At most this many hook processes at once (`HookLimit`, ≥ 1).
     pub fn hook_limit(&self) -> usize {
         self.hook_limit as usize
+    }
+    /// Where the file was found: a reload reads it under the same rules.
+    pub fn origin(&self) -> Origin {
+        self.origin
     }
     pub fn arp_cache(&self) -> Duration {
         self.arp_cache
@@ -539,34 +561,27 @@ pub fn load_and_report(path: Option<&Path>) -> Option<Config> {
 }
 
 /// Reads and parses the config: `path` if given (it must exist), else the
-/// first of `SYSCONFDIR/wackamole.conf` and `./wackamole.conf`.
+/// first of `SYSCONFDIR/wackamole.conf` and `./wackamole.conf` (see
+/// [`Origin`] for what each must be).
 pub fn load(path: Option<&Path>) -> Result<Loaded, Errors> {
-    let candidates: Vec<PathBuf> = match path {
-        Some(p) => vec![p.to_path_buf()],
+    let candidates: Vec<(PathBuf, Origin)> = match path {
+        Some(p) => vec![(p.to_path_buf(), Origin::Given)],
         None => vec![
-            Path::new(SYSCONFDIR).join("wackamole.conf"),
-            PathBuf::from("./wackamole.conf"),
+            (
+                Path::new(SYSCONFDIR).join("wackamole.conf"),
+                Origin::SysConfDir,
+            ),
+            (PathBuf::from("./wackamole.conf"), Origin::WorkingDir),
         ],
     };
-    for c in &candidates {
-        match std::fs::read(c) {
-            Ok(bytes) => {
-                let text = String::from_utf8_lossy(&bytes);
-                return parse(&text, c);
-            }
-            Err(e) if path.is_none() && e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => {
-                return Err(Errors {
-                    errors: vec![Error {
-                        file: c.display().to_string(),
-                        pos: None,
-                        kind: ErrorKind::Io(e),
-                    }],
-                    warnings: Vec::new(),
-                })
-            }
+    for (c, origin) in &candidates {
+        match read(c, *origin) {
+            // Not there: the next place, if -c did not name it.
+            Err(e) if path.is_none() && is_missing(&e) => continue,
+            done => return done,
         }
     }
+    let candidates = candidates.into_iter().map(|(c, _)| c).collect();
     Err(Errors {
         errors: vec![Error {
             file: "wackamole".into(),
@@ -575,6 +590,69 @@ pub fn load(path: Option<&Path>) -> Result<Loaded, Errors> {
         }],
         warnings: Vec::new(),
     })
+}
+
+/// Reading failed because there is no such file.
+fn is_missing(e: &Errors) -> bool {
+    matches!(&e.errors[..], [Error { kind: ErrorKind::Io(io), .. }]
+        if io.kind() == std::io::ErrorKind::NotFound)
+}
+
+/// Reads and parses the config file `path`, found as `origin` says. The
+/// file is opened without blocking (a FIFO is refused, not waited on),
+/// and judged by what was opened, not by its name: a regular file, and
+/// one that nobody but root and the running user could change (else an
+/// error for `./wackamole.conf`, a warning for the others).
+pub fn read(path: &Path, origin: Origin) -> Result<Loaded, Errors> {
+    use std::io::Read;
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let fail = |kind| Errors {
+        errors: vec![Error {
+            file: path.display().to_string(),
+            pos: None,
+            kind,
+        }],
+        warnings: Vec::new(),
+    };
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| fail(ErrorKind::Io(e)))?;
+    let meta = f.metadata().map_err(|e| fail(ErrorKind::Io(e)))?;
+    let kind = crate::trust::Kind::of(&meta);
+    if kind != crate::trust::Kind::Regular {
+        return Err(fail(ErrorKind::NotRegular { kind }));
+    }
+    let euid = nix::unistd::geteuid().as_raw();
+    let doubt = crate::trust::changeable(meta.uid(), meta.mode(), euid).map(|c| c.named());
+    let doubt = match (doubt, origin) {
+        (Some(why), Origin::WorkingDir) => return Err(fail(ErrorKind::Untrusted(why))),
+        (doubt, _) => doubt.map(|why| Warning {
+            file: path.display().to_string(),
+            pos: None,
+            kind: WarningKind::Changeable(why),
+        }),
+    };
+    let mut bytes = Vec::new();
+    f.read_to_end(&mut bytes)
+        .map_err(|e| fail(ErrorKind::Io(e)))?;
+    // The warning about the file itself comes first.
+    let first = |mut warnings: Vec<Warning>| {
+        warnings.splice(0..0, doubt.clone());
+        warnings
+    };
+    match parse(&String::from_utf8_lossy(&bytes), path) {
+        Ok(mut loaded) => {
+            loaded.config.origin = origin;
+            loaded.warnings = first(loaded.warnings);
+            Ok(loaded)
+        }
+        Err(mut e) => {
+            e.warnings = first(e.warnings);
+            Err(e)
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1011,6 +1011,67 @@ fn load_reads_the_named_file_and_reports_a_missing_one() {
 }
 
 #[test]
+fn a_file_others_could_change_is_refused_from_the_working_directory_and_warned_of_otherwise() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("wackamole-trust-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("wackamole.conf");
+    std::fs::write(&f, MIN).unwrap();
+    let mode = |m| std::fs::set_permissions(&f, std::fs::Permissions::from_mode(m)).unwrap();
+    mode(0o644);
+    for origin in [Origin::Given, Origin::SysConfDir, Origin::WorkingDir] {
+        let l = read(&f, origin).unwrap();
+        assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+        assert_eq!(l.config.origin(), origin);
+    }
+    mode(0o666);
+    let e = read(&f, Origin::WorkingDir).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{}: refusing a configuration found in the working directory: it is writable by everyone (mode 0666); \
+             without -c one is used only if root (or the user running wackamole) owns it and nobody else may write it: \
+             chmod go-w it, or name the file with -c FILE",
+            f.display()
+        )
+    );
+    let l = read(&f, Origin::Given).unwrap();
+    assert_eq!(
+        l.warnings[0].to_string(),
+        format!(
+            "{}: warning: it is writable by everyone (mode 0666), and what it says runs as root (its hooks): chmod go-w it",
+            f.display()
+        )
+    );
+    mode(0o664);
+    assert!(read(&f, Origin::SysConfDir).unwrap().warnings[0]
+        .to_string()
+        .contains("writable by its group (mode 0664)"));
+    mode(0o644);
+    if nix::unistd::geteuid().is_root() {
+        std::os::unix::fs::lchown(&f, Some(4_000_321), None).unwrap();
+        let e = read(&f, Origin::WorkingDir).unwrap_err().to_string();
+        assert!(e.contains(": it belongs to uid 4000321, not root; "), "{e}");
+        assert!(
+            e.contains("chown root it, or name the file with -c FILE"),
+            "{e}"
+        );
+        let l = read(&f, Origin::Given).unwrap();
+        assert!(l.warnings[0].to_string().contains("chown root it"));
+    }
+    // A FIFO is refused, not waited on.
+    let fifo = dir.join("fifo.conf");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let e = read(&fifo, Origin::Given).unwrap_err().to_string();
+    assert!(
+        e.ends_with("cannot read: it is a FIFO, not a regular file"),
+        "{e}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn summary_names_what_matters() {
     let c = ok("Spread = 4803@127.0.0.1\nGroup = wack1\nVIFs { e:10.0.0.1/24 { e:10.0.0.2/32 f:10.0.1.2/32n16 } }\nPrefer e:10.0.0.1/32\nNotify { arp-cache ping 10.0.0.0/24 throttle 64 }\nBalance { AcquisitionsPerRound = 5 Interval = 90s }\nRunDynamic m:f on up\n").config;
     let s = c.summary();

@@ -15,13 +15,14 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use log::{info, warn};
+use log::{debug, info, warn};
 use mio::{Interest, Registry, Token};
 
 use super::timers::{Key, Timers};
 use crate::auth::{self, Keys, Unsealed};
 use crate::cluster::msg::MessType;
 use crate::group::{Delivery, GroupError, GroupEvent, LinkState, Membership, Stage};
+use crate::trust::Owners;
 
 /// How long a handshake may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -65,6 +66,10 @@ pub struct Link {
     prev_view: [u32; 3],
     /// Senders whose unauthenticated messages were logged in this view.
     unsealed_logged: HashSet<String>,
+    /// The last failure to connect that was logged: the same one again
+    /// at every retry (a Spread that is down, a socket refused for its
+    /// owner) is logged once, until the link comes up or it changes.
+    last_failure: Option<String>,
 }
 
 impl Link {
@@ -79,6 +84,23 @@ impl Link {
             view: [0; 3],
             prev_view: [0; 3],
             unsealed_logged: HashSet::new(),
+            last_failure: None,
+        }
+    }
+
+    /// Who may own and serve a local group socket, from the next
+    /// connect on (`SpreadUser`, after a reload).
+    pub fn set_owners(&mut self, owners: Owners) {
+        self.backend.set_owners(owners);
+    }
+
+    /// Logs a failure to connect, unless it is the one logged last.
+    fn connect_failed(&mut self, text: String) {
+        if self.last_failure.as_deref() == Some(text.as_str()) {
+            debug!("{text}");
+        } else {
+            warn!("{text}");
+            self.last_failure = Some(text);
         }
     }
 
@@ -193,11 +215,11 @@ impl Link {
         }
         self.broken = None;
         if let Err(e) = self.backend.connect() {
-            warn!(
+            self.connect_failed(format!(
                 "cannot reach {}: {e}; retrying in {:?}",
                 self.describe(),
                 self.retry
-            );
+            ));
             self.retry_later(timers);
             return None;
         }
@@ -234,6 +256,7 @@ impl Link {
         let joined = out.iter().any(|e| matches!(e, GroupEvent::Joined { .. }));
         if joined {
             timers.cancel(Key::ConnectTimeout);
+            self.last_failure = None;
             info!(
                 "connected to {} as {}; joining {}",
                 self.describe(),
@@ -246,19 +269,20 @@ impl Link {
             Err(e) if was == LinkState::Connecting && !joined => {
                 self.drop_socket(registry);
                 timers.cancel(Key::ConnectTimeout);
-                if e.stage == Stage::Join {
-                    warn!(
+                let text = if e.stage == Stage::Join {
+                    format!(
                         "cannot join {}: {e}; retrying in {:?}",
                         self.group(),
                         self.retry
-                    );
+                    )
                 } else {
-                    warn!(
+                    format!(
                         "cannot connect to {}: {e}; retrying in {:?}",
                         self.describe(),
                         self.retry
-                    );
-                }
+                    )
+                };
+                self.connect_failed(text);
                 self.retry_later(timers);
                 None
             }
@@ -417,6 +441,7 @@ mod tests {
             self.state = LinkState::Connecting;
             Ok(())
         }
+        fn set_owners(&mut self, _: Owners) {}
         fn source(&mut self) -> Option<&mut dyn mio::event::Source> {
             None
         }

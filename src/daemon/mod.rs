@@ -41,6 +41,7 @@ use crate::control::{BindError, GroupError};
 use crate::net::identity::IdentityError;
 use crate::net::ifaddr::IfError;
 use crate::spread::addr::SpreadAddr;
+use crate::trust::{self, Owners, UserError};
 
 /// What the command line says, beyond the config.
 #[derive(Debug, Clone)]
@@ -71,6 +72,8 @@ pub enum StartError {
     Setup(&'static str, io::Error),
     /// `SharedSecretFile` cannot be used.
     Keys(KeyError),
+    /// `SpreadUser` names nobody on this host.
+    SpreadUser(SpreadUserError),
 }
 
 impl fmt::Display for StartError {
@@ -86,6 +89,7 @@ impl fmt::Display for StartError {
             StartError::Interfaces(e) => write!(f, "{e}"),
             StartError::Setup(what, e) => write!(f, "{what}: {e}"),
             StartError::Keys(e) => write!(f, "{e}"),
+            StartError::SpreadUser(e) => write!(f, "{e}"),
         }
     }
 }
@@ -100,6 +104,7 @@ impl std::error::Error for StartError {
             StartError::Setup(_, e) => Some(e),
             StartError::Interfaces(e) => Some(e),
             StartError::Keys(e) => Some(e),
+            StartError::SpreadUser(e) => Some(e),
         }
     }
 }
@@ -107,6 +112,40 @@ impl std::error::Error for StartError {
 /// The keys `SharedSecretFile` names, if it is set.
 pub fn load_keys(cfg: &Config) -> Result<Option<Keys>, KeyError> {
     cfg.shared_secret_file().map(Keys::load).transpose()
+}
+
+/// `SpreadUser` of a configuration names no user of this host.
+#[derive(Debug)]
+pub struct SpreadUserError {
+    pub file: PathBuf,
+    pub error: UserError,
+}
+
+impl fmt::Display for SpreadUserError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: SpreadUser: {}", self.file.display(), self.error)
+    }
+}
+
+impl std::error::Error for SpreadUserError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
+/// Who may own and serve a local Spread socket: root, and the user
+/// `SpreadUser` names (resolved now: at start, at each reload and by
+/// `-t`, never at a reconnect).
+pub fn spread_owners(cfg: &Config) -> Result<Owners, SpreadUserError> {
+    match cfg.spread_user() {
+        None => Ok(Owners::root()),
+        Some(u) => trust::resolve_user(u)
+            .map(Owners::root_and)
+            .map_err(|error| SpreadUserError {
+                file: cfg.file().to_path_buf(),
+                error,
+            }),
+    }
 }
 
 /// The default Spread private name: `wack<pid>`, within Spread's 10 bytes.

@@ -26,6 +26,7 @@ use crate::control::{self, Request};
 use crate::group::spread::SpreadLink;
 use crate::group::{GroupEvent, Membership};
 use crate::net::identity;
+use crate::trust::Owners;
 
 const GROUP: Token = Token(0);
 const SIGNALS: Token = Token(1);
@@ -52,15 +53,17 @@ pub struct Node {
     pub(super) systemd_status: String,
 }
 
-/// The group backend a configuration names (Spread; `-s` and `-u` win).
-pub(super) fn backend(cfg: &Config, opts: &Options) -> Box<dyn Membership> {
+/// The group backend a configuration names (Spread; `-s` and `-u` win),
+/// trusting a local socket of `owners`' only.
+pub(super) fn backend(cfg: &Config, opts: &Options, owners: Owners) -> Box<dyn Membership> {
     let addr = opts.spread.clone().unwrap_or_else(|| cfg.spread().clone());
     let user = opts.user.clone().unwrap_or_else(super::default_user);
-    Box::new(SpreadLink::new(addr, user, cfg.group().to_string()))
+    Box::new(SpreadLink::new(addr, user, cfg.group().to_string(), owners))
 }
 
 impl Node {
     pub fn start(cfg: Config, opts: Options) -> Result<Node, StartError> {
+        let owners = super::spread_owners(&cfg).map_err(StartError::SpreadUser)?;
         let (me, source) =
             identity::for_config(opts.node_address, &cfg).map_err(StartError::Identity)?;
         info!("this node is {me} ({source})");
@@ -106,7 +109,11 @@ impl Node {
                 p.display()
             );
         }
-        let mut link = Link::new(backend(&cfg, &opts), GROUP, cfg.spread_retry_interval());
+        let mut link = Link::new(
+            backend(&cfg, &opts, owners),
+            GROUP,
+            cfg.spread_retry_interval(),
+        );
         link.set_keys(keys);
         let mut node = Node {
             engine: Engine::new(Settings::new(&cfg, me)),

@@ -24,11 +24,13 @@ use log::{error, info, warn};
 
 use super::link::Lost;
 use super::node::Node;
+use super::SpreadUserError;
 use crate::auth::KeyError;
 use crate::cluster::engine::{Engine, Settings};
 use crate::config::{self, Config, Diff, Setting};
 use crate::control::{Access, GroupError};
 use crate::net::identity;
+use crate::trust::Owners;
 
 /// Why a reload was refused (the running configuration stays).
 #[derive(Debug)]
@@ -45,6 +47,8 @@ pub enum ReloadError {
     Keys(KeyError),
     /// The new `ControlGroup` names no group.
     ControlGroup(GroupError),
+    /// The new `SpreadUser` names nobody on this host.
+    SpreadUser(SpreadUserError),
 }
 
 impl fmt::Display for ReloadError {
@@ -67,6 +71,9 @@ impl fmt::Display for ReloadError {
             ReloadError::ControlGroup(e) => {
                 write!(f, "reload refused: {e}; the running configuration is kept")
             }
+            ReloadError::SpreadUser(e) => {
+                write!(f, "reload refused: {e}; the running configuration is kept")
+            }
         }
     }
 }
@@ -78,6 +85,7 @@ impl std::error::Error for ReloadError {
             ReloadError::Invalid { .. } => None,
             ReloadError::Keys(e) => Some(e),
             ReloadError::ControlGroup(e) => Some(e),
+            ReloadError::SpreadUser(e) => Some(e),
         }
     }
 }
@@ -94,13 +102,19 @@ impl Node {
         let access = Access::resolve(new.control_group())
             .map_err(ReloadError::ControlGroup)
             .inspect_err(|e| error!("{e}"))?;
+        let owners = super::spread_owners(&new)
+            .map_err(ReloadError::SpreadUser)
+            .inspect_err(|e| error!("{e}"))?;
         let diff = self.cfg.diff(&new);
         let mut changes = diff.summary();
         self.link.set_keys(keys);
+        // Checked at the next connect (a link refused for its socket's
+        // owner is retrying: the next attempt trusts the new user).
+        self.link.set_owners(owners.clone());
         let pinned = (self.opts.spread.is_some(), self.opts.node_address.is_some());
         if diff.needs_reconnect(pinned.0, pinned.1) {
             changes.push("Group, Spread or NodeAddress changed: reconnecting".into());
-            self.rejoin_with(new, &diff);
+            self.rejoin_with(new, &diff, owners);
         } else {
             self.apply(new, &diff);
         }
@@ -114,27 +128,32 @@ impl Node {
         Ok(summary)
     }
 
+    /// The file again, under the rules it was found by (a fallback
+    /// `./wackamole.conf` that somebody else could now change is
+    /// refused, as at start).
     fn read_config(&self) -> Result<Config, ReloadError> {
         let file = self.cfg.file();
-        let bytes = std::fs::read(file).map_err(|source| ReloadError::Read {
-            file: file.to_path_buf(),
-            source,
-        })?;
-        match config::parse(&String::from_utf8_lossy(&bytes), file) {
+        match config::read(file, self.cfg.origin()) {
             Ok(loaded) => {
                 for w in &loaded.warnings {
                     warn!("{w}");
                 }
                 Ok(loaded.config)
             }
-            Err(e) => {
-                for line in e.lines() {
-                    error!("{line}");
+            Err(e) => match e.into_io() {
+                Ok(source) => Err(ReloadError::Read {
+                    file: file.to_path_buf(),
+                    source,
+                }),
+                Err(e) => {
+                    for line in e.lines() {
+                        error!("{line}");
+                    }
+                    Err(ReloadError::Invalid {
+                        errors: e.errors.len(),
+                    })
                 }
-                Err(ReloadError::Invalid {
-                    errors: e.errors.len(),
-                })
-            }
+            },
         }
     }
 
@@ -150,7 +169,7 @@ impl Node {
 
     /// Another group, Spread daemon or identity: leave under the old
     /// configuration, join again under the new.
-    fn rejoin_with(&mut self, new: Config, diff: &Diff) {
+    fn rejoin_with(&mut self, new: Config, diff: &Diff, owners: Owners) {
         self.lose(Lost::Reload);
         self.link.close(self.poll.registry(), &mut self.timers);
         self.cfg = new;
@@ -165,7 +184,7 @@ impl Node {
         self.engine = Engine::new(Settings::new(&self.cfg, self.me));
         self.settings_changed(diff);
         self.link
-            .replace(super::node::backend(&self.cfg, &self.opts));
+            .replace(super::node::backend(&self.cfg, &self.opts, owners));
         self.connect();
     }
 

@@ -113,6 +113,10 @@ pub trait Membership {
     /// Starts connecting (from `Down`). The socket is then
     /// [`source`](Self::source), to poll for reading and writing.
     fn connect(&mut self) -> Result<(), GroupError>;
+    /// Who may own and serve the group system's local socket (root, and
+    /// the user the configuration names), from the next connect on. A
+    /// backend without a local socket has nothing to check.
+    fn set_owners(&mut self, owners: crate::trust::Owners);
     /// The socket to poll while connecting or up.
     fn source(&mut self) -> Option<&mut dyn mio::event::Source>;
     /// Makes what progress the socket allows after a readiness event:

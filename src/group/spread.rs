@@ -15,6 +15,7 @@ use crate::spread::addr::SpreadAddr;
 use crate::spread::client::{Client, Connecting};
 use crate::spread::wire::message::Message;
 use crate::spread::wire::service;
+use crate::trust::Owners;
 
 enum Session {
     Down,
@@ -28,17 +29,21 @@ pub struct SpreadLink {
     /// The private name asked for (`-u`).
     user: String,
     group: String,
+    /// Who may own and serve a local Spread socket: root, and
+    /// `SpreadUser` if set.
+    owners: Owners,
     session: Session,
     /// The last `ready` stopped at `MAX_BATCH` deliveries.
     backlog: bool,
 }
 
 impl SpreadLink {
-    pub fn new(addr: SpreadAddr, user: String, group: String) -> SpreadLink {
+    pub fn new(addr: SpreadAddr, user: String, group: String, owners: Owners) -> SpreadLink {
         SpreadLink {
             addr,
             user,
             group,
+            owners,
             session: Session::Down,
             backlog: false,
         }
@@ -128,10 +133,14 @@ impl Membership for SpreadLink {
     }
 
     fn connect(&mut self) -> Result<(), GroupError> {
-        let c = Connecting::start(&self.addr, &self.user, true)
+        let c = Connecting::start_trusting(&self.addr, &self.user, true, &self.owners)
             .map_err(|e| GroupError::new(Stage::Connect, e))?;
         self.session = Session::Connecting(c);
         Ok(())
+    }
+
+    fn set_owners(&mut self, owners: Owners) {
+        self.owners = owners;
     }
 
     fn source(&mut self) -> Option<&mut dyn mio::event::Source> {
@@ -276,7 +285,12 @@ mod tests {
             let _ = done_rx.recv_timeout(Duration::from_secs(30));
         });
         let addr = SpreadAddr::Unix { path: path.clone() };
-        let mut link = SpreadLink::new(addr, "x".into(), "wack".into());
+        let mut link = SpreadLink::new(
+            addr,
+            "x".into(),
+            "wack".into(),
+            crate::trust::Owners::root(),
+        );
         link.connect().unwrap();
         let mut bodies = Vec::new();
         let mut calls = 0;

@@ -10,6 +10,7 @@
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::ToSocketAddrs;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use mio::net::{TcpStream, UnixStream};
@@ -17,10 +18,12 @@ use mio::{Events, Interest, Poll, Registry, Token};
 
 use super::addr::SpreadAddr;
 use super::error::SpreadError;
+use super::local::{self, Refusal};
 use super::wire::handshake::{self, ClientHandshake, ClientStep};
 use super::wire::message::{Decoder, Message};
 use super::wire::{request, Order};
 use crate::io::WriteBuf;
+use crate::trust::Owners;
 
 /// Request bytes the daemon may leave unread before the session is
 /// given up (about seven of the largest messages).
@@ -31,17 +34,33 @@ pub const MAX_UNSENT: usize = 1 << 20;
 pub struct ClientError {
     pub code: SpreadError,
     pub detail: Option<String>,
+    /// A local socket this client would not trust (the code is then
+    /// `CouldNotConnect`); it says all there is to say.
+    pub refused: Option<Refusal>,
 }
 
 impl ClientError {
     fn new(code: SpreadError) -> Self {
-        ClientError { code, detail: None }
+        ClientError {
+            code,
+            detail: None,
+            refused: None,
+        }
     }
 
     fn io(code: SpreadError, e: &io::Error) -> Self {
         ClientError {
             code,
             detail: Some(e.to_string()),
+            refused: None,
+        }
+    }
+
+    fn refused(r: Refusal) -> Self {
+        ClientError {
+            code: SpreadError::CouldNotConnect,
+            detail: None,
+            refused: Some(r),
         }
     }
 }
@@ -54,9 +73,10 @@ impl From<SpreadError> for ClientError {
 
 impl fmt::Display for ClientError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.detail {
-            Some(d) => write!(f, "{} ({d})", self.code),
-            None => write!(f, "{}", self.code),
+        match (&self.refused, &self.detail) {
+            (Some(r), _) => r.fmt(f),
+            (None, Some(d)) => write!(f, "{} ({d})", self.code),
+            (None, None) => write!(f, "{}", self.code),
         }
     }
 }
@@ -113,11 +133,18 @@ impl mio::event::Source for Socket {
 }
 
 impl Socket {
-    fn open(addr: &SpreadAddr) -> Result<Socket, ClientError> {
+    /// Starts connecting; a local socket only if `owners` (if given)
+    /// own it.
+    fn open(addr: &SpreadAddr, owners: Option<&Owners>) -> Result<Socket, ClientError> {
         match addr {
-            SpreadAddr::Unix { path } => UnixStream::connect(path)
-                .map(Socket::Unix)
-                .map_err(|e| ClientError::io(SpreadError::CouldNotConnect, &e)),
+            SpreadAddr::Unix { path } => {
+                if let Some(owners) = owners {
+                    local::check_socket_file(path, owners).map_err(ClientError::refused)?;
+                }
+                UnixStream::connect(path)
+                    .map(Socket::Unix)
+                    .map_err(|e| ClientError::io(SpreadError::CouldNotConnect, &e))
+            }
             SpreadAddr::Tcp { host, port } => {
                 // As the C library: the first address the name resolves to.
                 let sa = (host.as_str(), *port)
@@ -127,6 +154,7 @@ impl Socket {
                     .ok_or_else(|| ClientError {
                         code: SpreadError::CouldNotConnect,
                         detail: Some(format!("{host} has no address")),
+                        refused: None,
                     })?;
                 let s = TcpStream::connect(sa)
                     .map_err(|e| ClientError::io(SpreadError::CouldNotConnect, &e))?;
@@ -178,6 +206,9 @@ enum Stage {
 #[derive(Debug)]
 pub struct Connecting {
     socket: Socket,
+    /// Where a local socket is, and who may serve it (if anybody is
+    /// checked).
+    local: Option<(PathBuf, Owners)>,
     request: Vec<u8>,
     hs: ClientHandshake,
     stage: Stage,
@@ -187,15 +218,43 @@ pub struct Connecting {
 impl Connecting {
     /// Starts connecting with private name `name` (0–10 bytes; empty
     /// lets the daemon invent one). `membership`: receive membership
-    /// messages.
+    /// messages. Whoever owns a local socket is trusted, as by Spread's
+    /// own library: for tools and tests run by hand. The daemon, which
+    /// runs as root, uses [`Connecting::start_trusting`].
     pub fn start(
         addr: &SpreadAddr,
         name: &str,
         membership: bool,
     ) -> Result<Connecting, ClientError> {
+        Connecting::begin(addr, name, membership, None)
+    }
+
+    /// [`Connecting::start`], with a local socket used only if it is a
+    /// socket that `owners` own, served by a process running as one of
+    /// them (see [`local`]).
+    pub fn start_trusting(
+        addr: &SpreadAddr,
+        name: &str,
+        membership: bool,
+        owners: &Owners,
+    ) -> Result<Connecting, ClientError> {
+        Connecting::begin(addr, name, membership, Some(owners))
+    }
+
+    fn begin(
+        addr: &SpreadAddr,
+        name: &str,
+        membership: bool,
+        owners: Option<&Owners>,
+    ) -> Result<Connecting, ClientError> {
         let request = handshake::connect_request(name, membership)?;
+        let local = match (addr, owners) {
+            (SpreadAddr::Unix { path }, Some(owners)) => Some((path.clone(), owners.clone())),
+            _ => None,
+        };
         Ok(Connecting {
-            socket: Socket::open(addr)?,
+            socket: Socket::open(addr, owners)?,
+            local,
             request,
             hs: ClientHandshake::new(),
             stage: Stage::Connect,
@@ -215,6 +274,11 @@ impl Connecting {
                 Ok(true) => {}
                 Ok(false) => return Ok(false),
                 Err(e) => return Err(ClientError::io(SpreadError::CouldNotConnect, &e)),
+            }
+            // Whoever owned the name when it was looked at, the process
+            // now at the other end is what matters.
+            if let (Socket::Unix(s), Some((path, owners))) = (&self.socket, &self.local) {
+                local::check_peer(s, path, owners).map_err(ClientError::refused)?;
             }
             // The daemon reads the request with single recvs: one write.
             match self.socket.write(&self.request) {
@@ -314,6 +378,7 @@ impl Client {
                 return Err(ClientError {
                     code: SpreadError::CouldNotConnect,
                     detail: Some(format!("no answer within {timeout:?}")),
+                    refused: None,
                 });
             }
             match poll.poll(&mut events, Some(left)) {
@@ -379,6 +444,7 @@ impl Client {
                     "the daemon has not read {} bytes of requests",
                     self.out.len()
                 )),
+                refused: None,
             });
         }
         self.out.push(&bytes);
