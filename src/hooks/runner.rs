@@ -171,12 +171,10 @@ pub(crate) fn refusal_of_mode(
     uid: u32,
     euid: u32,
 ) -> Option<Refusal> {
-    let why = if mode & 0o022 != 0 {
-        Untrusted::Writable { mode }
-    } else if uid != 0 && uid != euid {
-        Untrusted::ForeignOwner { uid }
-    } else {
-        return None;
+    // The one rule of `trust`, in this module's words.
+    let why = match crate::trust::changeable(uid, mode, euid)? {
+        crate::trust::Changeable::Writable { .. } => Untrusted::Writable { mode },
+        crate::trust::Changeable::Owner { uid, .. } => Untrusted::ForeignOwner { uid },
     };
     Some(Refusal {
         what,
