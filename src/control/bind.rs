@@ -26,6 +26,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::access::{user_text, Access};
 use super::client::describe;
+use crate::trust::Writers;
 
 /// The longest path a Unix socket address holds (`sun_path` less the NUL).
 pub const MAX_PATH: usize = 107;
@@ -40,13 +41,6 @@ pub struct DirStat {
     /// `st_mode`: the type and the permission bits.
     pub mode: u32,
     pub uid: u32,
-}
-
-/// Who besides the owner may write a directory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Writers {
-    Group,
-    Others,
 }
 
 /// Why the socket's directory is not safe.
@@ -129,7 +123,7 @@ impl fmt::Display for BindError {
                         "control socket directory {dir} is writable by {} (mode {mode:04o}); {ADVICE}",
                         match by {
                             Writers::Group => "its group",
-                            Writers::Others => "others",
+                            Writers::Everyone => "others",
                         },
                     ),
                     DirProblem::Owner { uid } => write!(
@@ -219,17 +213,8 @@ pub fn check_dir_chain(chain: &[DirStat], me: u32) -> Result<(), DirProblem> {
         return Err(DirProblem::NotADirectory);
     }
     let perm = dir.mode & 0o7777;
-    if perm & 0o002 != 0 {
-        return Err(DirProblem::Writable {
-            by: Writers::Others,
-            mode: perm,
-        });
-    }
-    if perm & 0o020 != 0 {
-        return Err(DirProblem::Writable {
-            by: Writers::Group,
-            mode: perm,
-        });
+    if let Some(by) = Writers::of_mode(perm) {
+        return Err(DirProblem::Writable { by, mode: perm });
     }
     if !trusted(dir.uid) {
         return Err(DirProblem::Owner { uid: dir.uid });
@@ -491,7 +476,7 @@ mod tests {
         assert_eq!(
             problem,
             DirProblem::Writable {
-                by: Writers::Others,
+                by: Writers::Everyone,
                 mode: 0o1777
             }
         );

@@ -42,7 +42,7 @@ pub use access::{
     decide, groups_from_status, read_peer, resolve_group, user_text, Access, ControlGroup,
     GroupError, Peer, RefusalLog, Verdict, REFUSAL_LOG_WINDOW,
 };
-pub use bind::{check_dir_chain, BindError, DirProblem, DirStat, Writers, MAX_PATH};
+pub use bind::{check_dir_chain, BindError, DirProblem, DirStat, MAX_PATH};
 pub use legacy::{
     decode_state, encode_state, format_listing, LegacyIf, LegacyVif, IFNAMSIZ, RECORDS, RECORD_LEN,
     VIF_LEN,
