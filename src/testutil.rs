@@ -28,3 +28,15 @@ pub(crate) fn vip6(ifname: &str, addr: &str, prefix: u8) -> crate::config::VipAd
         prefix,
     })
 }
+
+/// The daemon's side of a Spread handshake for the private name `x`
+/// (no authentication, accepted as `#x#d`), on a fake daemon's stream.
+pub(crate) fn accept_spread_x(s: &mut (impl std::io::Read + std::io::Write)) {
+    // The connect request for "x": 5 + 1 bytes.
+    let mut b = [0u8; 6];
+    s.read_exact(&mut b).unwrap();
+    s.write_all(b"\x05NULL ").unwrap();
+    let mut b = [0u8; 90];
+    s.read_exact(&mut b).unwrap();
+    s.write_all(b"\x01\x05\x00\x01\x04#x#d").unwrap();
+}

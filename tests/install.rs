@@ -14,13 +14,13 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use common::run::run_bounded;
 use common::scratch::{read, text, Scratch};
-use nix::sys::signal::{kill, killpg, Signal};
+use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
@@ -48,32 +48,6 @@ fn can_run(test: &str) -> bool {
     }
     eprintln!("SKIPPED {test}: make is not installed");
     false
-}
-
-/// Runs `cmd` in its own process group and kills the group if it takes
-/// longer than `limit`.
-fn run_bounded(cmd: &mut Command, limit: Duration) -> Output {
-    let what = format!("{cmd:?}");
-    let child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
-    let pid = child.id();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let waiter = std::thread::spawn(move || {
-        let out = child.wait_with_output();
-        let _ = tx.send(());
-        out
-    });
-    if rx.recv_timeout(limit).is_err() {
-        let _ = killpg(Pid::from_raw(pid as i32), Signal::SIGKILL);
-        let _ = waiter.join();
-        panic!("{what} took more than {limit:?}");
-    }
-    waiter.join().unwrap().unwrap()
 }
 
 /// One install layout: the make variables, and the target directory the

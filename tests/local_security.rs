@@ -12,10 +12,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{kill, killpg, Signal};
+use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 use common::netns::{can_run, Netns};
+use common::run::run_bounded;
 use common::scratch::{read, text, Scratch};
 
 /// How long a refusal may take: it must never hang.
@@ -23,31 +24,6 @@ const BOUNDED: Duration = Duration::from_secs(20);
 
 fn wackamole_bin() -> &'static str {
     env!("CARGO_BIN_EXE_wackamole")
-}
-
-/// Runs `cmd` to its end, killed (and the test failed) after `limit`.
-fn run_bounded(cmd: &mut Command, limit: Duration) -> Output {
-    let what = format!("{cmd:?}");
-    let child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
-    let pid = child.id();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let waiter = std::thread::spawn(move || {
-        let out = child.wait_with_output();
-        let _ = tx.send(());
-        out
-    });
-    if rx.recv_timeout(limit).is_err() {
-        let _ = killpg(Pid::from_raw(pid as i32), Signal::SIGKILL);
-        let _ = waiter.join();
-        panic!("{what} took more than {limit:?}");
-    }
-    waiter.join().unwrap().unwrap()
 }
 
 /// Waits until `ok` holds, failing the test with `what` after `within`.

@@ -262,12 +262,7 @@ mod tests {
         let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
         let daemon = std::thread::spawn(move || {
             let (mut s, _) = listener.accept().unwrap();
-            let mut b = [0u8; 6];
-            s.read_exact(&mut b).unwrap();
-            s.write_all(b"\x05NULL ").unwrap();
-            let mut b = [0u8; 90];
-            s.read_exact(&mut b).unwrap();
-            s.write_all(b"\x01\x05\x00\x01\x04#x#d").unwrap();
+            crate::testutil::accept_spread_x(&mut s);
             let mut join = [0u8; 80];
             s.read_exact(&mut join).unwrap();
             let mut flood = Vec::new();

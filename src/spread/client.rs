@@ -676,13 +676,7 @@ mod tests {
         let listener = UnixListener::bind(&path).unwrap();
         let daemon = thread::spawn(move || {
             let (mut s, _) = listener.accept().unwrap();
-            // The connect request for "x": 5 + 1 bytes.
-            let mut b = [0u8; 6];
-            s.read_exact(&mut b).unwrap();
-            s.write_all(b"\x05NULL ").unwrap();
-            let mut b = [0u8; 90];
-            s.read_exact(&mut b).unwrap();
-            s.write_all(b"\x01\x05\x00\x01\x04#x#d").unwrap();
+            crate::testutil::accept_spread_x(&mut s);
         });
         let addr = SpreadAddr::Unix { path: path.clone() };
         let mut c = Client::connect(&addr, "x", true, Duration::from_secs(10)).unwrap();
@@ -707,12 +701,7 @@ mod tests {
         let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
         let daemon = thread::spawn(move || {
             let (mut s, _) = listener.accept().unwrap();
-            let mut b = [0u8; 6];
-            s.read_exact(&mut b).unwrap();
-            s.write_all(b"\x05NULL ").unwrap();
-            let mut b = [0u8; 90];
-            s.read_exact(&mut b).unwrap();
-            s.write_all(b"\x01\x05\x00\x01\x04#x#d").unwrap();
+            crate::testutil::accept_spread_x(&mut s);
             // Then reads nothing more, and keeps the connection.
             let _ = done_rx.recv_timeout(Duration::from_secs(30));
         });

@@ -4,5 +4,6 @@ pub mod cluster;
 pub mod hex;
 pub mod netns;
 pub mod rng;
+pub mod run;
 pub mod scratch;
 pub mod spread_sim;
