@@ -10,7 +10,7 @@ mod common;
 use std::net::Ipv4Addr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -764,30 +764,6 @@ fn wait_text(c: &Cluster, path: &Path, within: Duration, ok: impl Fn(&str) -> bo
     }
 }
 
-/// Starts host `i`'s daemon as `Cluster::start` does, with `env` added
-/// to the environment it inherits.
-fn start_with_env(c: &mut Cluster, i: usize, env: &[(&str, &Path)]) {
-    let h = &mut c.hosts[i];
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&h.log)
-        .unwrap();
-    let child = Command::new("ip")
-        .args(["netns", "exec", &h.ns.name])
-        .arg(common::cluster::wackamole_bin())
-        .arg("-d")
-        .arg("-c")
-        .arg(&h.conf)
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(log))
-        .spawn()
-        .expect("start wackamole");
-    h.daemon = Some(child);
-}
-
 /// A reload redefines a VIF (same first address, another second one):
 /// the daemon releases it (`on down`, slow here) and acquires it again
 /// (`on up`, fast) in one go. The up must not start before the down
@@ -924,11 +900,10 @@ fn hooks_see_nothing_of_the_daemon_s_environment() {
     );
     let notify = c.dir.join("notify");
     let _rx = std::os::unix::net::UnixDatagram::bind(&notify).unwrap();
-    start_with_env(
-        &mut c,
+    c.start_with_env(
         0,
         &[
-            ("NOTIFY_SOCKET", &notify),
+            ("NOTIFY_SOCKET", notify.as_path()),
             ("WKM_TEST_MARKER", Path::new("from-the-daemon")),
             ("PERL5LIB", Path::new("/tmp/anyone")),
         ],

@@ -137,6 +137,12 @@ impl Cluster {
     }
 
     pub fn start(&mut self, i: usize) {
+        self.start_with_env(i, &[]);
+    }
+
+    /// Starts host `i`'s daemon with `env` added to the environment it
+    /// inherits.
+    pub fn start_with_env(&mut self, i: usize, env: &[(&str, &Path)]) {
         let h = &mut self.hosts[i];
         let log = fs::OpenOptions::new()
             .create(true)
@@ -151,6 +157,7 @@ impl Cluster {
             .arg(&h.conf)
             .arg("-p")
             .arg(&h.pidfile)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::from(log))
