@@ -102,6 +102,7 @@ fn env_u64(name: &str) -> Option<u64> {
 }
 
 struct Soak {
+    seed: u64,
     // Declared before the cluster: its threads leave the namespaces
     // before they are removed.
     sampler: AddrSampler,
@@ -135,10 +136,13 @@ impl Soak {
         };
         c.start_all();
         let now = Instant::now();
-        // Long enough for the first arp-cache round (30 s) and the first
-        // faults of each kind; a third of a short soak.
+        // A third of the soak, at most a minute: past the first
+        // arp-cache round (Arp-Cache = 30s) and the first faults of each
+        // kind in a long soak, and in a short one still leaving two
+        // thirds of it to compare the daemons that live through.
         let warmup = (secs as f64 / 3.0).min(60.0);
         Soak {
+            seed,
             sampler,
             c,
             world: World::default(),
@@ -345,6 +349,14 @@ impl Soak {
     /// A daemon that exited on its own is a violation; the world then
     /// has it down (the schedule starts it again later).
     fn check_alive(&mut self, t: f64) {
+        // Without spread-sim nothing can settle: no point going on.
+        if let Ok(Some(st)) = self.c.sim.try_wait() {
+            panic!(
+                "spread-sim died ({st}) at {t:.1}s; seed {}\n{}",
+                self.seed,
+                self.c.logs()
+            );
+        }
         for i in 0..HOSTS {
             if let Some(st) = self.c.exited(i) {
                 let tail = tail(&self.c.log(i), 15);
