@@ -33,7 +33,7 @@ KEEP_DIRS    = / /etc /etc/init.d /usr /usr/local /opt /var $(PREFIX) \
                $(PREFIX)/share $(PREFIX)/share/man $(SBINDIR) $(SYSCONFDIR) \
                $(MANDIR)
 
-.PHONY: all build install uninstall test check-config demo bench lint-man fuzz-smoke clean
+.PHONY: all build install uninstall test soak check-config demo bench lint-man fuzz-smoke clean
 
 all: build
 
@@ -103,6 +103,16 @@ test:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets --locked -- -D warnings
 	$(CARGO) test --locked
+
+# The chaos soak (tests/soak.rs, as root; README, Quick start): five
+# namespaced hosts under a seeded random schedule of kills, cut links,
+# splits, Spread crashes, wackatrl -f/-s and reloads for SOAK_S
+# seconds, checked every 100 ms. Each run prints its seed; SOAK_SEED=N
+# replays that schedule. `make test` runs it for 60 s.
+SOAK_S    ?= 600
+SOAK_SEED ?=
+soak:
+	SOAK_S=$(SOAK_S) SOAK_SEED=$(SOAK_SEED) $(CARGO) test --locked --test soak -- --nocapture
 
 # The main job until the multi-host demo exists: check the sample config
 # and print what it means.

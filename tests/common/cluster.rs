@@ -333,6 +333,66 @@ impl Cluster {
         self.hosts[i].ns.ip(&["link", "set", "e0", "down"]);
     }
 
+    /// Cuts host `i`'s cable: the bridge's port to it goes down, so the
+    /// host's `e0` stays up (as configured) but loses its carrier. It
+    /// does not touch Spread: spread-sim's components are set apart
+    /// ([`Cluster::spread_components`]).
+    pub fn cut_link(&self, i: usize) {
+        self.sw.ip(&["link", "set", &format!("p{}", i + 1), "down"]);
+    }
+
+    /// Plugs host `i`'s cable back in (see [`Cluster::cut_link`]).
+    pub fn heal_link(&self, i: usize) {
+        self.sw.ip(&["link", "set", &format!("p{}", i + 1), "up"]);
+    }
+
+    /// The pid of host `i`'s daemon while the test holds it (`ip netns
+    /// exec` execs the daemon: its pid is the child's).
+    pub fn pid(&self, i: usize) -> Option<u32> {
+        self.hosts[i].daemon.as_ref().map(Child::id)
+    }
+
+    /// Whether host `i`'s daemon has exited without the test stopping
+    /// it: its exit status, the daemon reaped and forgotten. `None`
+    /// while it runs or when none was started.
+    pub fn exited(&mut self, i: usize) -> Option<std::process::ExitStatus> {
+        let st = self.hosts[i].daemon.as_mut()?.try_wait().unwrap()?;
+        self.hosts[i].daemon = None;
+        Some(st)
+    }
+
+    /// Host `i`'s simulated Spread daemon (`d{i+1}`) crashes: its
+    /// clients' connections drop.
+    pub fn crash_spread(&self, i: usize) {
+        self.sim_ctl(&format!("crash d{}", i + 1));
+    }
+
+    /// Host `i`'s simulated Spread daemon comes back, with no clients
+    /// (spread-sim places it; [`Cluster::spread_components`] moves it).
+    pub fn restart_spread(&self, i: usize) {
+        self.sim_ctl(&format!("restart d{}", i + 1));
+    }
+
+    /// Splits the live simulated Spread daemons into `components` (host
+    /// indexes; every live one in exactly one); a single component is a
+    /// heal. A component whose daemons stay the same keeps its view.
+    pub fn spread_components(&self, components: &[Vec<usize>]) {
+        if components.len() <= 1 {
+            self.sim_ctl("heal");
+            return;
+        }
+        let names: Vec<String> = components
+            .iter()
+            .map(|c| {
+                c.iter()
+                    .map(|i| format!("d{}", i + 1))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect();
+        self.sim_ctl(&format!("partition {}", names.join(" | ")));
+    }
+
     /// Models host `i` dying: its daemon SIGKILLed (the VIPs it held stay
     /// configured in its namespace, as on a hung host), its link down,
     /// and its Spread daemon crashed (spread-sim only sees the client's
@@ -340,7 +400,7 @@ impl Cluster {
     pub fn crash_host(&mut self, i: usize) {
         self.kill(i);
         self.link_down(i);
-        self.sim_ctl(&format!("crash d{}", i + 1));
+        self.crash_spread(i);
     }
 
     /// Waits until every VIP of `vips` is up on exactly one host of

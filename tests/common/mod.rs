@@ -3,6 +3,7 @@
 pub mod cluster;
 pub mod hex;
 pub mod netns;
+pub mod procstat;
 pub mod rng;
 pub mod run;
 pub mod scratch;

@@ -5,8 +5,11 @@
 #![allow(dead_code)]
 
 use std::fs::File;
+use std::net::Ipv4Addr;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::thread::JoinHandle;
 
 /// Whether this process may create namespaces (root). Tests that need
 /// them print why they skip when it may not.
@@ -123,4 +126,60 @@ pub fn veth(a_ns: &Netns, a: &str, b_ns: &Netns, b: &str) {
     ]);
     a_ns.ip(&["link", "set", a, "up"]);
     b_ns.ip(&["link", "set", b, "up"]);
+}
+
+/// The IPv4 addresses of several namespaces, sampled together: a thread
+/// per namespace, which enters it once and answers each
+/// [`AddrSampler::sample`] with `getifaddrs` (a netlink socket of that
+/// namespace). Cheaper and closer in time than an `ip` per namespace
+/// per sample, for tests that sample often.
+pub struct AddrSampler {
+    workers: Vec<(Sender<()>, Receiver<Vec<Ipv4Addr>>)>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl AddrSampler {
+    pub fn new(namespaces: &[&Netns]) -> AddrSampler {
+        let mut workers = Vec::new();
+        let mut threads = Vec::new();
+        for ns in namespaces {
+            let (ask, asked) = channel::<()>();
+            let (tell, told) = channel();
+            threads.push(ns.spawn(move || {
+                while asked.recv().is_ok() {
+                    let addrs = wackamole::net::ifaddr::list_v4()
+                        .expect("getifaddrs")
+                        .into_iter()
+                        .map(|(_, a)| a)
+                        .collect();
+                    if tell.send(addrs).is_err() {
+                        return;
+                    }
+                }
+            }));
+            workers.push((ask, told));
+        }
+        AddrSampler { workers, threads }
+    }
+
+    /// Every IPv4 address up in each namespace now, in the order given.
+    pub fn sample(&self) -> Vec<Vec<Ipv4Addr>> {
+        for (ask, _) in &self.workers {
+            ask.send(()).expect("a sampler thread is gone");
+        }
+        self.workers
+            .iter()
+            .map(|(_, told)| told.recv().expect("a sampler thread is gone"))
+            .collect()
+    }
+}
+
+impl Drop for AddrSampler {
+    fn drop(&mut self) {
+        // Closing the channels ends the threads.
+        self.workers.clear();
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
 }
