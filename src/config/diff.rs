@@ -150,7 +150,7 @@ impl Diff {
                 .iter()
                 .map(|e| (e.target.clone(), e.throttle, e.ping))
                 .collect();
-            list
+            (list, c.notify_none())
         };
         if notify(old) != notify(new) {
             s.push(Setting::Notify);
@@ -375,6 +375,14 @@ mod tests {
             c.diff(&new.config)
         };
         assert_eq!(seven(conf(base)).summary(), ["Mature 5s -> 7s"]);
+    }
+
+    #[test]
+    fn notify_none_alone_changes_notify() {
+        // It decides whether a VIP no entry reaches is announced at all.
+        let base = "VirtualInterfaces { eth0:10.0.0.1/24 }";
+        let d = conf(base).diff(&conf(&format!("{base}\nNotify None")));
+        assert_eq!(d.settings, [Setting::Notify]);
     }
 
     #[test]

@@ -328,6 +328,7 @@ pub struct Config {
     /// Each VIF's place in `vifs`, by identity (unique: checked).
     vif_index: HashMap<VifId, usize>,
     notify: Vec<NotifyEntry>,
+    notify_none: bool,
     node_address: Option<Ipv4Addr>,
     gather_timeout: Duration,
     shared_secret_file: Option<PathBuf>,
@@ -478,6 +479,12 @@ impl Config {
     }
     pub fn notify(&self) -> &[NotifyEntry] {
         &self.notify
+    }
+    /// `Notify None` was written: an address that no Notify entry
+    /// reaches is not announced at all after a takeover (IPv6 included),
+    /// as in C; without it, such an address is told to the whole segment.
+    pub fn notify_none(&self) -> bool {
+        self.notify_none
     }
     /// This node's identity as `NodeAddress` sets it (checked: not
     /// loopback, 0.0.0.0, multicast or broadcast); `None` when not set,

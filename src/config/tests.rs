@@ -543,6 +543,26 @@ fn prefer_errors() {
 fn notify_forms() {
     let c = ok_with("Notify None\n").config;
     assert!(c.notify().is_empty());
+    assert!(c.notify_none());
+    assert!(
+        c.summary()
+            .contains("Notify               (no entries): each VIP is not announced (Notify None)"),
+        "{}",
+        c.summary()
+    );
+    // No Notify at all is not the same: the VIPs are told to the segment.
+    assert!(!ok(MIN).config.notify_none());
+    // None beside entries: the entries are kept, and None still says
+    // that a VIP they do not reach stays silent.
+    let c = ok_with("Notify None\nNotify { eth0:10.0.0.1/32 }\n").config;
+    assert_eq!(c.notify().len(), 1);
+    assert!(c.notify_none());
+    assert!(
+        c.summary()
+            .contains("Notify               1 entries; a VIP none reaches is not announced"),
+        "{}",
+        c.summary()
+    );
     let c = ok_with("Notify arp-cache\n").config;
     assert_eq!(c.notify()[0].target, NotifyTarget::ArpCache);
     assert!(!c.notify()[0].ping);
@@ -1119,7 +1139,12 @@ fn prefer_and_notify_beyond_c_limits_warn() {
 fn summary_without_optional_parts() {
     let s = ok(MIN).config.summary();
     assert!(s.contains("Prefer               (not set)"), "{s}");
-    assert!(s.contains("Notify               (none)"), "{s}");
+    assert!(
+        s.contains(
+            "Notify               (no entries): each VIP is told to the whole segment (gratuitous ARP)"
+        ),
+        "{s}"
+    );
     assert!(
         s.contains("Control              /var/run/wackamole.sock (default)"),
         "{s}"

@@ -328,6 +328,7 @@ pub(super) fn finish(
             .collect(),
         vifs: d.vifs,
         notify: d.notify,
+        notify_none: d.notify_none,
         node_address: d.node_address.map(|(a, _)| a),
         gather_timeout: d
             .gather_timeout

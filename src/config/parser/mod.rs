@@ -42,6 +42,8 @@ pub(super) struct Draft {
     /// A VirtualInterfaces block was written (even an empty one).
     pub saw_vifs: bool,
     pub notify: Vec<NotifyEntry>,
+    /// `Notify None` was written.
+    pub notify_none: bool,
     pub node_address: At<Ipv4Addr>,
     pub gather_timeout: At<Duration>,
     /// Resolved against the config's directory.
