@@ -102,7 +102,7 @@ fn neighbor_advertisements_byte_for_byte() {
             .is_some_and(|n| n.target == "2001:db8:78::100".parse::<Ipv6Addr>().unwrap())
     });
     ready.recv().unwrap();
-    a.run(move || Announcer::new().unwrap().announce6("a0", vip).unwrap());
+    a.run(move || Announcer::new().unwrap().announce6("a0", vip, 2).unwrap());
     let got = cap.join().unwrap();
     let na = frame::neighbor_advert(a_mac, vip);
     assert_eq!(got, vec![na.clone(), na]);

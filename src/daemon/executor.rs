@@ -26,7 +26,7 @@ use crate::hooks::{self, HookVif, Hooks};
 use crate::net::announce::Announcer;
 use crate::net::arpcache::{self, SharedCache};
 use crate::net::ifaddr::{self, Acquired, Interfaces, Interfaces6, Released};
-use crate::net::notify::{self, Announce, Scheduler};
+use crate::net::notify::{self, Announce, Scheduler, Tell};
 
 /// Rounds of neighbour notification are a second apart.
 const NOTIFY_TICK: Duration = Duration::from_secs(1);
@@ -34,6 +34,9 @@ const NOTIFY_TICK: Duration = Duration::from_secs(1);
 /// neighbours' 1 s ARP `locktime`, so the repeat lands if the first was
 /// ignored.
 const REANNOUNCE_GAP: u32 = 2;
+/// Copies of each frame that tells the whole segment of a takeover, as
+/// C sends two ARP replies per destination: one may be lost.
+const TAKEOVER_COPIES: usize = 2;
 /// How often held addresses are checked and put back if missing (an
 /// acquire that failed, an `ip addr flush` by hand).
 pub const CHECK_HELD: Duration = Duration::from_secs(5);
@@ -223,17 +226,21 @@ impl Executor {
         self.announce(id, &v, env);
     }
 
-    /// Tells the neighbours that the VIF is here: its IPv4 addresses at
-    /// once and in later rounds a second apart, its IPv6 addresses with
-    /// one unsolicited NA each; never an address that failed to come up
-    /// (every send would fail).
+    /// Tells the neighbours that the VIF is here: the first round at
+    /// once, later rounds (and the repeat) a second apart; each IPv4
+    /// address to its Notify destinations, or to the whole segment if
+    /// none reaches it, each IPv6 address to all nodes (nothing but the
+    /// Notify destinations under `Notify None`); never an address that
+    /// failed to come up (every send would fail).
     fn announce(&mut self, id: VifId, v: &config::Vif, env: &mut Env<'_>) {
         let plan = self.scheduler.start(
             id,
-            v.v4()
-                .filter(|a| !self.missing.contains_key(&IpAddr::V4(a.addr))),
+            v.addrs
+                .iter()
+                .filter(|a| !self.missing.contains_key(&a.ip())),
             env.cfg.notify(),
             &self.cache.snapshot(),
+            !env.cfg.notify_none(),
         );
         if plan.capped {
             warn!(
@@ -245,14 +252,6 @@ impl Executor {
         }
         let first = self.scheduler.first_round(id);
         self.send_announcements(first);
-        for a in v.v6() {
-            if self.missing.contains_key(&IpAddr::V6(a.addr)) {
-                continue;
-            }
-            if let Err(e) = self.announcer.announce6(&a.ifname, a.addr) {
-                warn!("announcing {a}: {e}");
-            }
-        }
         if !self.scheduler.is_idle() && !env.timers.is_set(Key::NotifyTick) {
             env.timers
                 .set_in(Key::NotifyTick, Instant::now(), NOTIFY_TICK);
@@ -261,11 +260,28 @@ impl Executor {
 
     fn send_announcements(&mut self, sends: Vec<Announce<VifId>>) {
         for s in sends {
-            if let Err(e) = self
-                .announcer
-                .announce(&s.ifname, s.vip, s.dest, s.dest_mac, s.ping)
-            {
-                warn!("announcing {} to {}: {e}", s.vip, s.dest);
+            let a = &mut self.announcer;
+            let (result, what) = match s.tell {
+                Tell::Dest {
+                    vip,
+                    dest,
+                    dest_mac,
+                    ping,
+                } => (
+                    a.announce(&s.ifname, vip, dest, dest_mac, ping),
+                    format!("{vip} to {dest}"),
+                ),
+                Tell::Segment(vip) => (
+                    a.gratuitous(&s.ifname, vip, TAKEOVER_COPIES),
+                    format!("{vip} on {}", s.ifname),
+                ),
+                Tell::AllNodes(vip) => (
+                    a.announce6(&s.ifname, vip, TAKEOVER_COPIES),
+                    format!("{vip} on {}", s.ifname),
+                ),
+            };
+            if let Err(e) = result {
+                warn!("announcing {what}: {e}");
                 self.announcer.forget(&s.ifname);
             }
         }
