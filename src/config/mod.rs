@@ -336,6 +336,7 @@ pub struct Config {
     spread_user: Option<String>,
     perl_path: PathBuf,
     hook_limit: u32,
+    arp_refresh: Option<Duration>,
     origin: Origin,
 }
 
@@ -416,6 +417,11 @@ impl Config {
     /// At most this many hook processes at once (`HookLimit`, ≥ 1).
     pub fn hook_limit(&self) -> usize {
         self.hook_limit as usize
+    }
+    /// How often every held VIP is announced again, spread over the
+    /// interval (`ArpRefresh`; not in C); `None`, the default, for off.
+    pub fn arp_refresh(&self) -> Option<Duration> {
+        self.arp_refresh
     }
     /// Where the file was found: a reload reads it under the same rules.
     pub fn origin(&self) -> Origin {

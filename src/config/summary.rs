@@ -106,6 +106,15 @@ pub(super) fn render(c: &Config, identity: Option<&str>) -> String {
         }
     }
     let _ = writeln!(w, "  Arp-Cache            {}", duration(c.arp_cache()));
+    let _ = match c.arp_refresh() {
+        Some(t) => writeln!(
+            w,
+            "  ArpRefresh           {}: each held VIP announced again once per {}, spread over it",
+            duration(t),
+            duration(t)
+        ),
+        None => writeln!(w, "  ArpRefresh           off"),
+    };
     let _ = writeln!(w, "  LogFacility          {}", c.log_facility().name());
 
     let prefer: Vec<String> = c

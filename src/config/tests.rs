@@ -1273,6 +1273,46 @@ fn gather_timeout() {
     assert!(ok(MIN).config.summary().contains("GatherTimeout        1s"));
 }
 
+// ---- ArpRefresh -----------------------------------------------------
+
+#[test]
+fn arp_refresh() {
+    let c = ok(MIN).config;
+    assert_eq!(c.arp_refresh(), None, "off by default");
+    assert!(
+        c.summary().contains("ArpRefresh           off"),
+        "{}",
+        c.summary()
+    );
+    let l = ok_with("ArpRefresh = 2s\n");
+    assert_eq!(l.config.arp_refresh(), Some(Duration::from_secs(2)));
+    assert!(l.warnings.is_empty(), "{:?}", warnings(&l));
+    assert!(
+        l.config
+            .summary()
+            .contains("ArpRefresh           2s: each held VIP announced again once per 2s"),
+        "{}",
+        l.config.summary()
+    );
+    // 0s: off; case-insensitive; '=' glued to the value.
+    assert_eq!(ok_with("arprefresh =0s\n").config.arp_refresh(), None);
+    // Not one of C's directives: its 'h' is hours, with no warning about
+    // how C reads it (C rejects the directive whole).
+    let l = ok_with("ArpRefresh = 1h\n");
+    assert_eq!(l.config.arp_refresh(), Some(Duration::from_secs(3600)));
+    assert!(l.warnings.is_empty(), "{:?}", warnings(&l));
+    let e = error_with("ArpRefresh = 2\n");
+    assert!(e.contains("a unit is required"), "{e}");
+    let e = error_with("ArpRefresh = often\n");
+    assert!(
+        e.contains("a time such as 30s, 5m or 1h for ArpRefresh"),
+        "{e}"
+    );
+    // Misspelt, it is suggested.
+    let e = error_with("ArpRefrsh = 2s\n");
+    assert!(e.contains("ArpRefresh"), "{e}");
+}
+
 // ---- NodeAddress ----------------------------------------------------
 
 #[test]
