@@ -50,6 +50,9 @@ fn max_per_second(sends: &[(Instant, u32)]) -> usize {
         .unwrap_or(0)
 }
 
+/// How late the timer fires after the `k`th send was due.
+type Late = Box<dyn FnMut(usize) -> Duration>;
+
 fn bound(n: usize, interval: Duration) -> f64 {
     n as f64 / interval.as_secs_f64() + 1.0
 }
@@ -76,7 +79,7 @@ fn no_second_carries_more_than_vips_per_interval_plus_one() {
             // of five seconds now and then.
             let mut rng = Rng(u64::from(n) * 7919 + secs);
             let spacing = (interval / n).as_nanos() as u64;
-            let patterns: [(&str, Box<dyn FnMut(usize) -> Duration>); 4] = [
+            let patterns: [(&str, Late); 4] = [
                 ("on time", Box::new(|_| Duration::ZERO)),
                 ("jitter", Box::new(|_| Duration::from_micros(999))),
                 (
