@@ -1,5 +1,6 @@
 use super::*;
 use crate::config::{IfAddr, Pos};
+use crate::testutil::vip6;
 
 fn ip(s: &str) -> Ipv4Addr {
     s.parse().unwrap()
@@ -621,14 +622,6 @@ fn a_plain_scheduler_never_repeats() {
     assert!(s.is_idle());
 }
 
-fn v6(ifname: &str, addr: &str) -> VipAddr {
-    VipAddr::V6(crate::config::If6Addr {
-        ifname: ifname.into(),
-        addr: addr.parse().unwrap(),
-        prefix: 64,
-    })
-}
-
 fn v4(a: &IfAddr) -> VipAddr {
     VipAddr::V4(a.clone())
 }
@@ -708,13 +701,13 @@ fn notify_none_keeps_c_s_silence_for_unreached_and_ipv6_addresses() {
     let mut s = Scheduler::repeating(2);
     let vip = ifa("eth0", "10.9.9.9", 32, 24);
     let reached = ifa("eth0", "192.168.1.10", 32, 24);
-    let addrs = [v4(&vip), v6("eth0", "2001:db8::10")];
+    let addrs = [v4(&vip), vip6("eth0", "2001:db8::10", 64)];
     assert_eq!(s.start(0, &addrs, &[], &[], false), Plan::default());
     assert!(s.is_idle());
     assert!(s.first_round(0).is_empty());
     // Entries still tell their destinations.
     let entries = [block("eth0", "192.168.1.1", 32, 0)];
-    let addrs = [v4(&reached), v4(&vip), v6("eth0", "2001:db8::10")];
+    let addrs = [v4(&reached), v4(&vip), vip6("eth0", "2001:db8::10", 64)];
     s.start(0, &addrs, &entries, &[], false);
     assert_eq!(
         dests_or_segment(&s.first_round(0)),
@@ -728,8 +721,8 @@ fn ipv6_addresses_are_told_to_all_nodes_and_repeated_like_ipv4() {
     let master = ifa("eth0", "192.168.1.10", 32, 24);
     let addrs = [
         v4(&master),
-        v6("eth1", "2001:db8::10"),
-        v6("eth0", "2001:db8::11"),
+        vip6("eth1", "2001:db8::10", 64),
+        vip6("eth0", "2001:db8::11", 64),
     ];
     let entries = [block("eth0", "192.168.1.1", 32, 0)];
     let plan = s.start(4, &addrs, &entries, &[], true);
@@ -755,7 +748,7 @@ fn ipv6_addresses_are_told_to_all_nodes_and_repeated_like_ipv4() {
 
     // An IPv6-only VIF: its NA is repeated too (it used to be sent once,
     // beside the schedule).
-    s.start(5, &[v6("eth0", "2001:db8::12")], &[], &[], true);
+    s.start(5, &[vip6("eth0", "2001:db8::12", 64)], &[], &[], true);
     assert_eq!(
         dests_or_segment(&s.first_round(5)),
         ["all-nodes 2001:db8::12"]
