@@ -85,10 +85,7 @@ fn vif_name(v: &config::Vif) -> String {
 
 impl Executor {
     pub fn new(cfg: &Config, me: Ipv4Addr) -> Result<Executor, StartError> {
-        if let Some(t) = cfg.arp_refresh() {
-            info!("ArpRefresh: every held VIP is announced again every {t:?}, spread over the interval");
-        }
-        Ok(Executor {
+        let exec = Executor {
             me,
             ifs: Interfaces::open().map_err(StartError::Interfaces)?,
             ifs6: Interfaces6::open().map_err(StartError::Interfaces)?,
@@ -103,7 +100,11 @@ impl Executor {
             check_due: false,
             refresh: cfg.arp_refresh().map(Refresh::new),
             refresh_error: None,
-        })
+        };
+        if let Some(t) = cfg.arp_refresh() {
+            info!("ArpRefresh: every held VIP is announced again every {t:?}, spread over the interval");
+        }
+        Ok(exec)
     }
 
     pub fn set_me(&mut self, me: Ipv4Addr) {

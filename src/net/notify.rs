@@ -260,6 +260,8 @@ impl<K: Ord + Copy> Scheduler<K> {
         let mut uses_cache = false;
         for (vi, v) in vips.iter().enumerate() {
             let reached = cursors.len();
+            // Notify entries are IPv4 destinations: none reaches an IPv6
+            // address.
             for e in entries.iter().filter(|_| v.addr.is_ipv4()) {
                 let per_round = match e.throttle {
                     0 => IMPLICIT_THROTTLE,
@@ -461,6 +463,7 @@ impl Schedule {
                     tell,
                 });
             };
+            // Only an IPv4 address has destination cursors.
             let mut send = |dest: Ipv4Addr, dest_mac: Option<[u8; 6]>| {
                 if let IpAddr::V4(vip) = v.addr {
                     push(Tell::Dest {
