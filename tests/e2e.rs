@@ -672,6 +672,166 @@ fn a_reload_that_redefines_an_ipv6_vif_announces_it_again() {
     }
 }
 
+/// A client namespace on the cluster's bridge, with `addr` (CIDR) on
+/// its `e0` if given (IPv6 link-local only otherwise).
+fn client_on(c: &Cluster, tag: &str, addr: Option<&str>) -> common::netns::Netns {
+    let client = common::netns::Netns::new(tag);
+    common::netns::veth(&client, "e0", &c.sw, "pc");
+    c.sw.ip(&["link", "set", "pc", "master", "br0"]);
+    if let Some(a) = addr {
+        client.ip(&["addr", "add", a, "dev", "e0"]);
+    }
+    client
+}
+
+/// Points `ns`'s neighbour entry for `ip` at `mac` (STALE: kept without
+/// traffic, replaced by any announcement that reaches it).
+fn plant_neigh(ns: &common::netns::Netns, ip: impl ToString, mac: &str) {
+    let ip = ip.to_string();
+    let family = if ip.contains(':') { "-6" } else { "-4" };
+    ns.ip(&[
+        family, "neigh", "replace", &ip, "lladdr", mac, "dev", "e0", "nud", "stale",
+    ]);
+    assert_eq!(neigh_mac(ns, "e0", &ip).as_deref(), Some(mac));
+}
+
+/// Waits until `ns`'s entry for `ip` is `mac`; panics saying `what`.
+fn wait_neigh(c: &Cluster, ns: &common::netns::Netns, ip: impl ToString, mac: &str, what: &str) {
+    let ip = ip.to_string();
+    let deadline = Instant::now() + Duration::from_secs(6);
+    loop {
+        let got = neigh_mac(ns, "e0", &ip);
+        if got.as_deref() == Some(mac) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: {ip} is still {got:?}, not {mac}\n{}",
+            c.logs()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A VIP outside the network of every Notify entry (C sent no frame at
+/// all for it, and neighbours kept the dead owner's MAC until their
+/// entries expired): after the takeover, a neighbour that still points
+/// at the old owner hears the new one.
+#[test]
+fn a_vip_outside_every_notify_network_is_heard_after_a_takeover() {
+    if !can_run() {
+        return;
+    }
+    // The VIPs are in 10.80.0.0/24; the entry is in another network.
+    let mut c = Cluster::new("garp", 2, 1, "Notify { e0:10.99.0.1/32 }");
+    let client = client_on(&c, "garpc", Some("10.80.0.200/24"));
+    c.start_all();
+    let vip = c.vips[0];
+    c.wait_settled(&[vip], &[0, 1], SETTLE);
+    let old = c.holders(&[vip])[0][0];
+    let new = 1 - old;
+    plant_neigh(&client, vip, &mac_string(c.hosts[old].ns.mac("e0")));
+    c.crash_host(old);
+    c.wait_settled_among(&[vip], &[new], SETTLE);
+    let mac = mac_string(c.hosts[new].ns.mac("e0"));
+    wait_neigh(&c, &client, vip, &mac, "no announcement after the takeover");
+}
+
+/// An IPv6 VIP's unsolicited NA is repeated two to three seconds after
+/// the acquire, as the IPv4 announcement is: the client's entry is
+/// pointed elsewhere again after the first NA corrected it, and only
+/// the repeat can correct it once more.
+#[test]
+fn an_ipv6_vip_s_advertisement_is_repeated() {
+    if !can_run() {
+        return;
+    }
+    let v6 = "fd00:84::101";
+    let mut c = Cluster::new("na6", 1, 1, "");
+    let vip = c.vips[0];
+    c.write_conf_with(
+        0,
+        &Conf {
+            vifs: vec![format!("{{ e0:{vip}/32 e0:[{v6}]/64 }}")],
+            ..Default::default()
+        },
+    );
+    let client = client_on(&c, "na6c", None);
+    let wrong = "02:00:00:00:00:99";
+    plant_neigh(&client, v6, wrong);
+    let mac = mac_string(c.hosts[0].ns.mac("e0"));
+    c.start(0);
+    c.wait_settled(&[vip], &[0], SETTLE);
+    wait_neigh(&c, &client, v6, &mac, "the acquire's NA");
+    plant_neigh(&client, v6, wrong);
+    wait_neigh(&c, &client, v6, &mac, "no repeated NA");
+}
+
+/// Captures the ARP frames on `dev` in `ns` for `window`.
+fn capture_arp(ns: &common::netns::Netns, dev: &'static str, window: Duration) -> Vec<Vec<u8>> {
+    use wackamole::net::frame;
+    use wackamole::sys::net::{self as sys, PacketSocket};
+    ns.run(move || {
+        let sock =
+            PacketSocket::capture(sys::ifindex(dev).unwrap(), Duration::from_millis(100)).unwrap();
+        let deadline = Instant::now() + window;
+        let mut got = Vec::new();
+        while Instant::now() < deadline {
+            if let Some(f) = sock.recv().unwrap() {
+                if frame::parse_arp(&f).is_some() {
+                    got.push(f);
+                }
+            }
+        }
+        got
+    })
+}
+
+/// The "done when": with `ArpRefresh = 2s`, a client on the
+/// segment hears every VIP at least twice in 7 s, long after the
+/// takeovers (whose own announcements are over), each from its holder.
+#[test]
+fn with_arp_refresh_2s_a_client_hears_every_vip_twice_in_7s() {
+    if !can_run() {
+        return;
+    }
+    use wackamole::net::frame;
+    let mut c = Cluster::new("refr", 3, 6, "ArpRefresh = 2s");
+    let client = client_on(&c, "refrc", Some("10.80.0.200/24"));
+    c.start_all();
+    let vips = c.vips.clone();
+    // Steady for 4 s: past the acquisitions' repeats (2 to 3 s after).
+    wait_steady(&c, &vips, &[0, 1, 2], Duration::from_secs(4));
+    let holders = c.holders(&vips);
+    let frames = capture_arp(&client, "e0", Duration::from_secs(7));
+    assert_eq!(c.holders(&vips), holders, "a VIP moved meanwhile");
+    let counts: Vec<usize> = vips
+        .iter()
+        .zip(&holders)
+        .map(|(&vip, h)| {
+            let mac = c.hosts[h[0]].ns.mac("e0");
+            frames
+                .iter()
+                .filter(|f| f[..] == frame::gratuitous_arp_reply(mac, vip)[..])
+                .count()
+        })
+        .collect();
+    assert!(
+        counts.iter().all(|&n| n >= 2),
+        "gratuitous replies heard per VIP in 7 s: {counts:?}\n{}",
+        c.logs()
+    );
+    for i in 0..3 {
+        assert!(
+            c.log(i)
+                .contains("ArpRefresh: every held VIP is announced again every 2s"),
+            "h{}: {}",
+            i + 1,
+            c.log(i)
+        );
+    }
+}
+
 /// A Spread client that joins the group and never says a word (an idle
 /// `spuser`, a hung daemon) must not stop failover: the state exchange
 /// closes `GatherTimeout` after it, without the silent member, and a

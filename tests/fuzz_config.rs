@@ -57,6 +57,7 @@ const VOCAB: &[&str] = &[
     "127.0.1.1",
     "LogFacility",
     "SpreadRetryInterval",
+    "ArpRefresh",
     "eth0:10.0.0.1/32",
     "10.0.0.0/24n16",
     "eth0:1.2.3.4/0",

@@ -102,7 +102,7 @@ fn neighbor_advertisements_byte_for_byte() {
             .is_some_and(|n| n.target == "2001:db8:78::100".parse::<Ipv6Addr>().unwrap())
     });
     ready.recv().unwrap();
-    a.run(move || Announcer::new().unwrap().announce6("a0", vip).unwrap());
+    a.run(move || Announcer::new().unwrap().announce6("a0", vip, 2).unwrap());
     let got = cap.join().unwrap();
     let na = frame::neighbor_advert(a_mac, vip);
     assert_eq!(got, vec![na.clone(), na]);
@@ -216,4 +216,82 @@ fn a_client_with_a_stale_neighbour_entry_reaches_the_new_owner() {
     let neigh = c.ip(&["neigh", "show", "10.79.0.100"]);
     assert!(neigh.contains(&mac_string(h2.mac("e0"))), "{neigh}");
     eprintln!("announcement to connection on the new owner: {took:?}");
+}
+
+/// The frames a VIP that no Notify destination reaches is announced
+/// with (and ArpRefresh sends): gratuitous ARP replies, byte for byte.
+#[test]
+fn gratuitous_replies_byte_for_byte() {
+    if !can_run() {
+        return;
+    }
+    let a = Netns::new("ga");
+    let l = Netns::new("gl");
+    veth(&a, "a0", &l, "l0");
+    let a_mac = a.mac("a0");
+    let vip = Ipv4Addr::new(10, 77, 0, 100);
+    let (ready, cap) = capture(&l, "l0", 2, |f| {
+        frame::parse_arp(f).is_some_and(|p| p.sender_ip == Ipv4Addr::new(10, 77, 0, 100))
+    });
+    ready.recv().unwrap();
+    a.run(move || Announcer::new().unwrap().gratuitous("a0", vip, 2).unwrap());
+    let got = cap.join().unwrap();
+    let g = frame::gratuitous_arp_reply(a_mac, vip).to_vec();
+    assert_eq!(got, vec![g.clone(), g]);
+}
+
+/// Why the gratuitous form: a neighbour whose entry for the VIP changed
+/// less than `locktime` (1 s) ago ignores an ordinary ARP reply from the
+/// new owner (the Notify form), but takes a gratuitous one at once.
+#[test]
+fn a_gratuitous_reply_corrects_a_neighbour_within_locktime() {
+    if !can_run() {
+        return;
+    }
+    let a = Netns::new("gk");
+    let l = Netns::new("gn");
+    veth(&a, "a0", &l, "l0");
+    l.ip(&["addr", "add", "10.76.0.2/24", "dev", "l0"]);
+    let a_mac = a.mac("a0");
+    let vip = Ipv4Addr::new(10, 76, 0, 100);
+    let wrong = "02:00:00:00:00:99";
+    let plant = || {
+        l.ip(&[
+            "neigh",
+            "replace",
+            "10.76.0.100",
+            "lladdr",
+            wrong,
+            "dev",
+            "l0",
+            "nud",
+            "stale",
+        ])
+    };
+    let entry = || {
+        let out = l.ip(&["neigh", "show", "10.76.0.100", "dev", "l0"]);
+        out.split_whitespace()
+            .skip_while(|w| *w != "lladdr")
+            .nth(1)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let settle = || std::thread::sleep(Duration::from_millis(200));
+
+    // The Notify form, right after the entry changed: ignored.
+    plant();
+    a.run(move || {
+        Announcer::new()
+            .unwrap()
+            .announce("a0", vip, Ipv4Addr::new(10, 76, 0, 2), None, false)
+            .unwrap()
+    });
+    settle();
+    assert_eq!(entry(), wrong, "an ordinary reply inside locktime");
+
+    // The gratuitous form, just as soon: taken.
+    plant();
+    a.run(move || Announcer::new().unwrap().gratuitous("a0", vip, 1).unwrap());
+    settle();
+    assert_eq!(entry(), mac_string(a_mac), "a gratuitous reply");
 }

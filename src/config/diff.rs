@@ -39,6 +39,8 @@ pub enum Setting {
     SpreadUser,
     /// How many hook processes may run at once.
     HookLimit(usize, usize),
+    /// How often held VIPs are announced again (`None`: never).
+    ArpRefresh(Option<Duration>, Option<Duration>),
 }
 
 impl fmt::Display for Setting {
@@ -61,6 +63,13 @@ impl fmt::Display for Setting {
             Setting::ControlGroup => f.write_str("ControlGroup changed"),
             Setting::SpreadUser => f.write_str("SpreadUser changed"),
             Setting::HookLimit(a, b) => write!(f, "HookLimit {a} -> {b}"),
+            Setting::ArpRefresh(a, b) => {
+                let show = |d: &Option<Duration>| match d {
+                    Some(d) => super::summary::duration(*d),
+                    None => "off".to_string(),
+                };
+                write!(f, "ArpRefresh {} -> {}", show(a), show(b))
+            }
         }
     }
 }
@@ -150,7 +159,7 @@ impl Diff {
                 .iter()
                 .map(|e| (e.target.clone(), e.throttle, e.ping))
                 .collect();
-            list
+            (list, c.notify_none())
         };
         if notify(old) != notify(new) {
             s.push(Setting::Notify);
@@ -182,6 +191,9 @@ impl Diff {
         }
         if old.hook_limit() != new.hook_limit() {
             s.push(Setting::HookLimit(old.hook_limit(), new.hook_limit()));
+        }
+        if old.arp_refresh() != new.arp_refresh() {
+            s.push(Setting::ArpRefresh(old.arp_refresh(), new.arp_refresh()));
         }
         d
     }
@@ -375,6 +387,26 @@ mod tests {
             c.diff(&new.config)
         };
         assert_eq!(seven(conf(base)).summary(), ["Mature 5s -> 7s"]);
+    }
+
+    #[test]
+    fn arp_refresh_is_a_setting() {
+        let base = "VirtualInterfaces { eth0:10.0.0.1/24 }";
+        let d = conf(base).diff(&conf(&format!("{base}\nArpRefresh = 2s")));
+        assert_eq!(
+            d.settings,
+            [Setting::ArpRefresh(None, Some(Duration::from_secs(2)))]
+        );
+        assert_eq!(d.summary(), ["ArpRefresh off -> 2s"]);
+        assert!(d.reconnect.is_empty());
+    }
+
+    #[test]
+    fn notify_none_alone_changes_notify() {
+        // It decides whether a VIP no entry reaches is announced at all.
+        let base = "VirtualInterfaces { eth0:10.0.0.1/24 }";
+        let d = conf(base).diff(&conf(&format!("{base}\nNotify None")));
+        assert_eq!(d.settings, [Setting::Notify]);
     }
 
     #[test]

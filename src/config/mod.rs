@@ -328,6 +328,7 @@ pub struct Config {
     /// Each VIF's place in `vifs`, by identity (unique: checked).
     vif_index: HashMap<VifId, usize>,
     notify: Vec<NotifyEntry>,
+    notify_none: bool,
     node_address: Option<Ipv4Addr>,
     gather_timeout: Duration,
     shared_secret_file: Option<PathBuf>,
@@ -335,6 +336,7 @@ pub struct Config {
     spread_user: Option<String>,
     perl_path: PathBuf,
     hook_limit: u32,
+    arp_refresh: Option<Duration>,
     origin: Origin,
 }
 
@@ -416,6 +418,11 @@ impl Config {
     pub fn hook_limit(&self) -> usize {
         self.hook_limit as usize
     }
+    /// How often every held VIP is announced again, spread over the
+    /// interval (`ArpRefresh`; not in C); `None`, the default, for off.
+    pub fn arp_refresh(&self) -> Option<Duration> {
+        self.arp_refresh
+    }
     /// Where the file was found: a reload reads it under the same rules.
     pub fn origin(&self) -> Origin {
         self.origin
@@ -478,6 +485,12 @@ impl Config {
     }
     pub fn notify(&self) -> &[NotifyEntry] {
         &self.notify
+    }
+    /// `Notify None` was written: an address that no Notify entry
+    /// reaches is not announced at all after a takeover (IPv6 included),
+    /// as in C; without it, such an address is told to the whole segment.
+    pub fn notify_none(&self) -> bool {
+        self.notify_none
     }
     /// This node's identity as `NodeAddress` sets it (checked: not
     /// loopback, 0.0.0.0, multicast or broadcast); `None` when not set,

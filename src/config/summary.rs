@@ -106,6 +106,15 @@ pub(super) fn render(c: &Config, identity: Option<&str>) -> String {
         }
     }
     let _ = writeln!(w, "  Arp-Cache            {}", duration(c.arp_cache()));
+    let _ = match c.arp_refresh() {
+        Some(t) => writeln!(
+            w,
+            "  ArpRefresh           {}: each held VIP announced again once per {}, spread over it",
+            duration(t),
+            duration(t)
+        ),
+        None => writeln!(w, "  ArpRefresh           off"),
+    };
     let _ = writeln!(w, "  LogFacility          {}", c.log_facility().name());
 
     let prefer: Vec<String> = c
@@ -155,20 +164,33 @@ pub(super) fn render(c: &Config, identity: Option<&str>) -> String {
                     } else {
                         String::new()
                     };
-                    let _ = writeln!(
-                        w,
-                        "  {lead}  {:<28} announced to ff02::1{id}",
-                        a6.to_string()
-                    );
+                    let told = if c.notify_none() {
+                        "not announced (Notify None)"
+                    } else {
+                        "announced to ff02::1"
+                    };
+                    let _ = writeln!(w, "  {lead}  {:<28} {told}{id}", a6.to_string());
                 }
             }
         }
     }
 
-    if c.notify().is_empty() {
-        let _ = writeln!(w, "  Notify               (none)");
+    let unreached = if c.notify_none() {
+        "is not announced (Notify None)"
     } else {
-        let _ = writeln!(w, "  Notify               {} entries", c.notify().len());
+        "is told to the whole segment (gratuitous ARP)"
+    };
+    if c.notify().is_empty() {
+        let _ = writeln!(
+            w,
+            "  Notify               (no entries): each VIP {unreached}"
+        );
+    } else {
+        let _ = writeln!(
+            w,
+            "  Notify               {} entries; a VIP none reaches {unreached}",
+            c.notify().len()
+        );
         for e in c.notify() {
             let target = match &e.target {
                 NotifyTarget::ArpCache => "arp-cache (the shared ARP cache)".to_string(),

@@ -543,6 +543,26 @@ fn prefer_errors() {
 fn notify_forms() {
     let c = ok_with("Notify None\n").config;
     assert!(c.notify().is_empty());
+    assert!(c.notify_none());
+    assert!(
+        c.summary()
+            .contains("Notify               (no entries): each VIP is not announced (Notify None)"),
+        "{}",
+        c.summary()
+    );
+    // No Notify at all is not the same: the VIPs are told to the segment.
+    assert!(!ok(MIN).config.notify_none());
+    // None beside entries: the entries are kept, and None still says
+    // that a VIP they do not reach stays silent.
+    let c = ok_with("Notify None\nNotify { eth0:10.0.0.1/32 }\n").config;
+    assert_eq!(c.notify().len(), 1);
+    assert!(c.notify_none());
+    assert!(
+        c.summary()
+            .contains("Notify               1 entries; a VIP none reaches is not announced"),
+        "{}",
+        c.summary()
+    );
     let c = ok_with("Notify arp-cache\n").config;
     assert_eq!(c.notify()[0].target, NotifyTarget::ArpCache);
     assert!(!c.notify()[0].ping);
@@ -1119,7 +1139,12 @@ fn prefer_and_notify_beyond_c_limits_warn() {
 fn summary_without_optional_parts() {
     let s = ok(MIN).config.summary();
     assert!(s.contains("Prefer               (not set)"), "{s}");
-    assert!(s.contains("Notify               (none)"), "{s}");
+    assert!(
+        s.contains(
+            "Notify               (no entries): each VIP is told to the whole segment (gratuitous ARP)"
+        ),
+        "{s}"
+    );
     assert!(
         s.contains("Control              /var/run/wackamole.sock (default)"),
         "{s}"
@@ -1246,6 +1271,46 @@ fn gather_timeout() {
         c.summary()
     );
     assert!(ok(MIN).config.summary().contains("GatherTimeout        1s"));
+}
+
+// ---- ArpRefresh -----------------------------------------------------
+
+#[test]
+fn arp_refresh() {
+    let c = ok(MIN).config;
+    assert_eq!(c.arp_refresh(), None, "off by default");
+    assert!(
+        c.summary().contains("ArpRefresh           off"),
+        "{}",
+        c.summary()
+    );
+    let l = ok_with("ArpRefresh = 2s\n");
+    assert_eq!(l.config.arp_refresh(), Some(Duration::from_secs(2)));
+    assert!(l.warnings.is_empty(), "{:?}", warnings(&l));
+    assert!(
+        l.config
+            .summary()
+            .contains("ArpRefresh           2s: each held VIP announced again once per 2s"),
+        "{}",
+        l.config.summary()
+    );
+    // 0s: off; case-insensitive; '=' glued to the value.
+    assert_eq!(ok_with("arprefresh =0s\n").config.arp_refresh(), None);
+    // Not one of C's directives: its 'h' is hours, with no warning about
+    // how C reads it (C rejects the directive whole).
+    let l = ok_with("ArpRefresh = 1h\n");
+    assert_eq!(l.config.arp_refresh(), Some(Duration::from_secs(3600)));
+    assert!(l.warnings.is_empty(), "{:?}", warnings(&l));
+    let e = error_with("ArpRefresh = 2\n");
+    assert!(e.contains("a unit is required"), "{e}");
+    let e = error_with("ArpRefresh = often\n");
+    assert!(
+        e.contains("a time such as 30s, 5m or 1h for ArpRefresh"),
+        "{e}"
+    );
+    // Misspelt, it is suggested.
+    let e = error_with("ArpRefrsh = 2s\n");
+    assert!(e.contains("ArpRefresh"), "{e}");
 }
 
 // ---- NodeAddress ----------------------------------------------------

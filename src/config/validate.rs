@@ -328,6 +328,7 @@ pub(super) fn finish(
             .collect(),
         vifs: d.vifs,
         notify: d.notify,
+        notify_none: d.notify_none,
         node_address: d.node_address.map(|(a, _)| a),
         gather_timeout: d
             .gather_timeout
@@ -339,6 +340,8 @@ pub(super) fn finish(
             .perl_path
             .map_or_else(|| PathBuf::from(defaults::PERL_PATH), |(p, _)| p),
         hook_limit: d.hook_limit.map_or(defaults::HOOK_LIMIT, |(n, _)| n),
+        // 0s: off, as not writing it.
+        arp_refresh: d.arp_refresh.map(|(t, _)| t).filter(|t| !t.is_zero()),
         origin: super::Origin::Given,
     })
 }

@@ -4,7 +4,8 @@
 //! (`hooks`), messages handed to the group link, timers set. It also
 //! keeps what the engine does not know: which held addresses failed to
 //! come up (and the 5 s check that puts them back), the shared ARP
-//! cache, and the last change for the status.
+//! cache, the `ArpRefresh` schedule of the held addresses
+//! (`net::refresh`), and the last change for the status.
 //!
 //! Every VIF is named by its [`VifId`] and looked up in the
 //! configuration in force; one path announces a VIF, whether it was
@@ -26,7 +27,8 @@ use crate::hooks::{self, HookVif, Hooks};
 use crate::net::announce::Announcer;
 use crate::net::arpcache::{self, SharedCache};
 use crate::net::ifaddr::{self, Acquired, Interfaces, Interfaces6, Released};
-use crate::net::notify::{self, Announce, Scheduler};
+use crate::net::notify::{self, Announce, Scheduler, Tell};
+use crate::net::refresh::Refresh;
 
 /// Rounds of neighbour notification are a second apart.
 const NOTIFY_TICK: Duration = Duration::from_secs(1);
@@ -34,6 +36,12 @@ const NOTIFY_TICK: Duration = Duration::from_secs(1);
 /// neighbours' 1 s ARP `locktime`, so the repeat lands if the first was
 /// ignored.
 const REANNOUNCE_GAP: u32 = 2;
+/// Copies of each frame that tells the whole segment of a takeover, as
+/// C sends two ARP replies per destination: one may be lost.
+const TAKEOVER_COPIES: usize = 2;
+/// Copies of each `ArpRefresh` frame: one; a lost one is made up for
+/// an interval later.
+const REFRESH_COPIES: usize = 1;
 /// How often held addresses are checked and put back if missing (an
 /// acquire that failed, an `ip addr flush` by hand).
 pub const CHECK_HELD: Duration = Duration::from_secs(5);
@@ -64,6 +72,11 @@ pub struct Executor {
     /// A release happened: check the held addresses once the batch is
     /// done (removing a primary can take the secondaries with it).
     check_due: bool,
+    /// With `ArpRefresh`: every held address that is up, with its
+    /// interface, announced again once per interval.
+    refresh: Option<Refresh<(IpAddr, String)>>,
+    /// The last error of a refresh send, logged once until a send works.
+    refresh_error: Option<String>,
 }
 
 fn vif_name(v: &config::Vif) -> String {
@@ -72,7 +85,7 @@ fn vif_name(v: &config::Vif) -> String {
 
 impl Executor {
     pub fn new(cfg: &Config, me: Ipv4Addr) -> Result<Executor, StartError> {
-        Ok(Executor {
+        let exec = Executor {
             me,
             ifs: Interfaces::open().map_err(StartError::Interfaces)?,
             ifs6: Interfaces6::open().map_err(StartError::Interfaces)?,
@@ -85,7 +98,13 @@ impl Executor {
             hooks: Hooks::new(cfg, hooks::DEFAULT_LIMIT),
             last_change: None,
             check_due: false,
-        })
+            refresh: cfg.arp_refresh().map(Refresh::new),
+            refresh_error: None,
+        };
+        if let Some(t) = cfg.arp_refresh() {
+            info!("ArpRefresh: every held VIP is announced again every {t:?}, spread over the interval");
+        }
+        Ok(exec)
     }
 
     pub fn set_me(&mut self, me: Ipv4Addr) {
@@ -149,6 +168,7 @@ impl Executor {
         if std::mem::take(&mut self.check_due) {
             self.check_held(env);
         }
+        self.update_refresh(env);
     }
 
     /// Carries out actions without the check that follows a release: for
@@ -223,17 +243,21 @@ impl Executor {
         self.announce(id, &v, env);
     }
 
-    /// Tells the neighbours that the VIF is here: its IPv4 addresses at
-    /// once and in later rounds a second apart, its IPv6 addresses with
-    /// one unsolicited NA each; never an address that failed to come up
-    /// (every send would fail).
+    /// Tells the neighbours that the VIF is here: the first round at
+    /// once, later rounds (and the repeat) a second apart; each IPv4
+    /// address to its Notify destinations, or to the whole segment if
+    /// none reaches it, each IPv6 address to all nodes (nothing but the
+    /// Notify destinations under `Notify None`); never an address that
+    /// failed to come up (every send would fail).
     fn announce(&mut self, id: VifId, v: &config::Vif, env: &mut Env<'_>) {
         let plan = self.scheduler.start(
             id,
-            v.v4()
-                .filter(|a| !self.missing.contains_key(&IpAddr::V4(a.addr))),
+            v.addrs
+                .iter()
+                .filter(|a| !self.missing.contains_key(&a.ip())),
             env.cfg.notify(),
             &self.cache.snapshot(),
+            !env.cfg.notify_none(),
         );
         if plan.capped {
             warn!(
@@ -245,14 +269,6 @@ impl Executor {
         }
         let first = self.scheduler.first_round(id);
         self.send_announcements(first);
-        for a in v.v6() {
-            if self.missing.contains_key(&IpAddr::V6(a.addr)) {
-                continue;
-            }
-            if let Err(e) = self.announcer.announce6(&a.ifname, a.addr) {
-                warn!("announcing {a}: {e}");
-            }
-        }
         if !self.scheduler.is_idle() && !env.timers.is_set(Key::NotifyTick) {
             env.timers
                 .set_in(Key::NotifyTick, Instant::now(), NOTIFY_TICK);
@@ -261,11 +277,28 @@ impl Executor {
 
     fn send_announcements(&mut self, sends: Vec<Announce<VifId>>) {
         for s in sends {
-            if let Err(e) = self
-                .announcer
-                .announce(&s.ifname, s.vip, s.dest, s.dest_mac, s.ping)
-            {
-                warn!("announcing {} to {}: {e}", s.vip, s.dest);
+            let a = &mut self.announcer;
+            let (result, what) = match s.tell {
+                Tell::Dest {
+                    vip,
+                    dest,
+                    dest_mac,
+                    ping,
+                } => (
+                    a.announce(&s.ifname, vip, dest, dest_mac, ping),
+                    format!("{vip} to {dest}"),
+                ),
+                Tell::Segment(vip) => (
+                    a.gratuitous(&s.ifname, vip, TAKEOVER_COPIES),
+                    format!("{vip} on {}", s.ifname),
+                ),
+                Tell::AllNodes(vip) => (
+                    a.announce6(&s.ifname, vip, TAKEOVER_COPIES),
+                    format!("{vip} on {}", s.ifname),
+                ),
+            };
+            if let Err(e) = result {
+                warn!("announcing {what}: {e}");
                 self.announcer.forget(&s.ifname);
             }
         }
@@ -372,6 +405,83 @@ impl Executor {
         for v in vifs.iter().filter(|v| renotify.contains(&v.id())) {
             self.announce(v.id(), v, env);
         }
+        self.update_refresh(env);
+    }
+
+    /// Hands the refresh schedule the addresses held and up now (a no-op
+    /// when they have not changed) and sets its timer.
+    fn update_refresh(&mut self, env: &mut Env<'_>) {
+        let Some(r) = self.refresh.as_mut() else {
+            return;
+        };
+        let missing = &self.missing;
+        let held = env
+            .engine
+            .held()
+            .filter_map(|id| env.cfg.vif(id))
+            .flat_map(|v| &v.addrs)
+            .filter(|a| !missing.contains_key(&a.ip()))
+            .map(|a| (a.ip(), a.ifname().to_string()));
+        if r.set(held, Instant::now()) {
+            debug!("refreshing {} VIPs every {:?}", r.len(), r.interval());
+        }
+        self.arm_refresh(env.timers);
+    }
+
+    fn arm_refresh(&self, timers: &mut Timers) {
+        match self.refresh.as_ref().and_then(Refresh::next_due) {
+            Some(at) => timers.set(Key::ArpRefresh, at),
+            None => timers.cancel(Key::ArpRefresh),
+        }
+    }
+
+    /// The next `ArpRefresh` announcement: one gratuitous ARP reply (an
+    /// unsolicited NA for IPv6) for the address whose turn it is. A
+    /// failure is logged when it first appears, not at every turn.
+    pub fn refresh_tick(&mut self, timers: &mut Timers) {
+        let due = self.refresh.as_mut().and_then(|r| r.due(Instant::now()));
+        if let Some((addr, ifname)) = due {
+            let result = match addr {
+                IpAddr::V4(a) => self.announcer.gratuitous(&ifname, a, REFRESH_COPIES),
+                IpAddr::V6(a) => self.announcer.announce6(&ifname, a, REFRESH_COPIES),
+            };
+            match result {
+                Ok(()) => self.refresh_error = None,
+                Err(e) => {
+                    let text = format!("refreshing {addr} on {ifname}: {e}");
+                    if self.refresh_error.as_ref() != Some(&text) {
+                        warn!("{text}");
+                    }
+                    self.refresh_error = Some(text);
+                    self.announcer.forget(&ifname);
+                }
+            }
+        }
+        self.arm_refresh(timers);
+    }
+
+    /// A reload's `ArpRefresh`: turned on, off, or to another interval
+    /// (the schedule keeps its turns); logged once.
+    pub fn reconfigure_refresh(&mut self, env: &mut Env<'_>) {
+        let now = Instant::now();
+        match (env.cfg.arp_refresh(), self.refresh.as_mut()) {
+            (None, None) => return,
+            (None, Some(_)) => {
+                self.refresh = None;
+                info!("ArpRefresh off: held VIPs are no longer announced again");
+            }
+            (Some(t), Some(r)) => r.set_interval(t, now),
+            (Some(t), None) => self.refresh = Some(Refresh::new(t)),
+        }
+        self.update_refresh(env);
+        if let Some(r) = &self.refresh {
+            info!(
+                "ArpRefresh: refreshing {} VIPs every {:?}",
+                r.len(),
+                r.interval()
+            );
+        }
+        self.arm_refresh(env.timers);
     }
 
     /// Queues the hooks of `event` (each runs in a child process when

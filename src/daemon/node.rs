@@ -268,6 +268,12 @@ impl Node {
         exec.execute(actions, &mut env);
     }
 
+    /// After a reload: `ArpRefresh` on, off or at its new interval.
+    pub(super) fn reconfigure_refresh(&mut self) {
+        let (exec, mut env) = self.executor();
+        exec.reconfigure_refresh(&mut env);
+    }
+
     /// For a reload's releases, under the configuration they were made
     /// for (see `Executor::run`).
     pub(super) fn run_under_old_config(&mut self, actions: Vec<Action>) {
@@ -288,6 +294,7 @@ impl Node {
                 .link
                 .connect_timed_out(self.poll.registry(), &mut self.timers),
             Key::NotifyTick => self.exec.notify_tick(&mut self.timers),
+            Key::ArpRefresh => self.exec.refresh_tick(&mut self.timers),
             Key::Hooks => self.exec.reap_hooks(&mut self.timers),
             Key::CheckHeld => {
                 let (exec, mut env) = self.executor();

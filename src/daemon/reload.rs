@@ -119,6 +119,7 @@ impl Node {
             self.apply(new, &diff);
         }
         changes.extend(self.set_control_access(access));
+        self.reconfigure_refresh();
         let summary = if changes.is_empty() {
             "reloaded: nothing changed".to_string()
         } else {

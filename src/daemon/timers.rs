@@ -19,6 +19,8 @@ pub enum Key {
     Hooks,
     /// Check that every held address is up.
     CheckHeld,
+    /// The next `ArpRefresh` announcement.
+    ArpRefresh,
     /// Close the control sessions past their deadline (set to the
     /// earliest one).
     ControlDeadline,

@@ -1,5 +1,6 @@
 //! Telling the neighbours that a VIP moved (spec §9.3): ARP replies and
-//! ICMP echoes for IPv4, unsolicited neighbour advertisements for IPv6,
+//! ICMP echoes for IPv4 (to Notify destinations, or gratuitous to the
+//! whole segment), unsolicited neighbour advertisements for IPv6,
 //! sent on `AF_PACKET` sockets bound to the VIP's interface. What to send
 //! is [`super::frame`]'s; whom to, and when, [`super::notify`]'s.
 
@@ -81,12 +82,29 @@ impl Announcer {
         Ok(())
     }
 
-    /// Announces an IPv6 VIP to all nodes: two unsolicited neighbour
-    /// advertisements with the Override flag.
-    pub fn announce6(&mut self, ifname: &str, vip: Ipv6Addr) -> Result<(), IfError> {
+    /// Tells every host of the segment that `vip` is here: `copies`
+    /// gratuitous ARP replies ([`frame::gratuitous_arp_reply`]).
+    pub fn gratuitous(
+        &mut self,
+        ifname: &str,
+        vip: Ipv4Addr,
+        copies: usize,
+    ) -> Result<(), IfError> {
+        let (sock, mac) = self.link(ifname)?;
+        let f = frame::gratuitous_arp_reply(*mac, vip);
+        for _ in 0..copies {
+            sock.send(&f)
+                .map_err(|e| err(format!("announcing {vip} on {ifname}"), e))?;
+        }
+        Ok(())
+    }
+
+    /// Announces an IPv6 VIP to all nodes: `copies` unsolicited
+    /// neighbour advertisements with the Override flag.
+    pub fn announce6(&mut self, ifname: &str, vip: Ipv6Addr, copies: usize) -> Result<(), IfError> {
         let (sock, mac) = self.link(ifname)?;
         let na = frame::neighbor_advert(*mac, vip);
-        for _ in 0..2 {
+        for _ in 0..copies {
             sock.send(&na)
                 .map_err(|e| err(format!("announcing {vip} on {ifname}"), e))?;
         }

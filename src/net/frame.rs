@@ -1,6 +1,7 @@
 //! The frames that announce a VIP, built and parsed byte for byte: the
-//! ARP reply and the ICMP echo request of C wackamole (spec §9.3), and
-//! the unsolicited IPv6 Neighbor Advertisement of the IPv6 VIP path.
+//! ARP reply and the ICMP echo request of C wackamole (spec §9.3), the
+//! gratuitous ARP reply to the whole segment (not in C), and the
+//! unsolicited IPv6 Neighbor Advertisement of the IPv6 VIP path.
 //!
 //! Owns: the layout of those three frames, from the Ethernet header on,
 //! and the Internet checksum. Pure: no sockets, no clock; the senders
@@ -177,6 +178,26 @@ pub fn arp_reply(
         sender_ip: vip,
         target_mac: dst_mac,
         target_ip,
+    }
+    .emit()
+}
+
+/// The gratuitous ARP reply that tells every host of the segment that
+/// `vip` is at `src_mac`, as `arping -A` sends it: Ethernet broadcast,
+/// and the sender pair (`src_mac`, `vip`) repeated as the target. Linux
+/// counts a reply whose target is its own sender as gratuitous: it then
+/// updates a neighbour entry for `vip` even within `locktime` of its
+/// last change, and creates one where `arp_accept` allows. Sent for an
+/// address no Notify destination reaches, and by `ArpRefresh`.
+pub fn gratuitous_arp_reply(src_mac: [u8; 6], vip: Ipv4Addr) -> [u8; ARP_FRAME_LEN] {
+    ArpFrame {
+        eth_dst: ETH_BROADCAST,
+        eth_src: src_mac,
+        op: ARP_REPLY,
+        sender_mac: src_mac,
+        sender_ip: vip,
+        target_mac: src_mac,
+        target_ip: vip,
     }
     .emit()
 }

@@ -1,6 +1,7 @@
 //! The network stack: this node's identity ([`identity`]); pure frame
-//! building ([`frame`]), the notification schedule ([`notify`]) and the
-//! shared ARP cache ([`arpcache`]); and the syscalls that add, remove
+//! building ([`frame`]), the notification schedule ([`notify`]), the
+//! `ArpRefresh` pacing ([`refresh`]) and the shared ARP cache
+//! ([`arpcache`]); and the syscalls that add, remove
 //! and announce addresses ([`ifaddr`], [`announce`], over the ioctls
 //! and packet sockets of [`crate::sys::net`]).
 //!
@@ -13,3 +14,4 @@ pub mod frame;
 pub mod identity;
 pub mod ifaddr;
 pub mod notify;
+pub mod refresh;

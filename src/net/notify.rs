@@ -7,12 +7,24 @@
 //! the throttle. Pure and time-free: the daemon calls [`Scheduler::start`]
 //! on an acquire, [`Scheduler::cancel`] on a release, and
 //! [`Scheduler::round`] on each one-second tick, and turns each
-//! [`Announce`] into frames (see [`super::frame`]): two broadcast ARP
-//! replies; with a MAC, two more unicast to it; with `ping`, an ICMP echo.
+//! [`Announce`] into frames (see [`super::frame`]) as its [`Tell`] says:
+//! to a Notify destination, two broadcast ARP replies, with a MAC two
+//! more unicast to it, with `ping` an ICMP echo; to the whole segment,
+//! gratuitous ARP replies (IPv4) or unsolicited neighbour advertisements
+//! to all nodes (IPv6).
 //!
 //! Where it departs from C:
 //! - every address of the VIF is announced (C shared each entry's
 //!   progress among the addresses, so only the first was);
+//! - an IPv4 address that no Notify destination reaches (none lies in
+//!   its `nNET`, or there is no Notify at all) is announced to the whole
+//!   segment with a gratuitous ARP reply, where C sent nothing and the
+//!   neighbours kept the old MAC until their entries expired; an address
+//!   that some destination reaches gets no such extra frame, as the
+//!   replies to its destinations are broadcast too. `Notify None` keeps
+//!   C's silence (the daemon passes `segment: false`);
+//! - IPv6 addresses (not in C) are part of the same schedule, told to
+//!   all nodes, and so repeated like the IPv4 ones;
 //! - an entry without an interface applies to the VIP's interface (C
 //!   never fired it); `ping` is carried for every destination (C could
 //!   only ping shared-cache ones, which have a MAC);
@@ -36,12 +48,12 @@
 //! no more memory than a /32.
 
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::ops::Bound;
 
 use crate::cluster::msg::ArpRecord;
 use crate::config::addr::mask;
-use crate::config::{IfAddr, NotifyEntry, NotifyTarget};
+use crate::config::{NotifyEntry, NotifyTarget, VipAddr};
 
 /// Destinations per round for an entry with `throttle 0` (C: no limit).
 pub const IMPLICIT_THROTTLE: u32 = 1024;
@@ -50,7 +62,7 @@ pub const IMPLICIT_THROTTLE: u32 = 1024;
 /// not fit waits for the next round, in order.
 pub const MAX_ROUND: usize = 4096;
 
-/// One destination to tell that `vip` is now here.
+/// One send: whom to tell that an address of `vif` is now here.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Announce<K> {
     /// The VIF, as named to [`Scheduler::start`].
@@ -58,13 +70,28 @@ pub struct Announce<K> {
     /// The VIP's interface (as configured, without an alias label): where
     /// the frames go out.
     pub ifname: String,
-    pub vip: Ipv4Addr,
-    pub dest: Ipv4Addr,
-    /// The destination's MAC when it came from the shared ARP cache: the
-    /// sender then follows the broadcast pair with a unicast pair.
-    pub dest_mac: Option<[u8; 6]>,
-    /// The entry's `ping`: also send an ICMP echo from the VIP.
-    pub ping: bool,
+    pub tell: Tell,
+}
+
+/// What one [`Announce`] says, and to whom.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tell {
+    /// A Notify destination learns that `vip` is here.
+    Dest {
+        vip: Ipv4Addr,
+        dest: Ipv4Addr,
+        /// The destination's MAC when it came from the shared ARP cache:
+        /// the sender then follows the broadcast pair with a unicast pair.
+        dest_mac: Option<[u8; 6]>,
+        /// The entry's `ping`: also send an ICMP echo from the VIP.
+        ping: bool,
+    },
+    /// Every host of the segment learns that `vip` is here (gratuitous
+    /// ARP replies): no Notify destination reaches it.
+    Segment(Ipv4Addr),
+    /// Every node learns that this IPv6 VIP is here (unsolicited
+    /// neighbour advertisements to ff02::1).
+    AllNodes(Ipv6Addr),
 }
 
 /// What [`Scheduler::start`] scheduled, for the daemon's log.
@@ -80,6 +107,9 @@ pub struct Plan {
     /// destinations for some address, so it takes several rounds where C
     /// sent them all at once: worth a log line.
     pub capped: bool,
+    /// Addresses told to the whole segment instead ([`Tell::Segment`],
+    /// [`Tell::AllNodes`]), not counted in `destinations`.
+    pub segment: u64,
 }
 
 /// The schedule of every VIF being announced, keyed by the VIF's name
@@ -115,14 +145,16 @@ struct Schedule {
 #[derive(Debug, Clone)]
 struct Vip {
     ifname: String,
-    addr: Ipv4Addr,
+    addr: IpAddr,
+    /// The `nNET` network (IPv4; nothing for IPv6, which no Notify
+    /// destination reaches).
     net_mask: u32,
     net: u32,
 }
 
 impl Vip {
     fn reaches(&self, a: Ipv4Addr) -> bool {
-        u32::from(a) & self.net_mask == self.net
+        self.addr.is_ipv4() && u32::from(a) & self.net_mask == self.net
     }
 }
 
@@ -141,6 +173,19 @@ enum Source {
     Block { next: u64, end: u64 },
     /// `Schedule::cache[next..]`; `next` always on a match or at the end.
     Cache { next: usize },
+    /// The whole segment, once a pass ([`Tell::Segment`],
+    /// [`Tell::AllNodes`]).
+    Segment { sent: bool },
+}
+
+impl Source {
+    fn finished(&self, cache: &[ArpRecord]) -> bool {
+        match *self {
+            Source::Block { next, end } => next >= end,
+            Source::Cache { next } => next >= cache.len(),
+            Source::Segment { sent } => sent,
+        }
+    }
 }
 
 impl<K: Ord + Copy> Default for Scheduler<K> {
@@ -172,37 +217,52 @@ impl<K: Ord + Copy> Scheduler<K> {
         }
     }
 
-    /// Schedules the announcement of VIF `vif`'s IPv4 addresses (master
-    /// first, then the extras) to the destinations of `entries`, with
-    /// `cache` as the shared ARP cache snapshot. Replaces any schedule
-    /// `vif` had. Sends nothing: round 1 comes from the next
-    /// [`round`](Self::round), or at once from
+    /// Schedules the announcement of VIF `vif`'s addresses (master
+    /// first, then the extras): each IPv4 address to the destinations of
+    /// `entries`, with `cache` as the shared ARP cache snapshot. With
+    /// `segment`, an IPv4 address none of them reaches, and every IPv6
+    /// address, is told to the whole segment instead; without (`Notify
+    /// None`), such an address is not announced at all, as in C.
+    /// Replaces any schedule `vif` had. Sends nothing: round 1 comes from
+    /// the next [`round`](Self::round), or at once from
     /// [`first_round`](Self::first_round).
     pub fn start<'a>(
         &mut self,
         vif: K,
-        addrs: impl IntoIterator<Item = &'a IfAddr>,
+        addrs: impl IntoIterator<Item = &'a VipAddr>,
         entries: &[NotifyEntry],
         cache: &[ArpRecord],
+        segment: bool,
     ) -> Plan {
         self.schedules.remove(&vif);
         let vips: Vec<Vip> = addrs
             .into_iter()
-            .map(|a| {
-                let net_mask = mask(a.net_prefix);
-                Vip {
-                    ifname: a.ifname.clone(),
-                    addr: a.addr,
-                    net_mask,
-                    net: u32::from(a.addr) & net_mask,
+            .map(|a| match a {
+                VipAddr::V4(a) => {
+                    let net_mask = mask(a.net_prefix);
+                    Vip {
+                        ifname: a.ifname.clone(),
+                        addr: IpAddr::V4(a.addr),
+                        net_mask,
+                        net: u32::from(a.addr) & net_mask,
+                    }
                 }
+                VipAddr::V6(a) => Vip {
+                    ifname: a.ifname.clone(),
+                    addr: IpAddr::V6(a.addr),
+                    net_mask: 0,
+                    net: 0,
+                },
             })
             .collect();
         let mut plan = Plan::default();
         let mut cursors = Vec::new();
         let mut uses_cache = false;
         for (vi, v) in vips.iter().enumerate() {
-            for e in entries {
+            let reached = cursors.len();
+            // Notify entries are IPv4 destinations: none reaches an IPv6
+            // address.
+            for e in entries.iter().filter(|_| v.addr.is_ipv4()) {
                 let per_round = match e.throttle {
                     0 => IMPLICIT_THROTTLE,
                     t => t,
@@ -242,6 +302,15 @@ impl<K: Ord + Copy> Scheduler<K> {
                     per_round,
                     ping: e.ping,
                     source,
+                });
+            }
+            if segment && cursors.len() == reached {
+                plan.segment += 1;
+                cursors.push(Cursor {
+                    vip: vi,
+                    per_round: 1,
+                    ping: false,
+                    source: Source::Segment { sent: false },
                 });
             }
         }
@@ -387,15 +456,23 @@ impl Schedule {
             let v = &vips[c.vip];
             let quota = (c.per_round as usize).min(*budget);
             let mut sent = 0;
-            let mut send = |dest: Ipv4Addr, dest_mac: Option<[u8; 6]>| {
+            let mut push = |tell: Tell| {
                 out.push(Announce {
                     vif,
                     ifname: v.ifname.clone(),
-                    vip: v.addr,
-                    dest,
-                    dest_mac,
-                    ping: c.ping,
+                    tell,
                 });
+            };
+            // Only an IPv4 address has destination cursors.
+            let mut send = |dest: Ipv4Addr, dest_mac: Option<[u8; 6]>| {
+                if let IpAddr::V4(vip) = v.addr {
+                    push(Tell::Dest {
+                        vip,
+                        dest,
+                        dest_mac,
+                        ping: c.ping,
+                    });
+                }
             };
             let more = match &mut c.source {
                 Source::Block { next, end } => {
@@ -420,14 +497,21 @@ impl Schedule {
                     }
                     *next < cache.len()
                 }
+                Source::Segment { sent: done } => {
+                    // The budget is at least 1 here: `quota` too.
+                    *done = true;
+                    sent = 1;
+                    push(match v.addr {
+                        IpAddr::V4(a) => Tell::Segment(a),
+                        IpAddr::V6(a) => Tell::AllNodes(a),
+                    });
+                    false
+                }
             };
             *budget -= sent;
             cut |= more && quota < c.per_round as usize;
         }
-        self.cursors.retain(|c| match c.source {
-            Source::Block { next, end } => next < end,
-            Source::Cache { next } => next < cache.len(),
-        });
+        self.cursors.retain(|c| !c.source.finished(cache));
         cut
     }
 }

@@ -317,7 +317,10 @@ impl Parser<'_> {
                 }
                 Ok(())
             }
-            TokenKind::Bare if CClass::of(t.text) == CClass::Keyword(Keyword::None) => Ok(()),
+            TokenKind::Bare if CClass::of(t.text) == CClass::Keyword(Keyword::None) => {
+                self.d.notify_none = true;
+                Ok(())
+            }
             _ => {
                 let expected = "None, arp-cache, an address or '{' after Notify";
                 let before = self.d.notify.len();

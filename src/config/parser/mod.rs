@@ -42,6 +42,8 @@ pub(super) struct Draft {
     /// A VirtualInterfaces block was written (even an empty one).
     pub saw_vifs: bool,
     pub notify: Vec<NotifyEntry>,
+    /// `Notify None` was written.
+    pub notify_none: bool,
     pub node_address: At<Ipv4Addr>,
     pub gather_timeout: At<Duration>,
     /// Resolved against the config's directory.
@@ -50,6 +52,7 @@ pub(super) struct Draft {
     pub spread_user: At<String>,
     pub perl_path: At<PathBuf>,
     pub hook_limit: At<u32>,
+    pub arp_refresh: At<Duration>,
 }
 
 type PResult<T> = Result<T, Error>;
@@ -78,6 +81,7 @@ const DIRECTIVES: &[&str] = &[
     "SpreadUser",
     "PerlPath",
     "HookLimit",
+    "ArpRefresh",
 ];
 
 fn starts_directive(k: Keyword) -> bool {
@@ -114,6 +118,7 @@ fn takes_equals(k: Keyword, in_balance: bool) -> bool {
             | Keyword::SpreadUser
             | Keyword::PerlPath
             | Keyword::HookLimit
+            | Keyword::ArpRefresh
     )
 }
 
@@ -130,6 +135,7 @@ fn c_knows(k: Keyword) -> bool {
             | Keyword::SpreadUser
             | Keyword::PerlPath
             | Keyword::HookLimit
+            | Keyword::ArpRefresh
     )
 }
 
@@ -473,6 +479,12 @@ impl<'a> Parser<'a> {
     }
 
     fn time(&mut self, what: &str) -> PResult<(Duration, Pos)> {
+        self.time_of(what, true)
+    }
+
+    /// A time; `c_knows`: the directive is one of C's, whose `h` C read
+    /// as seconds (worth a warning while C and Rust nodes share a file).
+    fn time_of(&mut self, what: &str, c_knows: bool) -> PResult<(Duration, Pos)> {
         let t = self.next();
         let expected = format!("a time such as 30s, 5m or 1h for {what}");
         if t.kind != TokenKind::Bare {
@@ -490,12 +502,14 @@ impl<'a> Parser<'a> {
             "s" | "S" => 1,
             "m" | "M" => 60,
             _ => {
-                self.warn(
-                    t.pos,
-                    WarningKind::HoursWereSeconds {
-                        word: t.text.to_string(),
-                    },
-                );
+                if c_knows {
+                    self.warn(
+                        t.pos,
+                        WarningKind::HoursWereSeconds {
+                            word: t.text.to_string(),
+                        },
+                    );
+                }
                 3600
             }
         };
@@ -679,6 +693,11 @@ impl<'a> Parser<'a> {
                 self.equals_of("GatherTimeout", c_knows(k))?;
                 let v = self.time("GatherTimeout")?;
                 set!(gather_timeout, v, "GatherTimeout");
+            }
+            Keyword::ArpRefresh => {
+                self.equals_of("ArpRefresh", c_knows(k))?;
+                let v = self.time_of("ArpRefresh", c_knows(k))?;
+                set!(arp_refresh, v, "ArpRefresh");
             }
             Keyword::RunDynamic => self.run_dynamic(pos)?,
             Keyword::RunScript => self.run_script(pos)?,

@@ -59,6 +59,33 @@ fn arp_reply_broadcast_bytes() {
 }
 
 #[test]
+fn gratuitous_arp_reply_bytes() {
+    #[rustfmt::skip]
+    let expected: [u8; 60] = [
+        // Ethernet: broadcast, from my MAC, ARP
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0x52, 0x54, 0x00, 0x12, 0x34, 0x56,
+        0x08, 0x06,
+        // htype 1, ptype 0x0800, hlen 6, plen 4, op 2 (reply)
+        0x00, 0x01, 0x08, 0x00, 0x06, 0x04, 0x00, 0x02,
+        // sender: my MAC, the VIP 192.0.2.10
+        0x52, 0x54, 0x00, 0x12, 0x34, 0x56, 0xc0, 0x00, 0x02, 0x0a,
+        // target: the same pair (what makes Linux call it gratuitous)
+        0x52, 0x54, 0x00, 0x12, 0x34, 0x56, 0xc0, 0x00, 0x02, 0x0a,
+        // padding to 60
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    ];
+    let f = gratuitous_arp_reply(MY_MAC, VIP);
+    assert_eq!(f, expected);
+    let p = parse_arp(&f).unwrap();
+    assert_eq!(
+        (p.sender_mac, p.sender_ip),
+        (p.target_mac, p.target_ip),
+        "target = sender"
+    );
+}
+
+#[test]
 fn arp_reply_unicast_puts_the_mac_in_both_places() {
     let f = arp_reply(MY_MAC, VIP, PEER_MAC, PEER);
     assert_eq!(&f[0..6], &PEER_MAC);
