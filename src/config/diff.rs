@@ -39,6 +39,9 @@ pub enum Setting {
     SpreadUser,
     /// How many hook processes may run at once.
     HookLimit(usize, usize),
+    /// The members a view needs for this node to hold VIPs (`None`:
+    /// off); applied at once to the current view.
+    Quorum(Option<usize>, Option<usize>),
 }
 
 impl fmt::Display for Setting {
@@ -61,6 +64,10 @@ impl fmt::Display for Setting {
             Setting::ControlGroup => f.write_str("ControlGroup changed"),
             Setting::SpreadUser => f.write_str("SpreadUser changed"),
             Setting::HookLimit(a, b) => write!(f, "HookLimit {a} -> {b}"),
+            Setting::Quorum(a, b) => {
+                let n = |q: &Option<usize>| q.map_or_else(|| "off".to_string(), |n| n.to_string());
+                write!(f, "Quorum {} -> {}", n(a), n(b))
+            }
         }
     }
 }
@@ -182,6 +189,9 @@ impl Diff {
         }
         if old.hook_limit() != new.hook_limit() {
             s.push(Setting::HookLimit(old.hook_limit(), new.hook_limit()));
+        }
+        if old.quorum() != new.quorum() {
+            s.push(Setting::Quorum(old.quorum(), new.quorum()));
         }
         d
     }
@@ -395,5 +405,19 @@ mod tests {
         );
         let d = old.diff(&conf(&format!("{base}\nPerlPath = /opt/bin/perl")));
         assert!(d.hooks_changed(), "{d:?}");
+    }
+
+    #[test]
+    fn a_quorum_change_is_reported_and_one_means_off() {
+        let base = "VirtualInterfaces { eth0:10.0.0.1/24 }";
+        let q = |n: &str| conf(&format!("{base}\nQuorum = {n}"));
+        let d = conf(base).diff(&q("2"));
+        assert_eq!(d.settings, [Setting::Quorum(None, Some(2))]);
+        assert_eq!(d.summary(), ["Quorum off -> 2"]);
+        assert_eq!(q("3").diff(&q("0")).summary(), ["Quorum 3 -> off"]);
+        // 0, 1 and no Quorum at all are the same: nothing changed.
+        assert!(q("1").diff(&q("0")).settings.is_empty());
+        assert!(conf(base).diff(&q("1")).settings.is_empty());
+        assert!(!d.needs_reconnect(false, false));
     }
 }

@@ -208,6 +208,8 @@ pub enum Keyword {
     PerlPath,
     /// Not in C 2.1.4: at most this many hook processes at once.
     HookLimit,
+    /// Not in C 2.1.4: fewer members than this in a view, hold nothing.
+    Quorum,
 }
 
 /// Canonical spellings, used in messages and suggestions.
@@ -243,6 +245,7 @@ pub const KEYWORDS: &[(&str, Keyword)] = &[
     ("SpreadUser", Keyword::SpreadUser),
     ("PerlPath", Keyword::PerlPath),
     ("HookLimit", Keyword::HookLimit),
+    ("Quorum", Keyword::Quorum),
 ];
 
 impl Keyword {

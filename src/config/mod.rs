@@ -335,6 +335,7 @@ pub struct Config {
     spread_user: Option<String>,
     perl_path: PathBuf,
     hook_limit: u32,
+    quorum: u32,
     origin: Origin,
 }
 
@@ -415,6 +416,11 @@ impl Config {
     /// At most this many hook processes at once (`HookLimit`, ≥ 1).
     pub fn hook_limit(&self) -> usize {
         self.hook_limit as usize
+    }
+    /// Fewer members than this in a view and this node holds no VIP
+    /// (`Quorum`); `None` when off (0 or 1: every view has a member).
+    pub fn quorum(&self) -> Option<usize> {
+        Some(self.quorum as usize).filter(|&n| n > 1)
     }
     /// Where the file was found: a reload reads it under the same rules.
     pub fn origin(&self) -> Origin {

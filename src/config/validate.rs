@@ -339,6 +339,7 @@ pub(super) fn finish(
             .perl_path
             .map_or_else(|| PathBuf::from(defaults::PERL_PATH), |(p, _)| p),
         hook_limit: d.hook_limit.map_or(defaults::HOOK_LIMIT, |(n, _)| n),
+        quorum: d.quorum.map_or(0, |(n, _)| n),
         origin: super::Origin::Given,
     })
 }

@@ -50,6 +50,7 @@ pub(super) struct Draft {
     pub spread_user: At<String>,
     pub perl_path: At<PathBuf>,
     pub hook_limit: At<u32>,
+    pub quorum: At<u32>,
 }
 
 type PResult<T> = Result<T, Error>;
@@ -78,6 +79,7 @@ const DIRECTIVES: &[&str] = &[
     "SpreadUser",
     "PerlPath",
     "HookLimit",
+    "Quorum",
 ];
 
 fn starts_directive(k: Keyword) -> bool {
@@ -114,6 +116,7 @@ fn takes_equals(k: Keyword, in_balance: bool) -> bool {
             | Keyword::SpreadUser
             | Keyword::PerlPath
             | Keyword::HookLimit
+            | Keyword::Quorum
     )
 }
 
@@ -130,6 +133,7 @@ fn c_knows(k: Keyword) -> bool {
             | Keyword::SpreadUser
             | Keyword::PerlPath
             | Keyword::HookLimit
+            | Keyword::Quorum
     )
 }
 
@@ -673,6 +677,17 @@ impl<'a> Parser<'a> {
                         );
                     }
                     set!(hook_limit, (n, v.pos), "HookLimit");
+                }
+            }
+            Keyword::Quorum => {
+                self.equals_of("Quorum", c_knows(k))?;
+                let v = self.next();
+                if v.kind != TokenKind::Bare || CClass::of(v.text) != CClass::Number {
+                    return Err(self.syntax(&v, "a number of members for Quorum"));
+                }
+                // 0 and 1 both mean off: every view has a member.
+                if let Some(n) = self.number_value(&v) {
+                    set!(quorum, (n, v.pos), "Quorum");
                 }
             }
             Keyword::GatherTimeout => {
