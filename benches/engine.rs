@@ -7,7 +7,7 @@ use std::hint::black_box;
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
-use wackamole::cluster::engine::{Delivered, Engine, Event, Settings, Timer, View};
+use wackamole::cluster::engine::{Cause, Delivered, Engine, Event, Settings, Timer, View};
 use wackamole::cluster::msg::{MessType, Priority, State};
 use wackamole::config::VifId;
 
@@ -64,6 +64,7 @@ fn measure(nodes: usize, vifs: usize, runs: usize) {
                 id,
                 members: names.clone(),
                 my_index: 0,
+                cause: Cause::Join,
             }))
             .len();
         for (m, body) in states.iter().enumerate() {

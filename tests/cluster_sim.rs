@@ -21,7 +21,7 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use model::{Delivery, Out, SessionId, World};
-use wackamole::cluster::engine::{Action, Delivered, Engine, Event, Settings, Timer, View};
+use wackamole::cluster::engine::{Action, Cause, Delivered, Engine, Event, Settings, Timer, View};
 use wackamole::cluster::msg::{MessType, Priority};
 use wackamole::config::VifId;
 
@@ -234,6 +234,15 @@ impl Sim {
                     }
                     n.released_this_view.insert(v);
                 }
+                Action::Reannounce(ids) => {
+                    for id in ids {
+                        let v = self.place(id);
+                        if !self.nodes[i].held.contains(&v) {
+                            self.faults
+                                .push(format!("n{i} re-announced VIF {v}, which it does not hold"));
+                        }
+                    }
+                }
                 Action::StartTimer(t, d) => {
                     self.nodes[i]
                         .timers
@@ -264,6 +273,7 @@ impl Sim {
                 group,
                 group_id,
                 members,
+                cause,
                 ..
             } if group == GROUP => {
                 let pg = self
@@ -276,6 +286,12 @@ impl Sim {
                     id: group_id,
                     members,
                     my_index,
+                    cause: match cause {
+                        model::Cause::Join => Cause::Join,
+                        model::Cause::Leave => Cause::Leave,
+                        model::Cause::Disconnect => Cause::Disconnect,
+                        model::Cause::Network => Cause::Network,
+                    },
                 };
                 self.trace.push(format!(
                     "t={} n{i} view {:?} {:?}",

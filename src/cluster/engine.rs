@@ -64,6 +64,22 @@ pub struct View {
     pub members: Vec<String>,
     /// This node's place in `members`.
     pub my_index: usize,
+    /// Why the view changed.
+    pub cause: Cause,
+}
+
+/// Why a view replaced the last one, as the group system says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    /// A member joined the group.
+    Join,
+    /// A member left the group.
+    Leave,
+    /// A member's connection to the group system went away.
+    Disconnect,
+    /// The network split or merged: whole components came or went, and
+    /// neighbours may have heard from both sides of a split.
+    Network,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -153,6 +169,10 @@ pub enum Action {
         from: String,
         records: Vec<msg::ArpRecord>,
     },
+    /// Announce these held VIFs again, as an acquire announces (no
+    /// hooks): after a network change, neighbours may still point at
+    /// the other side of a split. Not in C.
+    Reannounce(Vec<VifId>),
     Log(Level, String),
 }
 
@@ -228,6 +248,9 @@ pub struct Engine {
     round: round::Round,
     /// Members seen sending a STATE without HELLO: C nodes.
     c_nodes: HashSet<String>,
+    /// A view caused by a network change came since the last exchange
+    /// ended: re-announce what is still held when the next one ends.
+    network_change: bool,
     out: Vec<Action>,
 }
 
@@ -259,6 +282,7 @@ impl Engine {
             rejections: Default::default(),
             round: Default::default(),
             c_nodes: HashSet::new(),
+            network_change: false,
             out: Vec::new(),
         }
     }
@@ -389,6 +413,7 @@ impl Engine {
         self.old.fill(FREE);
         self.members.clear();
         self.view_id = None;
+        self.forget_view_extras();
         self.out
             .push(Action::StartTimer(Timer::Maturity, self.s.mature));
         self.out.push(Action::ShareArpCache);
@@ -407,6 +432,7 @@ impl Engine {
         self.members.clear();
         self.view_id = None;
         self.round = round::Round::default();
+        self.forget_view_extras();
         for t in [
             Timer::Maturity,
             Timer::Balance,
@@ -446,6 +472,9 @@ impl Engine {
             ),
         );
         self.view_id = Some(v.id);
+        // Kept until an exchange ends: a view that follows before it
+        // does must not lose the re-announce.
+        self.network_change |= v.cause == Cause::Network;
         self.members = v
             .members
             .into_iter()
@@ -467,6 +496,12 @@ impl Engine {
         self.phase = Phase::Gather;
         self.out.push(Action::CancelTimer(Timer::Balance));
         self.out.push(Action::ShareArpCache);
+    }
+
+    /// What the engine keeps of views beyond C's state, forgotten when
+    /// the link goes or comes back.
+    fn forget_view_extras(&mut self) {
+        self.network_change = false;
     }
 
     /// STATE: what `old` says we hold, with its priorities.
@@ -613,7 +648,18 @@ impl Engine {
         m.addr = st.real;
         m.count = st.held.len() as i32;
         m.got_state = true;
+        self.apply_claims(idx, &st);
+        if !self.mature && st.mature {
+            self.become_mature();
+        }
+        if self.members.iter().all(|m| m.got_state) {
+            self.exchange_done();
+        }
+    }
 
+    /// A STATE's claims and preferences, into this exchange's table
+    /// (spec 5.3, steps 3 to 5).
+    fn apply_claims(&mut self, idx: usize, st: &msg::State) {
         let me = self.s.me;
         let mut released = false;
         for &(vip, prio) in &st.held {
@@ -660,22 +706,22 @@ impl Engine {
         if released {
             self.out.push(Action::PostDown);
         }
-        for p in &st.prefer {
+        self.apply_prefer(st.real, &st.prefer);
+    }
+
+    /// A member's prefer list: each VIF in it below PREFER is its, by
+    /// preference.
+    fn apply_prefer(&mut self, who: Ipv4Addr, prefer: &[Ipv4Addr]) {
+        for p in prefer {
             if let Some(&j) = self.by_master.get(p) {
                 if self.table[j].priority < Priority::Prefer {
                     self.displaced[j] = self.table[j].owner;
                     self.table[j] = Slot {
-                        owner: st.real,
+                        owner: who,
                         priority: Priority::Prefer,
                     };
                 }
             }
-        }
-        if !self.mature && st.mature {
-            self.become_mature();
-        }
-        if self.members.iter().all(|m| m.got_state) {
-            self.exchange_done();
         }
     }
 
@@ -684,12 +730,40 @@ impl Engine {
         self.out.push(Action::CancelTimer(Timer::Gather));
         self.check_identities();
         if self.mature {
+            let before = self.held.clone();
             self.claim_round();
             self.phase = Phase::Run;
             self.arm_balance();
+            self.reannounce_after_network_change(&before);
         } else {
             self.phase = Phase::Boot;
         }
+        // An immature node holds nothing: nothing to tell anyone.
+        self.network_change = false;
+    }
+
+    /// The exchange after a network change ended: what this node held
+    /// before it and still holds is announced again (what it just
+    /// acquired, the acquire announced). During a split both sides
+    /// announced their claims, and the side that keeps a VIF after the
+    /// merge would otherwise say nothing: neighbours that last heard the
+    /// other side would keep its MAC until their cache expires.
+    fn reannounce_after_network_change(&mut self, before: &[bool]) {
+        if !self.network_change {
+            return;
+        }
+        let ids: Vec<VifId> = (0..self.held.len())
+            .filter(|&i| self.held[i] && before[i])
+            .map(|i| self.s.vifs[i])
+            .collect();
+        if ids.is_empty() {
+            return;
+        }
+        self.log(
+            Level::Info,
+            format!("network change: re-announcing {} VIPs", ids.len()),
+        );
+        self.out.push(Action::Reannounce(ids));
     }
 
     fn arm_balance(&mut self) {
