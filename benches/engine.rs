@@ -24,6 +24,7 @@ fn settings(me: usize, vifs: usize) -> Settings {
         mature: Duration::from_secs(5),
         arp_cache: Duration::from_secs(60),
         gather_timeout: Some(Duration::from_secs(2)),
+        quorum: 0,
     }
 }
 

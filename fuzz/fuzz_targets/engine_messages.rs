@@ -26,6 +26,7 @@ fn settings() -> Settings {
         mature: Duration::from_secs(5),
         arp_cache: Duration::from_secs(60),
         gather_timeout: Some(Duration::from_secs(2)),
+        quorum: 0,
     }
 }
 

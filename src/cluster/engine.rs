@@ -37,6 +37,9 @@ pub struct Settings {
     /// Close a state exchange this long after this node's own STATE,
     /// without the members that sent none; `None`: wait for all (C).
     pub gather_timeout: Option<Duration>,
+    /// In a view of fewer members than this, hold nothing (`Quorum`;
+    /// 0 or 1: off). Not in C.
+    pub quorum: usize,
 }
 
 impl Settings {
@@ -52,6 +55,7 @@ impl Settings {
             mature: cfg.mature(),
             arp_cache: cfg.arp_cache(),
             gather_timeout: cfg.gather_timeout(),
+            quorum: cfg.quorum().unwrap_or(0),
         }
     }
 }
@@ -248,6 +252,12 @@ pub struct Engine {
     round: round::Round,
     /// Members seen sending a STATE without HELLO: C nodes.
     c_nodes: HashSet<String>,
+    /// This view has fewer members than `Quorum`: nothing is held or
+    /// claimed in it (see `quorum`).
+    below: bool,
+    /// This view's prefer lists by sender, in the order the STATEs
+    /// came: applied when a reload brings quorum back mid-view.
+    prefers: Vec<(Ipv4Addr, Vec<Ipv4Addr>)>,
     /// A view caused by a network change came since the last exchange
     /// ended: re-announce what is still held when the next one ends.
     network_change: bool,
@@ -282,6 +292,8 @@ impl Engine {
             rejections: Default::default(),
             round: Default::default(),
             c_nodes: HashSet::new(),
+            below: false,
+            prefers: Vec::new(),
             network_change: false,
             out: Vec::new(),
         }
@@ -324,6 +336,16 @@ impl Engine {
     }
     pub fn view_id(&self) -> Option<[u32; 3]> {
         self.view_id
+    }
+    /// How many members the current view has (every member of the
+    /// group, those that sent no STATE included); 0 without a view.
+    pub fn view_size(&self) -> usize {
+        self.round.view.len()
+    }
+    /// The current view has fewer members than `Quorum`: this node
+    /// holds nothing and claims nothing until one has enough.
+    pub fn below_quorum(&self) -> bool {
+        self.below
     }
     /// The VIFs this node holds, in config order.
     pub fn held(&self) -> impl Iterator<Item = VifId> + '_ {
@@ -475,6 +497,7 @@ impl Engine {
         // Kept until an exchange ends: a view that follows before it
         // does must not lose the re-announce.
         self.network_change |= v.cause == Cause::Network;
+        let size = v.members.len();
         self.members = v
             .members
             .into_iter()
@@ -491,6 +514,9 @@ impl Engine {
         }
         self.table.fill(FREE);
         self.displaced.fill(Ipv4Addr::UNSPECIFIED);
+        self.prefers.clear();
+        // Before the STATE: below quorum it must claim nothing.
+        self.quorum_for_view(size);
         self.start_round();
         self.send_state();
         self.phase = Phase::Gather;
@@ -501,6 +527,8 @@ impl Engine {
     /// What the engine keeps of views beyond C's state, forgotten when
     /// the link goes or comes back.
     fn forget_view_extras(&mut self) {
+        self.below = false;
+        self.prefers.clear();
         self.network_change = false;
     }
 
@@ -644,11 +672,21 @@ impl Engine {
                 format!("{sender} holds {vip}, which is not a VIF here: are the VirtualInterfaces lists identical?"),
             );
         }
+        let below = self.below;
         let m = &mut self.members[idx];
         m.addr = st.real;
-        m.count = st.held.len() as i32;
+        m.count = if below { 0 } else { st.held.len() as i32 };
         m.got_state = true;
-        self.apply_claims(idx, &st);
+        if !st.prefer.is_empty() {
+            self.prefers.push((st.real, st.prefer.clone()));
+        }
+        if below {
+            // Nobody holds anything in this view: its table stays empty
+            // on every node (see `quorum`).
+            self.state_below_quorum(sender, &st);
+        } else {
+            self.apply_claims(idx, &st);
+        }
         if !self.mature && st.mature {
             self.become_mature();
         }
@@ -812,6 +850,7 @@ impl Engine {
 
 mod balance;
 mod claim;
+mod quorum;
 mod reject;
 mod reload;
 mod round;

@@ -330,6 +330,7 @@ fn small(me: u8, vifs: u8, prefer: &[u8]) -> Settings {
         mature: Duration::from_secs(5),
         arp_cache: Duration::from_secs(60),
         gather_timeout: Some(Duration::from_secs(2)),
+        quorum: 0,
     }
 }
 
@@ -1268,4 +1269,5 @@ fn a_state_in_another_participant_s_name_is_refused() {
 }
 
 mod group;
+mod quorum;
 mod reannounce;
