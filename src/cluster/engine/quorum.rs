@@ -62,7 +62,9 @@ impl Engine {
     /// does claims nothing here; one that claims something does not
     /// (another `Quorum`, a C node): said once per sender and view.
     pub(super) fn state_below_quorum(&mut self, sender: &str, st: &msg::State) {
-        if st.held.is_empty() {
+        // Its own STATE claims something only when a reload took this
+        // node below quorum after sending it: nothing to warn about.
+        if st.held.is_empty() || sender == self.my_name {
             return;
         }
         let text = format!(

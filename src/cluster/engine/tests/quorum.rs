@@ -242,3 +242,31 @@ fn below_quorum_nothing_is_reannounced() {
     assert!(reannounced(&log[0]).is_empty(), "{:?}", log[0]);
     assert_eq!(logged(&log[0], "re-announcing"), 0);
 }
+
+/// A reload that takes a node below quorum in the middle of an exchange:
+/// it releases at once, its own STATE (sent before, with claims) is not
+/// counted, and nobody is warned about it.
+#[test]
+fn a_reload_below_quorum_mid_exchange_releases_and_counts_nothing() {
+    let (mut e, _) = in_view(small(1, 4, &[]), 2);
+    e.old = vec![
+        Slot {
+            owner: node(1),
+            priority: Priority::Claimed
+        };
+        4
+    ];
+    e.held = vec![true; 4];
+    let mut s = small(1, 4, &[]);
+    s.quorum = 3;
+    let step = e.reconfigure(s, &diff(&[], &[], &[], &[0, 1, 2, 3]));
+    assert_eq!(released(&step.before), [0, 1, 2, 3]);
+    let p = Priority::Claimed;
+    let mine = state(1, true, &[(0, p), (1, p), (2, p), (3, p)], &[]);
+    let acts = deliver(&mut e, 1, MessType::State, &mine);
+    assert!(!warned(&acts, "below quorum"), "{acts:?}");
+    let acts = deliver(&mut e, 2, MessType::State, &state(2, true, &[], &[]));
+    assert!(acquired(&acts).is_empty(), "{acts:?}");
+    assert!(e.table().iter().all(|s| *s == FREE));
+    assert_eq!(e.held().count(), 0);
+}
