@@ -7,7 +7,7 @@ use std::hint::black_box;
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
-use wackamole::cluster::engine::{Delivered, Engine, Event, Settings, Timer, View};
+use wackamole::cluster::engine::{Cause, Delivered, Engine, Event, Settings, Timer, View};
 use wackamole::cluster::msg::{MessType, Priority, State};
 use wackamole::config::VifId;
 
@@ -24,6 +24,7 @@ fn settings(me: usize, vifs: usize) -> Settings {
         mature: Duration::from_secs(5),
         arp_cache: Duration::from_secs(60),
         gather_timeout: Some(Duration::from_secs(2)),
+        quorum: 0,
     }
 }
 
@@ -64,6 +65,7 @@ fn measure(nodes: usize, vifs: usize, runs: usize) {
                 id,
                 members: names.clone(),
                 my_index: 0,
+                cause: Cause::Join,
             }))
             .len();
         for (m, body) in states.iter().enumerate() {

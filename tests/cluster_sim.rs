@@ -21,7 +21,7 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use model::{Delivery, Out, SessionId, World};
-use wackamole::cluster::engine::{Action, Delivered, Engine, Event, Settings, Timer, View};
+use wackamole::cluster::engine::{Action, Cause, Delivered, Engine, Event, Settings, Timer, View};
 use wackamole::cluster::msg::{MessType, Priority};
 use wackamole::config::VifId;
 
@@ -56,6 +56,8 @@ struct Sim {
     trace: Vec<String>,
     /// Rounds may close without slow nodes (see [`Sim::new`]).
     closing: bool,
+    /// Every node runs `Quorum` = this (a majority of the nodes), or 0.
+    quorum: usize,
     /// CLOSE messages delivered.
     closes: usize,
 }
@@ -75,8 +77,10 @@ impl Sim {
     /// `closing`: state exchanges close after a bound without the nodes
     /// still silent (`GatherTimeout`); off, every node waits for all, as
     /// in C, and the claim rules' invariants hold in every view.
-    fn new(seed: u64, rng: &mut Rng, c_exact: bool, closing: bool) -> Sim {
+    /// `quorum`: every node runs `Quorum` = a majority of the nodes.
+    fn new(seed: u64, rng: &mut Rng, c_exact: bool, closing: bool, quorum: bool) -> Sim {
         let n = 1 + rng.below(8);
+        let quorum = if quorum { n / 2 + 1 } else { 0 };
         let v = 1 + rng.below(64);
         let vifs: Vec<Ipv4Addr> = (0..v)
             .map(|i| Ipv4Addr::new(192, 0, 2, 1 + i as u8))
@@ -110,6 +114,7 @@ impl Sim {
                     mature: Duration::from_secs(5),
                     arp_cache: Duration::from_secs(60),
                     gather_timeout: closing.then_some(Duration::from_secs(2)),
+                    quorum,
                 };
                 Node {
                     daemon: i,
@@ -139,6 +144,7 @@ impl Sim {
             last_moves: HashMap::new(),
             trace: Vec::new(),
             closing,
+            quorum,
             closes: 0,
         }
     }
@@ -234,6 +240,15 @@ impl Sim {
                     }
                     n.released_this_view.insert(v);
                 }
+                Action::Reannounce(ids) => {
+                    for id in ids {
+                        let v = self.place(id);
+                        if !self.nodes[i].held.contains(&v) {
+                            self.faults
+                                .push(format!("n{i} re-announced VIF {v}, which it does not hold"));
+                        }
+                    }
+                }
                 Action::StartTimer(t, d) => {
                     self.nodes[i]
                         .timers
@@ -264,6 +279,7 @@ impl Sim {
                 group,
                 group_id,
                 members,
+                cause,
                 ..
             } if group == GROUP => {
                 let pg = self
@@ -276,6 +292,12 @@ impl Sim {
                     id: group_id,
                     members,
                     my_index,
+                    cause: match cause {
+                        model::Cause::Join => Cause::Join,
+                        model::Cause::Leave => Cause::Leave,
+                        model::Cause::Disconnect => Cause::Disconnect,
+                        model::Cause::Network => Cause::Network,
+                    },
                 };
                 self.trace.push(format!(
                     "t={} n{i} view {:?} {:?}",
@@ -512,6 +534,31 @@ impl Sim {
                 ));
                 continue;
             }
+            let below = self.quorum > 1 && members.len() < self.quorum;
+            for &i in &members {
+                let e = &self.nodes[i].engine;
+                if e.below_quorum() != below {
+                    bad.push(format!(
+                        "view {id:?}: n{i} thinks it is {}below quorum ({} of {})",
+                        if below { "not " } else { "" },
+                        members.len(),
+                        self.quorum
+                    ));
+                }
+                if below
+                    && (!self.nodes[i].held.is_empty()
+                        || e.table().iter().any(|s| !s.owner.is_unspecified()))
+                {
+                    bad.push(format!(
+                        "view {id:?}: below quorum, n{i} holds {:?}, table {:?}",
+                        self.nodes[i].held,
+                        e.table()
+                    ));
+                }
+            }
+            if below {
+                continue;
+            }
             for &i in &members[1..] {
                 let (a, b) = (first.engine.table(), self.nodes[i].engine.table());
                 if a != b {
@@ -600,6 +647,7 @@ impl Sim {
 fn verbose() -> bool {
     std::env::var("WACKAMOLE_SIM_SEED").is_ok()
         || std::env::var("WACKAMOLE_SIM_CLOSING_SEED").is_ok()
+        || std::env::var("WACKAMOLE_SIM_QUORUM_SEED").is_ok()
 }
 
 fn describe(mess_type: i16, body: &[u8]) -> String {
@@ -637,13 +685,13 @@ fn describe(mess_type: i16, body: &[u8]) -> String {
 }
 
 fn run(seed: u64) -> Result<(), String> {
-    run_with(seed, false, false).map(|_| ())
+    run_with(seed, false, false, false).map(|_| ())
 }
 
 /// Runs one schedule; `Ok` with the number of CLOSEs delivered.
-fn run_with(seed: u64, c_exact: bool, closing: bool) -> Result<usize, String> {
+fn run_with(seed: u64, c_exact: bool, closing: bool, quorum: bool) -> Result<usize, String> {
     let mut rng = Rng::new(seed);
-    let mut sim = Sim::new(seed, &mut rng, c_exact, closing);
+    let mut sim = Sim::new(seed, &mut rng, c_exact, closing, quorum);
     for i in 0..sim.nodes.len() {
         sim.connect(i);
     }
@@ -727,7 +775,8 @@ fn random_schedules_keep_the_invariants() {
 #[test]
 fn random_schedules_with_closing_rounds_keep_one_holder_per_vif() {
     if let Ok(seed) = std::env::var("WACKAMOLE_SIM_CLOSING_SEED") {
-        run_with(seed.parse().expect("a seed"), false, true).unwrap_or_else(|e| panic!("{e}"));
+        run_with(seed.parse().expect("a seed"), false, true, false)
+            .unwrap_or_else(|e| panic!("{e}"));
         return;
     }
     let n: u64 = std::env::var("WACKAMOLE_SIM_SCHEDULES")
@@ -737,7 +786,7 @@ fn random_schedules_with_closing_rounds_keep_one_holder_per_vif() {
     let mut failures = Vec::new();
     let mut closed = 0;
     for seed in 0..n {
-        match run_with(seed, false, true) {
+        match run_with(seed, false, true, false) {
             Err(e) => failures.push(e),
             Ok(0) => {}
             Ok(_) => closed += 1,
@@ -756,6 +805,35 @@ fn random_schedules_with_closing_rounds_keep_one_holder_per_vif() {
     );
 }
 
+/// The same schedules with every node running `Quorum` = a majority of
+/// the nodes: a component below it holds nothing
+/// and its tables are empty, the others keep every invariant.
+#[test]
+fn random_schedules_under_a_quorum_hold_nothing_below_it() {
+    if let Ok(seed) = std::env::var("WACKAMOLE_SIM_QUORUM_SEED") {
+        run_with(seed.parse().expect("a seed"), false, false, true)
+            .unwrap_or_else(|e| panic!("{e}"));
+        return;
+    }
+    let n: u64 = std::env::var("WACKAMOLE_SIM_SCHEDULES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3_000);
+    let mut failures = Vec::new();
+    for seed in 0..n {
+        if let Err(e) = run_with(seed, false, false, true) {
+            failures.push(e);
+        }
+    }
+    summarize(&failures);
+    assert!(
+        failures.is_empty(),
+        "{} of {n} schedules broke an invariant; the first:\n{}",
+        failures.len(),
+        failures[0]
+    );
+}
+
 /// The same schedules with C 2.1.4's exact logic: its defects show up,
 /// which is why the engine departs from it there (and only there).
 #[test]
@@ -763,7 +841,7 @@ fn c_2_1_4_logic_splits_tables_and_holds_vifs_twice() {
     let mut split = None;
     let mut twice = None;
     for seed in 0..3_000 {
-        if let Err(e) = run_with(seed, true, false) {
+        if let Err(e) = run_with(seed, true, false, false) {
             if split.is_none() && e.contains("disagree on the table") {
                 split = Some(seed);
             }
@@ -790,7 +868,7 @@ fn c_2_1_4_logic_splits_tables_and_holds_vifs_twice() {
 #[test]
 fn the_checks_catch_broken_clusters() {
     let mut rng = Rng::new(7);
-    let mut sim = Sim::new(7, &mut rng, false, false);
+    let mut sim = Sim::new(7, &mut rng, false, false, false);
     for i in 0..sim.nodes.len() {
         sim.connect(i);
     }

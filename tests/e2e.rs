@@ -1063,3 +1063,179 @@ fn a_stranger_s_fifo_unicast_or_garbage_state_changes_nothing() {
         c.wait_settled(&vips, &[0, 1, 2], SETTLE);
     }
 }
+
+/// `Quorum = 2` on three hosts: the Spread daemons split (h1 | h2 h3).
+/// h1, alone, releases everything and holds nothing (without a quorum
+/// it took every VIP, see `partition_and_heal_leave_no_vip_on_two_hosts`)
+/// while h2 and h3 hold every VIP exactly once; `wackatrl` says h1 is
+/// below quorum. Once the split heals the VIPs are balanced again.
+#[test]
+fn a_host_cut_off_alone_below_quorum_holds_nothing() {
+    if !can_run() {
+        return;
+    }
+    let mut c = Cluster::new("quorum", 3, 6, "Quorum = 2");
+    c.start_all();
+    let vips = c.vips.clone();
+    c.wait_settled(&vips, &[0, 1, 2], SETTLE);
+    c.wait_for("2/2/2 before the split", SETTLE, |c| {
+        c.counts() == [2, 2, 2]
+    });
+    let marks = log_marks(&c);
+    c.sim_ctl("partition d1 | d2 d3");
+    wait_view(&c, 0, marks[0], 1);
+    wait_view(&c, 1, marks[1], 2);
+    wait_view(&c, 2, marks[2], 2);
+    c.wait_for("h1 empty", SETTLE, |c| c.held(0).is_empty());
+    // Every VIP once, on h2 or h3, and it stays so: h1 takes nothing.
+    wait_steady(&c, &vips, &[1, 2], Duration::from_millis(1500));
+    assert_eq!(c.counts(), [0, 3, 3], "{}", c.logs());
+    let h1 = log_since(&c, 0, marks[0]);
+    assert!(
+        h1.contains("below quorum: 1 member in this view, Quorum = 2"),
+        "{h1}"
+    );
+    assert!(!h1.contains("acquired VIF"), "{h1}");
+    assert_eq!(h1.matches("released VIF").count(), 2, "{h1}");
+    let out = c.wackatrl(0, &["-l"]);
+    let listing = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{listing}");
+    assert!(
+        listing.ends_with(
+            "Below quorum: 1 of the 2 members Quorum needs are in the view; this node holds no VIP\n"
+        ),
+        "{listing}"
+    );
+    assert!(
+        trl_json(&c, 0).contains("\"quorum\":{\"needed\":2,\"members\":1,\"below\":true}"),
+        "{}",
+        trl_json(&c, 0)
+    );
+    for i in [1, 2] {
+        let out = c.wackatrl(i, &["-l"]);
+        let listing = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(!listing.contains("quorum"), "h{}: {listing}", i + 1);
+        assert!(trl_json(&c, i).contains("\"below\":false"), "h{}", i + 1);
+    }
+
+    let marks = log_marks(&c);
+    c.sim_ctl("heal");
+    for (i, &m) in marks.iter().enumerate() {
+        wait_view(&c, i, m, 3);
+    }
+    c.wait_for("2/2/2 after the heal", SETTLE, |c| c.counts() == [2, 2, 2]);
+    wait_steady(&c, &vips, &[0, 1, 2], Duration::from_millis(1000));
+    assert!(
+        log_since(&c, 0, marks[0]).contains("quorum regained: 3 members in this view"),
+        "{}",
+        c.logs()
+    );
+}
+
+/// A split (h1 | h2 h3) makes both sides take VIPs: h1 all six, h2 and
+/// h3 the ones h1 had, each announced to the neighbour on the Notify
+/// list. When the split heals, the merge's conflicts leave each VIP
+/// with one side; the holder that kept one announces it again (it
+/// acquired nothing, so only the re-announce after a network change
+/// says so), and the neighbour hears it: ARP from the holder's MAC for
+/// every VIP that stayed put, after the heal.
+#[test]
+fn after_a_partition_heals_the_winner_re_announces_what_it_kept() {
+    if !can_run() {
+        return;
+    }
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use wackamole::net::frame;
+    use wackamole::sys::net::{self as sys, PacketSocket};
+
+    let client_ip = ip4(&format!("{}.200", common::cluster::SUBNET));
+    let mut c = Cluster::new("heal", 3, 6, &format!("Notify {{ e0:{client_ip}/32 }}"));
+    let client = common::netns::Netns::new("healc");
+    common::netns::veth(&client, "e0", &c.sw, "pc");
+    c.sw.ip(&["link", "set", "pc", "master", "br0"]);
+    client.ip(&["addr", "add", &format!("{client_ip}/24"), "dev", "e0"]);
+    let macs: Vec<[u8; 6]> = c.hosts.iter().map(|h| h.ns.mac("e0")).collect();
+    c.start_all();
+    let vips = c.vips.clone();
+    c.wait_settled(&vips, &[0, 1, 2], SETTLE);
+
+    let marks = log_marks(&c);
+    c.sim_ctl("partition d1 | d2 d3");
+    wait_view(&c, 0, marks[0], 1);
+    c.wait_for("h1 holds all six", SETTLE, |c| c.counts()[0] == 6);
+    c.wait_settled_among(&vips, &[1, 2], SETTLE);
+    // The split's announcements and their repeat (2 to 3 s after) are
+    // over before the capture starts.
+    std::thread::sleep(Duration::from_secs(5));
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ready_tx, ready) = std::sync::mpsc::channel();
+    let capture = {
+        let stop = stop.clone();
+        client.spawn(move || {
+            let idx = sys::ifindex("e0").unwrap();
+            let sock = PacketSocket::capture(idx, Duration::from_millis(100)).unwrap();
+            ready_tx.send(()).unwrap();
+            let mut heard = Vec::new();
+            while !stop.load(Ordering::SeqCst) {
+                if let Some(f) = sock.recv().unwrap() {
+                    if let Some(a) = frame::parse_arp(&f) {
+                        if a.op == 2 {
+                            heard.push((a.sender_mac, a.sender_ip));
+                        }
+                    }
+                }
+            }
+            heard
+        })
+    };
+    ready.recv().unwrap();
+    let marks = log_marks(&c);
+    c.sim_ctl("heal");
+    for (i, &m) in marks.iter().enumerate() {
+        wait_view(&c, i, m, 3);
+    }
+    wait_steady(&c, &vips, &[0, 1, 2], Duration::from_millis(1500));
+    std::thread::sleep(Duration::from_millis(500));
+    stop.store(true, Ordering::SeqCst);
+    let heard = capture.join().unwrap();
+
+    // Which VIPs stayed with a host that held them through the heal.
+    let holders = c.holders(&vips);
+    let mut kept = Vec::new();
+    for (v, h) in vips.iter().zip(&holders) {
+        let h = h[0];
+        let acquired = log_since(&c, h, marks[h])
+            .lines()
+            .any(|l| l.contains("acquired VIF") && l.contains(&format!("(e0:{v}/32)")));
+        if !acquired {
+            kept.push((*v, h));
+        }
+    }
+    assert!(
+        !kept.is_empty(),
+        "every VIP moved at the heal\n{}",
+        c.logs()
+    );
+    for &(v, h) in &kept {
+        assert!(
+            heard.contains(&(macs[h], v)),
+            "the neighbour heard nothing from h{} for {v}, which it kept through the heal; heard {heard:?}\n{}",
+            h + 1,
+            c.logs()
+        );
+        assert!(
+            log_since(&c, h, marks[h]).contains("network change: re-announcing"),
+            "h{}: {}",
+            h + 1,
+            c.logs()
+        );
+    }
+    for (i, &m) in marks.iter().enumerate() {
+        let n = log_since(&c, i, m)
+            .matches("network change: re-announcing")
+            .count();
+        assert!(n <= 1, "h{} logged it {n} times\n{}", i + 1, c.logs());
+    }
+}

@@ -19,7 +19,7 @@ use wackamole::config::{IfAddr, VipAddr};
 use wackamole::control::json::Value;
 use wackamole::control::{
     encode_ack, encode_reload, encode_state, encode_status, status_value, MemberInfo, NodeState,
-    Snapshot, VifInfo,
+    QuorumInfo, Snapshot, VifInfo,
 };
 
 /// A scratch directory of this file's tests, for a control socket
@@ -90,6 +90,7 @@ fn snapshot() -> Snapshot {
             },
         ],
         last_change: None,
+        quorum: None,
     }
 }
 
@@ -105,6 +106,8 @@ struct Answers {
     c_daemon: bool,
     ack: Vec<u8>,
     reload: Vec<u8>,
+    /// What the status says of `Quorum`.
+    quorum: Option<QuorumInfo>,
 }
 
 impl Answers {
@@ -113,6 +116,7 @@ impl Answers {
             c_daemon: false,
             ack: encode_ack().to_vec(),
             reload: encode_reload(true, "reloaded: 2 VIFs"),
+            quorum: None,
         }
     }
 }
@@ -132,7 +136,10 @@ fn fake_daemon(sock: &Path, answers: Answers) -> Arc<Mutex<Vec<u8>>> {
                 let reply = match b[0] {
                     0 => encode_state(&snapshot()),
                     1 | 2 => answers.ack.clone(),
-                    3 if !answers.c_daemon => encode_status(&snapshot()),
+                    3 if !answers.c_daemon => encode_status(&Snapshot {
+                        quorum: answers.quorum,
+                        ..snapshot()
+                    }),
                     4 if !answers.c_daemon => answers.reload.clone(),
                     _ => break,
                 };
@@ -165,7 +172,38 @@ fn l_prints_the_table_as_c_does_with_real_prefixes() {
     assert_eq!(text(&out.stderr), "");
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(text(&out.stdout), LISTING);
-    assert_eq!(*seen.lock().unwrap(), [0]);
+    // The status after the table: nothing in it to add here.
+    assert_eq!(*seen.lock().unwrap(), [0, 3]);
+}
+
+/// Below quorum, `-l` says so after C's listing, on a line a parser of
+/// C's listing skips; at or above quorum it prints C's listing alone.
+#[test]
+fn l_says_when_the_node_is_below_quorum() {
+    for (members, note) in [
+        (1, "Below quorum: 1 of the 2 members Quorum needs are in the view; this node holds no VIP\n"),
+        (2, ""),
+    ] {
+        let d = Dir::new(&format!("lq{members}"));
+        let answers = Answers {
+            quorum: Some(QuorumInfo {
+                needed: 2,
+                members,
+                below: members < 2,
+            }),
+            ..Answers::rust()
+        };
+        fake_daemon(&d.sock(), answers);
+        let out = run(&d, "-l");
+        assert_eq!(text(&out.stderr), "");
+        assert_eq!(out.status.code(), Some(0));
+        assert_eq!(text(&out.stdout), format!("{LISTING}{note}"));
+        let owners = text(&out.stdout)
+            .lines()
+            .filter(|l| l.starts_with("Owner: ") || l.starts_with('\t'))
+            .count();
+        assert_eq!(owners, LISTING.lines().count(), "C's lines are C's");
+    }
 }
 
 #[test]

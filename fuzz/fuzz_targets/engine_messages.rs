@@ -10,7 +10,7 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
-use wackamole::cluster::engine::{Delivered, Engine, Event, Settings, Timer, View};
+use wackamole::cluster::engine::{Cause, Delivered, Engine, Event, Settings, Timer, View};
 use wackamole::config::VifId;
 
 fn settings() -> Settings {
@@ -26,6 +26,7 @@ fn settings() -> Settings {
         mature: Duration::from_secs(5),
         arp_cache: Duration::from_secs(60),
         gather_timeout: Some(Duration::from_secs(2)),
+        quorum: 0,
     }
 }
 
@@ -50,6 +51,7 @@ fuzz_target!(|data: &[u8]| {
                     id: [1, 1, views],
                     members: (0..n).map(|i| format!("#m{i}#d")).collect(),
                     my_index: 0,
+                    cause: Cause::Join,
                 }));
             }
             1 => {

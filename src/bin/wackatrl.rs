@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use wackamole::config;
 use wackamole::control::client::{describe, Client, ControlError};
-use wackamole::control::{format_listing, Request};
+use wackamole::control::{format_listing, QuorumInfo, Request};
 
 /// How long wackatrl waits for the daemon at each step.
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -116,6 +116,17 @@ fn run(sock: &Path, req: Request) -> Result<ExitCode, String> {
         Request::GetState => {
             let vifs = c.get_state().map_err(failed)?;
             print!("{}", format_listing(&vifs));
+            // What C's reply cannot carry, after C's listing, when there
+            // is something to say. A C daemon closes the connection on
+            // the request: then there is nothing more to print.
+            if let Some(note) = c
+                .status_json()
+                .ok()
+                .and_then(|v| QuorumInfo::from_status(&v))
+                .and_then(|q| q.note())
+            {
+                print!("{note}");
+            }
             Ok(ExitCode::SUCCESS)
         }
         Request::Failure | Request::Success => {

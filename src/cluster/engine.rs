@@ -37,6 +37,9 @@ pub struct Settings {
     /// Close a state exchange this long after this node's own STATE,
     /// without the members that sent none; `None`: wait for all (C).
     pub gather_timeout: Option<Duration>,
+    /// In a view of fewer members than this, hold nothing (`Quorum`;
+    /// 0 or 1: off). Not in C.
+    pub quorum: usize,
 }
 
 impl Settings {
@@ -52,6 +55,7 @@ impl Settings {
             mature: cfg.mature(),
             arp_cache: cfg.arp_cache(),
             gather_timeout: cfg.gather_timeout(),
+            quorum: cfg.quorum().unwrap_or(0),
         }
     }
 }
@@ -64,6 +68,22 @@ pub struct View {
     pub members: Vec<String>,
     /// This node's place in `members`.
     pub my_index: usize,
+    /// Why the view changed.
+    pub cause: Cause,
+}
+
+/// Why a view replaced the last one, as the group system says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    /// A member joined the group.
+    Join,
+    /// A member left the group.
+    Leave,
+    /// A member's connection to the group system went away.
+    Disconnect,
+    /// The network split or merged: whole components came or went, and
+    /// neighbours may have heard from both sides of a split.
+    Network,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -153,6 +173,10 @@ pub enum Action {
         from: String,
         records: Vec<msg::ArpRecord>,
     },
+    /// Announce these held VIFs again, as an acquire announces (no
+    /// hooks): after a network change, neighbours may still point at
+    /// the other side of a split. Not in C.
+    Reannounce(Vec<VifId>),
     Log(Level, String),
 }
 
@@ -228,6 +252,15 @@ pub struct Engine {
     round: round::Round,
     /// Members seen sending a STATE without HELLO: C nodes.
     c_nodes: HashSet<String>,
+    /// This view has fewer members than `Quorum`: nothing is held or
+    /// claimed in it (see `quorum`).
+    below: bool,
+    /// This view's prefer lists by sender, in the order the STATEs
+    /// came: applied when a reload brings quorum back mid-view.
+    prefers: Vec<(Ipv4Addr, Vec<Ipv4Addr>)>,
+    /// A view caused by a network change came since the last exchange
+    /// ended: re-announce what is still held when the next one ends.
+    network_change: bool,
     out: Vec<Action>,
 }
 
@@ -259,6 +292,9 @@ impl Engine {
             rejections: Default::default(),
             round: Default::default(),
             c_nodes: HashSet::new(),
+            below: false,
+            prefers: Vec::new(),
+            network_change: false,
             out: Vec::new(),
         }
     }
@@ -300,6 +336,16 @@ impl Engine {
     }
     pub fn view_id(&self) -> Option<[u32; 3]> {
         self.view_id
+    }
+    /// How many members the current view has (every member of the
+    /// group, those that sent no STATE included); 0 without a view.
+    pub fn view_size(&self) -> usize {
+        self.round.view.len()
+    }
+    /// The current view has fewer members than `Quorum`: this node
+    /// holds nothing and claims nothing until one has enough.
+    pub fn below_quorum(&self) -> bool {
+        self.below
     }
     /// The VIFs this node holds, in config order.
     pub fn held(&self) -> impl Iterator<Item = VifId> + '_ {
@@ -389,6 +435,7 @@ impl Engine {
         self.old.fill(FREE);
         self.members.clear();
         self.view_id = None;
+        self.forget_view_extras();
         self.out
             .push(Action::StartTimer(Timer::Maturity, self.s.mature));
         self.out.push(Action::ShareArpCache);
@@ -407,6 +454,7 @@ impl Engine {
         self.members.clear();
         self.view_id = None;
         self.round = round::Round::default();
+        self.forget_view_extras();
         for t in [
             Timer::Maturity,
             Timer::Balance,
@@ -446,6 +494,10 @@ impl Engine {
             ),
         );
         self.view_id = Some(v.id);
+        // Kept until an exchange ends: a view that follows before it
+        // does must not lose the re-announce.
+        self.network_change |= v.cause == Cause::Network;
+        let size = v.members.len();
         self.members = v
             .members
             .into_iter()
@@ -462,11 +514,22 @@ impl Engine {
         }
         self.table.fill(FREE);
         self.displaced.fill(Ipv4Addr::UNSPECIFIED);
+        self.prefers.clear();
+        // Before the STATE: below quorum it must claim nothing.
+        self.quorum_for_view(size);
         self.start_round();
         self.send_state();
         self.phase = Phase::Gather;
         self.out.push(Action::CancelTimer(Timer::Balance));
         self.out.push(Action::ShareArpCache);
+    }
+
+    /// What the engine keeps of views beyond C's state, forgotten when
+    /// the link goes or comes back.
+    fn forget_view_extras(&mut self) {
+        self.below = false;
+        self.prefers.clear();
+        self.network_change = false;
     }
 
     /// STATE: what `old` says we hold, with its priorities.
@@ -609,11 +672,32 @@ impl Engine {
                 format!("{sender} holds {vip}, which is not a VIF here: are the VirtualInterfaces lists identical?"),
             );
         }
+        let below = self.below;
         let m = &mut self.members[idx];
         m.addr = st.real;
-        m.count = st.held.len() as i32;
+        m.count = if below { 0 } else { st.held.len() as i32 };
         m.got_state = true;
+        if !st.prefer.is_empty() {
+            self.prefers.push((st.real, st.prefer.clone()));
+        }
+        if below {
+            // Nobody holds anything in this view: its table stays empty
+            // on every node (see `quorum`).
+            self.state_below_quorum(sender, &st);
+        } else {
+            self.apply_claims(idx, &st);
+        }
+        if !self.mature && st.mature {
+            self.become_mature();
+        }
+        if self.members.iter().all(|m| m.got_state) {
+            self.exchange_done();
+        }
+    }
 
+    /// A STATE's claims and preferences, into this exchange's table
+    /// (spec 5.3, steps 3 to 5).
+    fn apply_claims(&mut self, idx: usize, st: &msg::State) {
         let me = self.s.me;
         let mut released = false;
         for &(vip, prio) in &st.held {
@@ -660,22 +744,22 @@ impl Engine {
         if released {
             self.out.push(Action::PostDown);
         }
-        for p in &st.prefer {
+        self.apply_prefer(st.real, &st.prefer);
+    }
+
+    /// A member's prefer list: each VIF in it below PREFER is its, by
+    /// preference.
+    fn apply_prefer(&mut self, who: Ipv4Addr, prefer: &[Ipv4Addr]) {
+        for p in prefer {
             if let Some(&j) = self.by_master.get(p) {
                 if self.table[j].priority < Priority::Prefer {
                     self.displaced[j] = self.table[j].owner;
                     self.table[j] = Slot {
-                        owner: st.real,
+                        owner: who,
                         priority: Priority::Prefer,
                     };
                 }
             }
-        }
-        if !self.mature && st.mature {
-            self.become_mature();
-        }
-        if self.members.iter().all(|m| m.got_state) {
-            self.exchange_done();
         }
     }
 
@@ -684,12 +768,40 @@ impl Engine {
         self.out.push(Action::CancelTimer(Timer::Gather));
         self.check_identities();
         if self.mature {
+            let before = self.held.clone();
             self.claim_round();
             self.phase = Phase::Run;
             self.arm_balance();
+            self.reannounce_after_network_change(&before);
         } else {
             self.phase = Phase::Boot;
         }
+        // An immature node holds nothing: nothing to tell anyone.
+        self.network_change = false;
+    }
+
+    /// The exchange after a network change ended: what this node held
+    /// before it and still holds is announced again (what it just
+    /// acquired, the acquire announced). During a split both sides
+    /// announced their claims, and the side that keeps a VIF after the
+    /// merge would otherwise say nothing: neighbours that last heard the
+    /// other side would keep its MAC until their cache expires.
+    fn reannounce_after_network_change(&mut self, before: &[bool]) {
+        if !self.network_change {
+            return;
+        }
+        let ids: Vec<VifId> = (0..self.held.len())
+            .filter(|&i| self.held[i] && before[i])
+            .map(|i| self.s.vifs[i])
+            .collect();
+        if ids.is_empty() {
+            return;
+        }
+        self.log(
+            Level::Info,
+            format!("network change: re-announcing {} VIPs", ids.len()),
+        );
+        self.out.push(Action::Reannounce(ids));
     }
 
     fn arm_balance(&mut self) {
@@ -738,6 +850,7 @@ impl Engine {
 
 mod balance;
 mod claim;
+mod quorum;
 mod reject;
 mod reload;
 mod round;

@@ -41,6 +41,9 @@ pub enum Setting {
     HookLimit(usize, usize),
     /// How often held VIPs are announced again (`None`: never).
     ArpRefresh(Option<Duration>, Option<Duration>),
+    /// The members a view needs for this node to hold VIPs (`None`:
+    /// off); applied at once to the current view.
+    Quorum(Option<usize>, Option<usize>),
 }
 
 impl fmt::Display for Setting {
@@ -69,6 +72,10 @@ impl fmt::Display for Setting {
                     None => "off".to_string(),
                 };
                 write!(f, "ArpRefresh {} -> {}", show(a), show(b))
+            }
+            Setting::Quorum(a, b) => {
+                let n = |q: &Option<usize>| q.map_or_else(|| "off".to_string(), |n| n.to_string());
+                write!(f, "Quorum {} -> {}", n(a), n(b))
             }
         }
     }
@@ -194,6 +201,9 @@ impl Diff {
         }
         if old.arp_refresh() != new.arp_refresh() {
             s.push(Setting::ArpRefresh(old.arp_refresh(), new.arp_refresh()));
+        }
+        if old.quorum() != new.quorum() {
+            s.push(Setting::Quorum(old.quorum(), new.quorum()));
         }
         d
     }
@@ -427,5 +437,19 @@ mod tests {
         );
         let d = old.diff(&conf(&format!("{base}\nPerlPath = /opt/bin/perl")));
         assert!(d.hooks_changed(), "{d:?}");
+    }
+
+    #[test]
+    fn a_quorum_change_is_reported_and_one_means_off() {
+        let base = "VirtualInterfaces { eth0:10.0.0.1/24 }";
+        let q = |n: &str| conf(&format!("{base}\nQuorum = {n}"));
+        let d = conf(base).diff(&q("2"));
+        assert_eq!(d.settings, [Setting::Quorum(None, Some(2))]);
+        assert_eq!(d.summary(), ["Quorum off -> 2"]);
+        assert_eq!(q("3").diff(&q("0")).summary(), ["Quorum 3 -> off"]);
+        // 0, 1 and no Quorum at all are the same: nothing changed.
+        assert!(q("1").diff(&q("0")).settings.is_empty());
+        assert!(conf(base).diff(&q("1")).settings.is_empty());
+        assert!(!d.needs_reconnect(false, false));
     }
 }

@@ -210,6 +210,8 @@ pub enum Keyword {
     HookLimit,
     /// Not in C 2.1.4: how often every held VIP is announced again.
     ArpRefresh,
+    /// Not in C 2.1.4: fewer members than this in a view, hold nothing.
+    Quorum,
 }
 
 /// Canonical spellings, used in messages and suggestions.
@@ -246,6 +248,7 @@ pub const KEYWORDS: &[(&str, Keyword)] = &[
     ("PerlPath", Keyword::PerlPath),
     ("HookLimit", Keyword::HookLimit),
     ("ArpRefresh", Keyword::ArpRefresh),
+    ("Quorum", Keyword::Quorum),
 ];
 
 impl Keyword {

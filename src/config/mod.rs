@@ -337,6 +337,7 @@ pub struct Config {
     perl_path: PathBuf,
     hook_limit: u32,
     arp_refresh: Option<Duration>,
+    quorum: u32,
     origin: Origin,
 }
 
@@ -422,6 +423,11 @@ impl Config {
     /// interval (`ArpRefresh`; not in C); `None`, the default, for off.
     pub fn arp_refresh(&self) -> Option<Duration> {
         self.arp_refresh
+    }
+    /// Fewer members than this in a view and this node holds no VIP
+    /// (`Quorum`); `None` when off (0 or 1: every view has a member).
+    pub fn quorum(&self) -> Option<usize> {
+        Some(self.quorum as usize).filter(|&n| n > 1)
     }
     /// Where the file was found: a reload reads it under the same rules.
     pub fn origin(&self) -> Origin {

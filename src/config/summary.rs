@@ -82,6 +82,12 @@ pub(super) fn render(c: &Config, identity: Option<&str>) -> String {
             "  GatherTimeout        never: every member's STATE is awaited (C)"
         ),
     };
+    if let Some(q) = c.quorum() {
+        let _ = writeln!(
+            w,
+            "  Quorum               {q}: in a view of fewer members this node holds no VIP (every node needs it; C nodes ignore it)"
+        );
+    }
     let b = c.balance();
     let n = c.vifs().len();
     let rate = b.effective_rate(n);

@@ -1560,6 +1560,46 @@ fn local_hardening_errors() {
     assert!(e.contains("ControlGroup must not be empty"), "{e}");
 }
 
+// ---- Quorum (not in C 2.1.4) -------------------------------------------
+
+#[test]
+fn quorum_is_off_by_default_and_at_0_or_1() {
+    assert_eq!(ok(MIN).config.quorum(), None);
+    assert!(!ok(MIN).config.summary().contains("Quorum"));
+    for n in ["0", "1"] {
+        let l = ok_with(&format!("Quorum = {n}\n"));
+        assert!(l.warnings.is_empty(), "{:?}", warnings(&l));
+        assert_eq!(l.config.quorum(), None, "Quorum = {n}");
+    }
+}
+
+#[test]
+fn quorum_takes_a_number_of_members() {
+    let c = ok_with("Quorum = 3\n").config;
+    assert_eq!(c.quorum(), Some(3));
+    let s = c.summary();
+    assert!(
+        s.contains("Quorum               3: in a view of fewer members this node holds no VIP"),
+        "{s}"
+    );
+    // Written as the other directives C does not know: no blanks needed,
+    // and no warning that C would mind them (C rejects the whole line).
+    let l = ok_with("Quorum=2\n");
+    assert_eq!(l.config.quorum(), Some(2));
+    assert!(l.warnings.is_empty(), "{:?}", warnings(&l));
+    let l = ok_with("Quorum = 2\nQuorum = 4\n");
+    assert_eq!(l.config.quorum(), Some(4));
+    assert!(warnings(&l)[0].contains("Quorum"), "{:?}", warnings(&l));
+    let e = error_with("Quorum = most\n");
+    assert!(e.contains("a number of members for Quorum"), "{e}");
+    let e = error_with("Quorum = 2s\n");
+    assert!(e.contains("a number of members for Quorum"), "{e}");
+    let e = error_with("Quorum = 99999999999\n");
+    assert!(e.contains("99999999999"), "{e}");
+    let e = error_with("Quorom = 2\n");
+    assert!(e.contains("Quorum"), "a suggestion: {e}");
+}
+
 // ---- A STATE must fit in one Spread message ---------------------------
 
 fn many_vifs(n: usize, extra: &str) -> String {

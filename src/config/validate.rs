@@ -342,6 +342,7 @@ pub(super) fn finish(
         hook_limit: d.hook_limit.map_or(defaults::HOOK_LIMIT, |(n, _)| n),
         // 0s: off, as not writing it.
         arp_refresh: d.arp_refresh.map(|(t, _)| t).filter(|t| !t.is_zero()),
+        quorum: d.quorum.map_or(0, |(n, _)| n),
         origin: super::Origin::Given,
     })
 }

@@ -50,7 +50,7 @@ pub use legacy::{
 pub use server::{Server, SessionId, MAX_PENDING, MAX_SESSIONS, MAX_UNSENT, SESSION_DEADLINE};
 pub use status::{
     address_text, decode_json, decode_reload, encode_ack, encode_reload, encode_status,
-    status_value, view_id_text, MemberInfo, NodeState, Snapshot, VifInfo,
+    status_value, view_id_text, MemberInfo, NodeState, QuorumInfo, Snapshot, VifInfo,
 };
 
 /// One request of the control protocol.

@@ -57,6 +57,51 @@ pub struct Snapshot {
     pub vifs: Vec<VifInfo>,
     /// The last change of ownership or state, in words, if any.
     pub last_change: Option<String>,
+    /// Where the node stands against `Quorum`; `None` when it is off.
+    pub quorum: Option<QuorumInfo>,
+}
+
+/// `Quorum` and the current view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuorumInfo {
+    /// The members a view needs for this node to hold VIPs.
+    pub needed: usize,
+    /// The members of the current view, every member of the group
+    /// counted (0 without a view).
+    pub members: usize,
+    /// The view has too few: this node holds nothing and claims nothing.
+    pub below: bool,
+}
+
+impl QuorumInfo {
+    /// The line `wackatrl -l` adds after C's listing when the node is
+    /// below quorum (none otherwise, so that the listing stays C's).
+    /// It starts with neither `Owner:` nor a tab, which is all a parser
+    /// of C's listing looks at.
+    pub fn note(&self) -> Option<String> {
+        self.below.then(|| {
+            format!(
+                "Below quorum: {} of the {} members Quorum needs are in the view; this node holds no VIP\n",
+                self.members, self.needed
+            )
+        })
+    }
+
+    /// From the `quorum` member of a JSON status (`None` when it is
+    /// absent or null: quorum off, or a daemon that does not know it).
+    pub fn from_status(v: &Value) -> Option<QuorumInfo> {
+        let q = v.get("quorum")?;
+        let n = |k: &str| {
+            q.get(k)
+                .and_then(Value::as_i64)
+                .and_then(|n| usize::try_from(n).ok())
+        };
+        Some(QuorumInfo {
+            needed: n("needed")?,
+            members: n("members")?,
+            below: q.get("below").and_then(Value::as_bool)?,
+        })
+    }
 }
 
 /// One member of the view.
@@ -177,6 +222,16 @@ pub fn status_value(s: &Snapshot) -> Value {
             "last_change".into(),
             Value::opt(s.last_change.as_deref(), Value::str),
         ),
+        (
+            "quorum".into(),
+            Value::opt(s.quorum, |q| {
+                Value::Object(vec![
+                    ("needed".into(), Value::int(q.needed as i64)),
+                    ("members".into(), Value::int(q.members as i64)),
+                    ("below".into(), Value::Bool(q.below)),
+                ])
+            }),
+        ),
     ])
 }
 
@@ -262,6 +317,11 @@ mod tests {
                 },
             ],
             last_change: Some("acquired eth0:192.0.2.10/24 \"now\"".into()),
+            quorum: Some(QuorumInfo {
+                needed: 2,
+                members: 1,
+                below: true,
+            }),
         }
     }
 
@@ -281,7 +341,8 @@ mod tests {
                 r#"{"id":"192.0.2.20","addresses":["eth1:192.0.2.20/32"],"owner":null,"#,
                 r#""priority":"UNCLAIMED","#,
                 r#""held_here":false}],"counts":{"vifs":2,"held_here":1},"#,
-                r#""last_change":"acquired eth0:192.0.2.10/24 \"now\""}"#
+                r#""last_change":"acquired eth0:192.0.2.10/24 \"now\"","#,
+                r#""quorum":{"needed":2,"members":1,"below":true}}"#
             )
         );
         let framed = encode_status(&sample());
@@ -297,10 +358,31 @@ mod tests {
             ..Snapshot::default()
         };
         let v = status_value(&s);
-        for k in ["node", "private_group", "view_id", "last_change"] {
+        for k in ["node", "private_group", "view_id", "last_change", "quorum"] {
             assert!(v.get(k).unwrap().is_null(), "{k}");
         }
         assert_eq!(v.get("state").and_then(Value::as_str), Some("DISCONNECTED"));
+    }
+
+    #[test]
+    fn below_quorum_is_noted_after_the_listing_and_read_back() {
+        let v = decode_json(&encode_status(&sample())[4..]).unwrap();
+        let q = QuorumInfo::from_status(&v).expect("quorum in the status");
+        assert_eq!(q, sample().quorum.unwrap());
+        assert_eq!(
+            q.note().as_deref(),
+            Some("Below quorum: 1 of the 2 members Quorum needs are in the view; this node holds no VIP\n")
+        );
+        let above = QuorumInfo {
+            members: 3,
+            below: false,
+            ..q
+        };
+        assert_eq!(above.note(), None, "the listing stays C's");
+        // Quorum off, or a daemon that does not know it.
+        let off = status_value(&Snapshot::default());
+        assert_eq!(QuorumInfo::from_status(&off), None);
+        assert_eq!(QuorumInfo::from_status(&Value::Object(vec![])), None);
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //!
 //! Every VIF is named by its [`VifId`] and looked up in the
 //! configuration in force; one path announces a VIF, whether it was
-//! just acquired, redefined by a reload, or put back by the check.
+//! just acquired, redefined by a reload, put back by the check, or
+//! re-announced after a network change.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr};
@@ -188,6 +189,7 @@ impl Executor {
                 Action::LearnArp { from, records } => {
                     self.cache.learn(&from, &records, self.arp_round)
                 }
+                Action::Reannounce(ids) => self.reannounce(&ids, env),
                 Action::Log(level, text) => match level {
                     Level::Error => error!("{text}"),
                     Level::Warn => warn!("{text}"),
@@ -272,6 +274,18 @@ impl Executor {
         if !self.scheduler.is_idle() && !env.timers.is_set(Key::NotifyTick) {
             env.timers
                 .set_in(Key::NotifyTick, Instant::now(), NOTIFY_TICK);
+        }
+    }
+
+    /// Announces held VIFs again by the path an acquire takes (the same
+    /// Notify lists, throttles and repeat), without hooks: the engine
+    /// asks after a network change.
+    fn reannounce(&mut self, ids: &[VifId], env: &mut Env<'_>) {
+        for &id in ids {
+            match env.cfg.vif(id).cloned() {
+                Some(v) => self.announce(id, &v, env),
+                None => error!("asked to announce VIF {id}, which the configuration does not have"),
+            }
         }
     }
 

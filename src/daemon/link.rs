@@ -519,6 +519,7 @@ mod tests {
             id,
             members: vec!["#me#d1".into(), "#b#d2".into()],
             my_index: 0,
+            cause: crate::group::Cause::Join,
         });
         let (t, good) = ours.seal(1, id, "#b#d2", b"a STATE");
         let (_, forged) = keys("somebody else's key!").seal(1, id, "#b#d2", b"forged");

@@ -7,7 +7,7 @@ use std::net::Ipv4Addr;
 use super::node::Node;
 use crate::cluster::msg::Priority;
 use crate::config::VifId;
-use crate::control::{MemberInfo, NodeState, Snapshot, VifInfo};
+use crate::control::{MemberInfo, NodeState, QuorumInfo, Snapshot, VifInfo};
 
 impl Node {
     pub(super) fn snapshot(&self) -> Snapshot {
@@ -53,6 +53,11 @@ impl Node {
                 })
                 .collect(),
             last_change: self.exec.last_change().map(str::to_string),
+            quorum: self.cfg.quorum().map(|needed| QuorumInfo {
+                needed,
+                members: self.engine.view_size(),
+                below: self.engine.below_quorum(),
+            }),
         }
     }
 
@@ -64,8 +69,13 @@ impl Node {
         };
         let snap = self.snapshot();
         let held = snap.vifs.iter().filter(|v| v.held_here).count();
+        let below = if snap.quorum.is_some_and(|q| q.below) {
+            ", below quorum"
+        } else {
+            ""
+        };
         let status = format!(
-            "{}, holding {held} of {} VIFs, {} members",
+            "{}, holding {held} of {} VIFs, {} members{below}",
             snap.state,
             snap.vifs.len(),
             snap.members.len()

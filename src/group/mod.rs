@@ -14,7 +14,7 @@ pub mod spread;
 
 use std::fmt;
 
-pub use crate::cluster::engine::{Delivered, View};
+pub use crate::cluster::engine::{Cause, Delivered, View};
 
 /// What the group says, in the order it says it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,7 +22,7 @@ pub enum GroupEvent {
     /// The session is open and the group joined; `me` is this node's
     /// name in the group (Spread's private group).
     Joined { me: String },
-    /// A regular view of the group, this node in it.
+    /// A regular view of the group, this node in it, and why it came.
     View(View),
     /// The current view is ending (a transitional membership).
     Transition,

@@ -9,12 +9,13 @@
 use log::{error, warn};
 
 use super::{
-    Delivered, Delivery, GroupError, GroupEvent, LinkState, Membership, Stage, View, MAX_BATCH,
+    Cause, Delivered, Delivery, GroupError, GroupEvent, LinkState, Membership, Stage, View,
+    MAX_BATCH,
 };
 use crate::spread::addr::SpreadAddr;
 use crate::spread::client::{Client, Connecting};
 use crate::spread::wire::message::Message;
-use crate::spread::wire::service;
+use crate::spread::wire::{self, service};
 use crate::trust::Owners;
 
 enum Session {
@@ -57,6 +58,7 @@ impl SpreadLink {
                     id: mb.group_id.0,
                     members: mb.members,
                     my_index,
+                    cause: cause(mb.cause),
                 })),
                 None => {
                     error!(
@@ -89,6 +91,16 @@ impl SpreadLink {
             }
             Message::Transition { .. } | Message::SelfLeave { .. } => None,
         }
+    }
+}
+
+/// Why Spread delivered a membership, in the seam's words.
+fn cause(c: wire::message::Cause) -> Cause {
+    match c {
+        wire::message::Cause::Join => Cause::Join,
+        wire::message::Cause::Leave => Cause::Leave,
+        wire::message::Cause::Disconnect => Cause::Disconnect,
+        wire::message::Cause::Network => Cause::Network,
     }
 }
 

@@ -42,6 +42,11 @@ impl Engine {
             // C's leader stops re-arming here.
             return;
         }
+        if self.below {
+            // Nothing is held, nothing may move; the exchange that
+            // brings quorum back arms the timer again.
+            return;
+        }
         self.phase = Phase::Balance;
         // Members late for a closed round count here, with what they
         // were given since.
@@ -107,6 +112,14 @@ impl Engine {
         if self.members.first().map(|m| m.name.as_str()) != Some(sender) {
             let text = format!("ignoring a BALANCE from {sender}, which does not lead the group");
             return self.reject(Reject::NotLeader, sender, Level::Warn, text);
+        }
+        if self.below {
+            // A leader that runs the same Quorum sends none here.
+            let text = format!(
+                "ignoring a BALANCE from {sender}: this view is below quorum (does every node run Quorum = {}?)",
+                self.s.quorum
+            );
+            return self.reject(Reject::BalanceBelowQuorum, sender, Level::Warn, text);
         }
         let bad = b.moves.iter().find(|(owner, vip)| {
             !self.by_master.contains_key(vip)

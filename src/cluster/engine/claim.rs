@@ -8,8 +8,12 @@ use super::*;
 
 impl Engine {
     /// Priority claim, then claim-unclaimed; `post up` after the round if
-    /// it acquired anything (C ran them only after a BALANCE).
+    /// it acquired anything (C ran them only after a BALANCE). Below
+    /// quorum there is nothing to claim: the table is empty and stays so.
     pub(super) fn claim_round(&mut self) {
+        if self.below {
+            return;
+        }
         let acquired = self.priority_claim() | self.claim_unclaimed();
         let (fixed_up, fixed_down) = self.reconcile();
         if acquired || fixed_up {

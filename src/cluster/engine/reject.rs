@@ -35,6 +35,10 @@ pub(super) enum Reject {
     BadMove,
     /// A STATE with another participant's address.
     DuplicateAddress,
+    /// Claims in a STATE in a view below quorum.
+    ClaimBelowQuorum,
+    /// A BALANCE in a view below quorum.
+    BalanceBelowQuorum,
 }
 
 impl Reject {
@@ -50,6 +54,8 @@ impl Reject {
             Reject::NotLeader => "BALANCE from a non-leader".into(),
             Reject::BadMove => "BALANCE with an unknown VIF or member".into(),
             Reject::DuplicateAddress => "STATE with another member's address".into(),
+            Reject::ClaimBelowQuorum => "STATE with claims below quorum".into(),
+            Reject::BalanceBelowQuorum => "BALANCE below quorum".into(),
         }
     }
 }

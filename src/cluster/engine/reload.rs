@@ -28,12 +28,20 @@ impl Engine {
     /// Takes a new configuration without touching a VIF whose definition
     /// stays. In RUN, new VIFs are claimed at once by the claim-unclaimed
     /// rule, which every node that loads the same configuration computes
-    /// alike; the next view exchanges states as usual.
+    /// alike; the next view exchanges states as usual. A new `Quorum`
+    /// applies to the current view at once: below it everything is
+    /// released; back above it, the claims run as after an exchange.
     pub fn reconfigure(&mut self, s: Settings, diff: &Diff) -> Reconfigured {
         let removed: HashSet<VifId> = diff.removed.iter().map(|v| v.id()).collect();
         let redefined: HashSet<VifId> = diff.redefined.iter().map(|(o, _)| o.id()).collect();
-        let held_before: Vec<VifId> = self.held().collect();
         let mut out = Reconfigured::default();
+        // A new Quorum counts at once, against the current view. Going
+        // below it, everything goes, by the definitions it came up with.
+        let below = self.below_after_reload(s.quorum);
+        if below && !self.below {
+            self.release_all_into(&mut out.before);
+        }
+        let held_before: Vec<VifId> = self.held().collect();
         let mut released_removed = false;
         for &id in &held_before {
             if removed.contains(&id) || !s.vifs.contains(&id) {
@@ -78,6 +86,7 @@ impl Engine {
         if released_removed {
             self.out.push(Action::PostDown);
         }
+        self.quorum_reloaded(below);
         if self.connected && self.mature && self.phase == Phase::Run {
             self.claim_round();
             // The balance settings may have changed.

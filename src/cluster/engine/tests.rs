@@ -26,6 +26,7 @@ enum Line {
     View {
         id: [u32; 3],
         members: Vec<String>,
+        cause: Cause,
     },
     Transition,
     Message {
@@ -61,9 +62,17 @@ fn parse(text: &str) -> (String, Vec<Line>) {
                 .split(", ")
                 .map(|s| s.trim_matches('\'').to_string())
                 .collect();
+            let cause = match rest.split_whitespace().next() {
+                Some("JOIN") => Cause::Join,
+                Some("LEAVE") => Cause::Leave,
+                Some("DISCONNECT") => Cause::Disconnect,
+                Some("NETWORK") => Cause::Network,
+                other => panic!("a membership caused by {other:?}"),
+            };
             lines.push(Line::View {
                 id: [id[0], id[1], id[2]],
                 members,
+                cause,
             });
         } else if l.trim().starts_with("TRANSITION") {
             lines.push(Line::Transition);
@@ -136,12 +145,13 @@ fn replay(text: &str, s: Settings) -> Replay {
     );
     for line in &lines {
         match line {
-            Line::View { id, members } => {
+            Line::View { id, members, cause } => {
                 let my_index = members.iter().position(|m| *m == me).unwrap();
                 let v = View {
                     id: *id,
                     members: members.clone(),
                     my_index,
+                    cause: *cause,
                 };
                 run(&mut e, Event::View(v), &mut pending, &mut changes);
             }
@@ -320,6 +330,7 @@ fn small(me: u8, vifs: u8, prefer: &[u8]) -> Settings {
         mature: Duration::from_secs(5),
         arp_cache: Duration::from_secs(60),
         gather_timeout: Some(Duration::from_secs(2)),
+        quorum: 0,
     }
 }
 
@@ -340,6 +351,7 @@ fn in_view(s: Settings, n: u8) -> (Engine, Vec<Action>) {
         id: ID,
         members: names(n),
         my_index: usize::from(me - 1),
+        cause: Cause::Join,
     }));
     (e, acts)
 }
@@ -969,6 +981,7 @@ fn a_flood_is_logged_once_per_kind_and_sender_then_counted() {
         id: [2, 0, 0],
         members: names(2),
         my_index: 0,
+        cause: Cause::Join,
     }));
     assert!(
         warned(
@@ -1126,6 +1139,7 @@ fn a_c_node_in_the_view_keeps_the_round_open_as_c_does() {
         id: [8, 8, 8],
         members: names(3),
         my_index: 0,
+        cause: Cause::Join,
     }));
     let body = multicast_body(&acts, MessType::Hello);
     let h = msg::Hello::decode(&body, false).unwrap();
@@ -1219,6 +1233,7 @@ fn a_vif_lost_to_a_tie_and_taken_back_by_preference_stays_up() {
         id: ID,
         members: names(2),
         my_index: 1,
+        cause: Cause::Join,
     }));
     c.old[0] = e.old[0];
     c.held[0] = true;
@@ -1252,3 +1267,7 @@ fn a_state_in_another_participant_s_name_is_refused() {
         .all(|s| s.owner == node(1) || s.owner == node(3)));
     assert_eq!(e.held().count(), 2);
 }
+
+mod group;
+mod quorum;
+mod reannounce;

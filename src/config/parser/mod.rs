@@ -53,6 +53,7 @@ pub(super) struct Draft {
     pub perl_path: At<PathBuf>,
     pub hook_limit: At<u32>,
     pub arp_refresh: At<Duration>,
+    pub quorum: At<u32>,
 }
 
 type PResult<T> = Result<T, Error>;
@@ -82,6 +83,7 @@ const DIRECTIVES: &[&str] = &[
     "PerlPath",
     "HookLimit",
     "ArpRefresh",
+    "Quorum",
 ];
 
 fn starts_directive(k: Keyword) -> bool {
@@ -119,6 +121,7 @@ fn takes_equals(k: Keyword, in_balance: bool) -> bool {
             | Keyword::PerlPath
             | Keyword::HookLimit
             | Keyword::ArpRefresh
+            | Keyword::Quorum
     )
 }
 
@@ -136,6 +139,7 @@ fn c_knows(k: Keyword) -> bool {
             | Keyword::PerlPath
             | Keyword::HookLimit
             | Keyword::ArpRefresh
+            | Keyword::Quorum
     )
 }
 
@@ -687,6 +691,17 @@ impl<'a> Parser<'a> {
                         );
                     }
                     set!(hook_limit, (n, v.pos), "HookLimit");
+                }
+            }
+            Keyword::Quorum => {
+                self.equals_of("Quorum", c_knows(k))?;
+                let v = self.next();
+                if v.kind != TokenKind::Bare || CClass::of(v.text) != CClass::Number {
+                    return Err(self.syntax(&v, "a number of members for Quorum"));
+                }
+                // 0 and 1 both mean off: every view has a member.
+                if let Some(n) = self.number_value(&v) {
+                    set!(quorum, (n, v.pos), "Quorum");
                 }
             }
             Keyword::GatherTimeout => {
