@@ -208,6 +208,11 @@ pub enum Keyword {
     PerlPath,
     /// Not in C 2.1.4: at most this many hook processes at once.
     HookLimit,
+    /// Not in C 2.1.4: a health check, `Check { Run = /path ... }`. Its
+    /// parameters (`Run`, `Timeout`, `Fall`, `Rise`; `Interval` is C's
+    /// keyword) are words of the block only, not keywords: a value
+    /// spelled `rise` elsewhere stays a plain string, as C reads it.
+    Check,
 }
 
 /// Canonical spellings, used in messages and suggestions.
@@ -243,6 +248,7 @@ pub const KEYWORDS: &[(&str, Keyword)] = &[
     ("SpreadUser", Keyword::SpreadUser),
     ("PerlPath", Keyword::PerlPath),
     ("HookLimit", Keyword::HookLimit),
+    ("Check", Keyword::Check),
 ];
 
 impl Keyword {

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use super::error::{Error, ErrorKind, Pos, Warning, WarningKind};
 use super::lexer::{CClass, Keyword, Lexer, Token, TokenKind};
-use super::{Hook, NotifyEntry, PreferEntry, Vif};
+use super::{Check, Hook, NotifyEntry, PreferEntry, Vif};
 use crate::net::identity;
 
 /// A value and where it was written.
@@ -50,6 +50,8 @@ pub(super) struct Draft {
     pub spread_user: At<String>,
     pub perl_path: At<PathBuf>,
     pub hook_limit: At<u32>,
+    /// Complete and checked block by block (defaults applied).
+    pub checks: Vec<Check>,
 }
 
 type PResult<T> = Result<T, Error>;
@@ -78,6 +80,7 @@ const DIRECTIVES: &[&str] = &[
     "SpreadUser",
     "PerlPath",
     "HookLimit",
+    "Check",
 ];
 
 fn starts_directive(k: Keyword) -> bool {
@@ -130,6 +133,7 @@ fn c_knows(k: Keyword) -> bool {
             | Keyword::SpreadUser
             | Keyword::PerlPath
             | Keyword::HookLimit
+            | Keyword::Check
     )
 }
 
@@ -683,6 +687,7 @@ impl<'a> Parser<'a> {
             Keyword::RunDynamic => self.run_dynamic(pos)?,
             Keyword::RunScript => self.run_script(pos)?,
             Keyword::Balance => self.balance(pos)?,
+            Keyword::Check => self.check()?,
             Keyword::Prefer => self.prefer(pos)?,
             Keyword::Notify => self.notify(pos)?,
             Keyword::Vifs => self.vifs(pos)?,
@@ -802,5 +807,6 @@ impl<'a> Parser<'a> {
     }
 }
 
+mod check;
 mod lists;
 mod run_dynamic;
