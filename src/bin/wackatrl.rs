@@ -10,7 +10,10 @@ use std::time::Duration;
 
 use wackamole::config;
 use wackamole::control::client::{describe, Client, ControlError};
-use wackamole::control::{format_listing, Request};
+use wackamole::control::json::Value;
+use wackamole::control::{
+    checks_of_status, format_checks, format_listing, refusal, Request, REFUSED,
+};
 
 /// How long wackatrl waits for the daemon at each step.
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -60,7 +63,7 @@ fn main() -> ExitCode {
     let Some(cfg) = config::load_and_report(path.as_deref()) else {
         return ExitCode::FAILURE;
     };
-    match run(cfg.control(), req) {
+    match run(cfg.control(), req, !cfg.checks().is_empty()) {
         Ok(code) => code,
         Err(msg) => {
             eprintln!("wackatrl: {msg}");
@@ -78,8 +81,33 @@ fn usage(o: &getopts::Options, why: &str) -> ExitCode {
 /// Who the daemon serves, for the errors that come of not being one.
 const WHO_MAY: &str = "only root and members of the daemon's ControlGroup may use it";
 
+/// The lines of the daemon's health checks, for the end of a listing:
+/// asked for only when the configuration has checks (a C daemon, which
+/// cannot have any, is never sent a request it does not know), and
+/// nothing when the daemon does not say.
+fn check_lines(c: &mut Client, checks: bool) -> String {
+    if !checks {
+        return String::new();
+    }
+    c.status_json()
+        .map(|v| format_checks(&checks_of_status(&v)))
+        .unwrap_or_default()
+}
+
+/// Why the daemon refused SUCCESS, from its status.
+fn why_refused(c: &mut Client) -> Option<String> {
+    let v = c.status_json().ok()?;
+    let operator_out = v
+        .get("failure_simulated")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    Some(refusal(&checks_of_status(&v), operator_out))
+}
+
 /// Talks to the daemon; `Err` is the message for stderr (exit 1).
-fn run(sock: &Path, req: Request) -> Result<ExitCode, String> {
+/// `checks`: the configuration has health checks, whose lines follow
+/// the listing.
+fn run(sock: &Path, req: Request, checks: bool) -> Result<ExitCode, String> {
     let shown = sock.display();
     let mut c = Client::connect(sock, TIMEOUT).map_err(|e| match e {
         ControlError::Connect(e) if e.kind() == std::io::ErrorKind::PermissionDenied => format!(
@@ -116,12 +144,21 @@ fn run(sock: &Path, req: Request) -> Result<ExitCode, String> {
         Request::GetState => {
             let vifs = c.get_state().map_err(failed)?;
             print!("{}", format_listing(&vifs));
+            print!("{}", check_lines(&mut c, checks));
             Ok(ExitCode::SUCCESS)
         }
         Request::Failure | Request::Success => {
             let status = c.post(req).map_err(failed)?;
-            if status != 0 {
-                eprintln!("wackatrl: the daemon at {shown} answered {req} with status {status}");
+            let why = match (req, status) {
+                (Request::Success, REFUSED) => why_refused(&mut c),
+                _ => None,
+            };
+            match why {
+                Some(why) => eprintln!("wackatrl: {why}"),
+                None if status != 0 => {
+                    eprintln!("wackatrl: the daemon at {shown} answered {req} with status {status}")
+                }
+                None => {}
             }
             let vifs = c.get_state().map_err(|e| match e {
                 ControlError::Closed => {
@@ -130,6 +167,7 @@ fn run(sock: &Path, req: Request) -> Result<ExitCode, String> {
                 e => format!("GET_STATE to the daemon at {shown}: {e}"),
             })?;
             print!("{}", format_listing(&vifs));
+            print!("{}", check_lines(&mut c, checks));
             Ok(if status == 0 {
                 ExitCode::SUCCESS
             } else {

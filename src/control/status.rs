@@ -10,6 +10,7 @@ use super::{frame, DecodeError};
 use crate::cluster::engine::Phase;
 use crate::cluster::msg::Priority;
 use crate::config::{VifId, VipAddr};
+use crate::health::CheckInfo;
 
 /// Where the node stands: off the group, or in a phase of the engine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -57,6 +58,8 @@ pub struct Snapshot {
     pub vifs: Vec<VifInfo>,
     /// The last change of ownership or state, in words, if any.
     pub last_change: Option<String>,
+    /// The health checks, in config order.
+    pub checks: Vec<CheckInfo>,
 }
 
 /// One member of the view.
@@ -177,6 +180,10 @@ pub fn status_value(s: &Snapshot) -> Value {
             "last_change".into(),
             Value::opt(s.last_change.as_deref(), Value::str),
         ),
+        (
+            "checks".into(),
+            Value::Array(s.checks.iter().map(super::check_value).collect()),
+        ),
     ])
 }
 
@@ -222,6 +229,16 @@ pub fn encode_ack() -> [u8; 4] {
     0i32.to_be_bytes()
 }
 
+/// The status of a SUCCESS refused because a health check keeps the
+/// node out (C's wackatrl prints an error for any status but 0).
+pub const REFUSED: i32 = 1;
+
+/// The SUCCESS reply when it is refused: [`REFUSED`], 4 bytes
+/// big-endian; the status (STATUS_JSON) says which checks.
+pub fn encode_refused() -> [u8; 4] {
+    REFUSED.to_be_bytes()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -262,6 +279,7 @@ mod tests {
                 },
             ],
             last_change: Some("acquired eth0:192.0.2.10/24 \"now\"".into()),
+            checks: Vec::new(),
         }
     }
 
@@ -281,7 +299,7 @@ mod tests {
                 r#"{"id":"192.0.2.20","addresses":["eth1:192.0.2.20/32"],"owner":null,"#,
                 r#""priority":"UNCLAIMED","#,
                 r#""held_here":false}],"counts":{"vifs":2,"held_here":1},"#,
-                r#""last_change":"acquired eth0:192.0.2.10/24 \"now\""}"#
+                r#""last_change":"acquired eth0:192.0.2.10/24 \"now\"","checks":[]}"#
             )
         );
         let framed = encode_status(&sample());
@@ -343,5 +361,6 @@ mod tests {
         assert_eq!(decode_reload(b"\xff"), Err(DecodeError::NotUtf8));
         assert!(matches!(decode_reload(b"{"), Err(DecodeError::Json(_))));
         assert_eq!(encode_ack(), [0, 0, 0, 0]);
+        assert_eq!(encode_refused(), [0, 0, 0, 1]);
     }
 }

@@ -196,6 +196,9 @@ impl Node {
         if diff.hooks_changed() || hook_limit {
             self.exec.reconfigure_hooks(&self.cfg, &mut self.timers);
         }
+        if diff.checks_changed() {
+            self.reconfigure_checks();
+        }
         self.link.set_retry(self.cfg.spread_retry_interval());
     }
 }
