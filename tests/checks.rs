@@ -299,3 +299,158 @@ fn a_reload_keeps_what_is_the_same() {
     assert_eq!(r.verdict(), Verdict::Passing);
     r.stop(Instant::now());
 }
+
+// ---- end to end, in network namespaces (root) --------------------------
+
+use common::cluster::Cluster;
+use common::netns::can_run;
+
+const SETTLE: Duration = Duration::from_secs(20);
+
+/// Waits until `path` exists and holds `needle`; its text.
+fn wait_text(c: &Cluster, path: &Path, needle: &str) -> String {
+    let deadline = Instant::now() + SETTLE;
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if text.contains(needle) {
+            return text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} never held {needle:?} (it holds {text:?})\n{}",
+            path.display(),
+            c.logs()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn out_text(o: &std::process::Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// Three hosts on spread-sim, six VIPs, `Balance all`; each host checks
+/// a file of its own (Interval 1s, Fall 2, Rise 1) and pages a hook on
+/// `check down` and `check up`. Host 1's file goes: within Interval ×
+/// Fall and a few seconds it holds nothing and the other two hold
+/// every VIP once; it comes back: host 1 rejoins, 2/2/2. Again, with
+/// the operator: `wackatrl -s` while the check fails is refused,
+/// `wackatrl -f` keeps the node out when the check passes again, and
+/// `wackatrl -s` brings it back.
+#[test]
+fn a_failing_check_drains_its_host_and_a_passing_one_brings_it_back() {
+    if !can_run() {
+        return;
+    }
+    let mut c = Cluster::new("chk", 3, 6, "");
+    let vips = c.vips.clone();
+    let dir = c.dir.0.clone();
+    let hook_log = dir.join("hook.log");
+    let hook = dir.join("page");
+    write_file(
+        &hook,
+        &format!(
+            "#!/bin/sh\necho \"$WACKAMOLE_EVENT $WACKAMOLE_CHECK\" >> {}\n",
+            hook_log.display()
+        ),
+        0o755,
+    );
+    let ok: Vec<PathBuf> = (1..=3).map(|i| dir.join(format!("ok-h{i}"))).collect();
+    let check: Vec<PathBuf> = (1..=3).map(|i| dir.join(format!("check-h{i}"))).collect();
+    for i in 0..3 {
+        std::fs::write(&ok[i], "").unwrap();
+        write_file(
+            &check[i],
+            &format!("#!/bin/sh\ntest -e {}\n", ok[i].display()),
+            0o755,
+        );
+        let extra = format!(
+            "Check {{\n  Run = {}\n  Interval = 1s\n  Fall = 2\n  Rise = 1\n}}\n\
+             RunScript {1} check down\nRunScript {1} check up\n",
+            check[i].display(),
+            hook.display()
+        );
+        c.write_conf(i, &vips, &extra);
+    }
+    c.start_all();
+    c.wait_for("2/2/2 at start", SETTLE, |c| c.counts() == [2, 2, 2]);
+    let (stdout, _) = out_text(&c.wackatrl(0, &["-l"]));
+    assert!(
+        stdout.contains(&format!("Check {}: up, passed ", check[0].display())),
+        "{stdout}"
+    );
+
+    // The service breaks: h1 drains within Interval × Fall + 4 s.
+    std::fs::remove_file(&ok[0]).unwrap();
+    let broke = Instant::now();
+    c.wait_for("h1 empty", Duration::from_secs(2 + 4), |c| {
+        c.held(0).is_empty()
+    });
+    eprintln!("h1 drained {:?} after its check broke", broke.elapsed());
+    c.wait_settled(&vips, &[1, 2], SETTLE);
+    assert_eq!(c.counts(), [0, 3, 3], "{}", c.logs());
+    c.wait_log(
+        0,
+        &format!(
+            "check {} failed 2 times in a row (exit status 1): leaving the group, releasing every VIP",
+            check[0].display()
+        ),
+        SETTLE,
+    );
+    wait_text(&c, &hook_log, &format!("check down {}", check[0].display()));
+    let (stdout, _) = out_text(&c.wackatrl(0, &["-l"]));
+    assert!(
+        stdout.contains(&format!("Check {}: down, failed ", check[0].display())),
+        "{stdout}"
+    );
+
+    // It is repaired: h1 rejoins by itself and the VIPs rebalance.
+    std::fs::write(&ok[0], "").unwrap();
+    c.wait_for("2/2/2 after the repair", SETTLE, |c| {
+        c.counts() == [2, 2, 2]
+    });
+    c.wait_log(
+        0,
+        &format!(
+            "check {} passed 1 time in a row: rejoining the group",
+            check[0].display()
+        ),
+        SETTLE,
+    );
+    wait_text(&c, &hook_log, &format!("check up {}", check[0].display()));
+
+    // Broken again: -s is refused and changes nothing.
+    std::fs::remove_file(&ok[0]).unwrap();
+    c.wait_for("h1 empty again", SETTLE, |c| c.held(0).is_empty());
+    c.wait_settled(&vips, &[1, 2], SETTLE);
+    let out = c.wackatrl(0, &["-s"]);
+    let (_, stderr) = out_text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "wackatrl: the node stays out of the group: check {} is down (failed ",
+            check[0].display()
+        )) && stderr.contains("it rejoins by itself once every check passes"),
+        "{stderr}"
+    );
+    c.wait_log(0, "wackatrl -s refused: the node stays out", SETTLE);
+    // -f while broken; repaired, it stays out: the operator's -f wins.
+    let out = c.wackatrl(0, &["-f"]);
+    assert!(out.status.success(), "{}", out_text(&out).1);
+    std::fs::write(&ok[0], "").unwrap();
+    c.wait_log(
+        0,
+        "passed 1 time in a row: staying out of the group: wackatrl -f is in force until wackatrl -s",
+        SETTLE,
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(c.counts(), [0, 3, 3], "{}", c.logs());
+    // -s now: back, 2/2/2.
+    let out = c.wackatrl(0, &["-s"]);
+    assert!(out.status.success(), "{}", out_text(&out).1);
+    c.wait_for("2/2/2 after -s", SETTLE, |c| c.counts() == [2, 2, 2]);
+    c.wait_settled(&vips, &[0, 1, 2], SETTLE);
+}

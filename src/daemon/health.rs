@@ -45,8 +45,17 @@ impl Node {
                 Level::Debug => debug!("{}", line.text),
             }
         }
-        for r in reports.iter().filter(|r| r.recorded.transition.is_none()) {
-            debug!("check {}: {}", r.run.display(), r.result);
+        // A failure that changes nothing yet: for -d only (a pass is
+        // the normal case and says nothing).
+        for r in &reports {
+            if r.recorded.transition.is_none() && !r.result.passed() {
+                debug!(
+                    "check {}: {} ({} in a row)",
+                    r.run.display(),
+                    r.result,
+                    health::report::times(r.failures)
+                );
+            }
         }
         self.take(step, Lost::CheckDown);
         for r in &reports {
