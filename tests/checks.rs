@@ -454,3 +454,69 @@ fn a_failing_check_drains_its_host_and_a_passing_one_brings_it_back() {
     c.wait_for("2/2/2 after -s", SETTLE, |c| c.counts() == [2, 2, 2]);
     c.wait_settled(&vips, &[0, 1, 2], SETTLE);
 }
+
+/// A host whose check fails at start never joins, and so never holds a
+/// VIP; a reload that replaces the check with one that passes brings it
+/// in once the new check has passed `Rise` times (it starts down: the
+/// node was out).
+#[test]
+fn a_host_failing_at_start_stays_out_until_a_reload_fixes_its_check() {
+    if !can_run() {
+        return;
+    }
+    let mut c = Cluster::new("chkr", 1, 2, "");
+    let vips = c.vips.clone();
+    let dir = c.dir.0.clone();
+    let bad = dir.join("check-bad");
+    let good = dir.join("check-good");
+    write_file(&bad, "#!/bin/sh\nexit 1\n", 0o755);
+    write_file(&good, "#!/bin/sh\nexit 0\n", 0o755);
+    let conf = |run: &Path| format!("Check {{ Run = {} Interval = 1s }}\n", run.display());
+    c.write_conf(0, &vips, &conf(&bad));
+    c.start(0);
+    c.wait_log(
+        0,
+        &format!(
+            "check {} failed at its first run (exit status 1): not joining the group until it passes 2 times in a row",
+            bad.display()
+        ),
+        SETTLE,
+    );
+    // Past Mature (1s), alone: it would hold both VIPs if it had joined.
+    std::thread::sleep(Duration::from_millis(2500));
+    assert!(c.held(0).is_empty(), "{}", c.logs());
+    let (stdout, _) = out_text(&c.wackatrl(0, &["-j"]));
+    let json: String = stdout.chars().filter(|c| !c.is_whitespace()).collect();
+    assert!(json.contains("\"connected\":false"), "{json}");
+    assert!(
+        json.contains(&format!("\"run\":\"{}\",\"state\":\"down\"", bad.display())),
+        "{json}"
+    );
+
+    c.write_conf(0, &vips, &conf(&good));
+    let fixed = Instant::now();
+    let out = c.wackatrl(0, &["-r"]);
+    let (stdout, stderr) = out_text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.contains(&format!(
+            "checks added {}, removed {}",
+            good.display(),
+            bad.display()
+        )),
+        "{stdout}"
+    );
+    c.wait_settled(&vips, &[0], SETTLE);
+    assert!(
+        fixed.elapsed() >= Duration::from_millis(900),
+        "joined before its new check passed twice"
+    );
+    c.wait_log(
+        0,
+        &format!(
+            "check {} passed 2 times in a row: rejoining the group",
+            good.display()
+        ),
+        SETTLE,
+    );
+}

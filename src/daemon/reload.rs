@@ -12,6 +12,10 @@
 //!   the same path as any acquire (IPv6 included); an unchanged VIF is
 //!   not touched.
 //!
+//! Changed `Check` blocks go to the health runner last
+//! (`Runner::reconfigure`: an unchanged check runs on), so that a node
+//! the new checks let in joins under the new configuration.
+//!
 //! A `ControlGroup` is looked up before anything is applied (a group
 //! that does not exist refuses the reload); a new one gives the control
 //! socket its group and mode (see `Node::set_control_access`).
@@ -118,6 +122,11 @@ impl Node {
         } else {
             self.apply(new, &diff);
         }
+        // Last: the checks may let the node join, which must be under
+        // the new configuration and on the new link.
+        if diff.checks_changed() {
+            self.reconfigure_checks();
+        }
         changes.extend(self.set_control_access(access));
         let summary = if changes.is_empty() {
             "reloaded: nothing changed".to_string()
@@ -195,9 +204,6 @@ impl Node {
             .any(|s| matches!(s, Setting::HookLimit(..)));
         if diff.hooks_changed() || hook_limit {
             self.exec.reconfigure_hooks(&self.cfg, &mut self.timers);
-        }
-        if diff.checks_changed() {
-            self.reconfigure_checks();
         }
         self.link.set_retry(self.cfg.spread_retry_interval());
     }
