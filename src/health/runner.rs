@@ -206,11 +206,6 @@ impl Runner {
     pub fn stop(&mut self, now: Instant) {
         self.children.kill_unless(|_| false, now);
     }
-
-    /// Children not yet gone (killed ones included).
-    pub fn children(&self) -> usize {
-        self.children.len()
-    }
 }
 
 /// The first line of `text` with something in it, trimmed and cut to

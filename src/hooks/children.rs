@@ -184,9 +184,4 @@ impl<T> Children<T> {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-
-    /// The tags of the children running (not the killed ones).
-    pub fn tags(&self) -> impl Iterator<Item = &T> {
-        self.running.iter().map(|(t, _)| t)
-    }
 }

@@ -90,7 +90,9 @@ impl<'a> Parser<'a> {
                 }
                 Param::Interval | Param::Timeout => {
                     let (d, pos) = self.time(name)?;
-                    if d.is_zero() {
+                    // A time too large reads as 0s, already reported.
+                    let reported = self.errors.last().is_some_and(|e| e.pos == Some(pos));
+                    if d.is_zero() && !reported {
                         self.record(pos, ErrorKind::ZeroTime { directive: name });
                     }
                     let slot = match param {
@@ -136,11 +138,7 @@ impl<'a> Parser<'a> {
         };
         if let Some(eq) = t.text.find('=') {
             let (_, rest) = Self::split(&t, eq);
-            let (eq_tok, value) = Self::split(&rest, 1);
-            if !value.text.is_empty() {
-                self.pending.push(value);
-            }
-            self.pending.push(eq_tok);
+            self.put_back(&rest);
         }
         Ok(param)
     }

@@ -351,11 +351,7 @@ impl<'a> Parser<'a> {
                     );
                 }
                 // The warning is given; the '=' half must not give another.
-                let (eq_tok, value) = Self::split(&rest, 1);
-                if !value.text.is_empty() {
-                    self.pending.push(value);
-                }
-                self.pending.push(eq_tok);
+                self.put_back(&rest);
                 return Ok(k);
             }
         }
@@ -369,6 +365,16 @@ impl<'a> Parser<'a> {
                 suggestion: suggest(t.text),
             },
         ))
+    }
+
+    /// Puts `=value`, the rest of a `KEY=value` word, back as an `=`
+    /// and the value (if any), to be read next.
+    fn put_back(&mut self, rest: &Token<'a>) {
+        let (eq_tok, value) = Self::split(rest, 1);
+        if !value.text.is_empty() {
+            self.pending.push(value);
+        }
+        self.pending.push(eq_tok);
     }
 
     fn equals(&mut self, after: &str) -> PResult<()> {

@@ -99,6 +99,10 @@ fn errors_name_the_place_and_what_is_expected() {
             "t.conf:3:28: Timeout must be at least 1s",
         ),
         (
+            "Check { Run = /x Interval = 99999999999h }",
+            "t.conf:3:29: time '99999999999h' is too large",
+        ),
+        (
             "Check { Run = /x }\nCheck { Run = /x Fall = 1 }",
             "t.conf:4:7: a Check of /x is configured already (at line 3); each program may be checked once",
         ),
