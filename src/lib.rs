@@ -19,6 +19,7 @@ pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod group;
+pub mod health;
 pub mod hooks;
 pub mod io;
 pub mod net;

@@ -404,6 +404,57 @@ fn scripts_get_the_vif_in_their_environment() {
     assert!(!all.contains("WACKAMOLE_VIP"), "a stale value: {all}");
 }
 
+/// `check down` and `check up` hooks: a `RunScript` learns the event
+/// and the check's program, nothing of any VIF; a `RunDynamic` function
+/// is called with all-zero records, as for `post` events.
+#[test]
+fn check_hooks_get_the_event_and_the_check() {
+    let d = dir().join("check-hooks");
+    std::fs::create_dir_all(&d).unwrap();
+    let script = d.join("page");
+    write_file(
+        &script,
+        &format!(
+            "#!/bin/sh
+env | grep '^WACKAMOLE_' | sort > \"{0}/env.$(echo \"$WACKAMOLE_EVENT\" | tr ' ' _)\"\n",
+            d.display()
+        ),
+        0o755,
+    );
+    let c = config(&format!(
+        "Check {{ Run = /usr/local/sbin/check-web }}\nRunScript {0} check down\nRunScript {0} check up\n",
+        script.display()
+    ));
+    let mut h = hooks_of(&c, LONG);
+    let web = Path::new("/usr/local/sbin/check-web");
+    assert!(h
+        .fire_check(HookEvent::CheckDown, web, Instant::now())
+        .is_empty());
+    let done = wait_all(&mut h, LONG);
+    assert_eq!(done.len(), 1, "only the check down hook");
+    assert_eq!(done[0].outcome, Outcome::Exited(0), "{}", done[0]);
+    assert_eq!(
+        done[0].to_string(),
+        format!(
+            "RunScript {} (check down /usr/local/sbin/check-web): exit status 0 after {} ms",
+            script.display(),
+            done[0].elapsed.as_millis()
+        )
+    );
+    assert_eq!(
+        read(d.join("env.check_down")),
+        "WACKAMOLE_CHECK=/usr/local/sbin/check-web\nWACKAMOLE_EVENT=check down\n"
+    );
+    assert!(h
+        .fire_check(HookEvent::CheckUp, web, Instant::now())
+        .is_empty());
+    wait_all(&mut h, LONG);
+    assert_eq!(
+        read(d.join("env.check_up")),
+        "WACKAMOLE_CHECK=/usr/local/sbin/check-web\nWACKAMOLE_EVENT=check up\n"
+    );
+}
+
 #[test]
 fn a_hanging_script_is_killed_with_what_it_started() {
     let d = dir().join("hang");

@@ -18,9 +18,10 @@ use wackamole::cluster::msg::Priority;
 use wackamole::config::{IfAddr, VipAddr};
 use wackamole::control::json::Value;
 use wackamole::control::{
-    encode_ack, encode_reload, encode_state, encode_status, status_value, MemberInfo, NodeState,
-    QuorumInfo, Snapshot, VifInfo,
+    encode_ack, encode_refused, encode_reload, encode_state, encode_status, status_value,
+    MemberInfo, NodeState, QuorumInfo, Snapshot, VifInfo,
 };
+use wackamole::health::{CheckInfo, LastRun, State};
 
 /// A scratch directory of this file's tests, for a control socket
 /// and a config naming it.
@@ -37,12 +38,17 @@ impl Dir {
 
     /// A config whose `Control` is this directory's socket.
     fn config(&self) -> PathBuf {
+        self.config_with("")
+    }
+
+    /// [`config`](Self::config) and `extra`.
+    fn config_with(&self, extra: &str) -> PathBuf {
         self.0.file(
             "wackamole.conf",
             &format!(
                 "Group = g\n\
                  VirtualInterfaces {{\n    eth0:10.0.0.1/24\n    {{ eth1:192.168.7.2/32 eth1:192.168.7.3/28 }}\n}}\n\
-                 Control = {}\n",
+                 Control = {}\n{extra}",
                 self.sock().display()
             ),
         )
@@ -91,6 +97,7 @@ fn snapshot() -> Snapshot {
         ],
         last_change: None,
         quorum: None,
+        checks: Vec::new(),
     }
 }
 
@@ -108,6 +115,9 @@ struct Answers {
     reload: Vec<u8>,
     /// What the status says of `Quorum`.
     quorum: Option<QuorumInfo>,
+    /// The status's health checks, and whether `-f` is in force.
+    checks: Vec<CheckInfo>,
+    failure_simulated: bool,
 }
 
 impl Answers {
@@ -117,7 +127,18 @@ impl Answers {
             ack: encode_ack().to_vec(),
             reload: encode_reload(true, "reloaded: 2 VIFs"),
             quorum: None,
+            checks: Vec::new(),
+            failure_simulated: false,
         }
+    }
+
+    fn status(&self) -> Vec<u8> {
+        encode_status(&Snapshot {
+            quorum: self.quorum,
+            checks: self.checks.clone(),
+            failure_simulated: self.failure_simulated,
+            ..snapshot()
+        })
     }
 }
 
@@ -136,10 +157,7 @@ fn fake_daemon(sock: &Path, answers: Answers) -> Arc<Mutex<Vec<u8>>> {
                 let reply = match b[0] {
                     0 => encode_state(&snapshot()),
                     1 | 2 => answers.ack.clone(),
-                    3 if !answers.c_daemon => encode_status(&Snapshot {
-                        quorum: answers.quorum,
-                        ..snapshot()
-                    }),
+                    3 if !answers.c_daemon => answers.status(),
                     4 if !answers.c_daemon => answers.reload.clone(),
                     _ => break,
                 };
@@ -193,11 +211,13 @@ fn l_says_when_the_node_is_below_quorum() {
             }),
             ..Answers::rust()
         };
-        fake_daemon(&d.sock(), answers);
-        let out = run(&d, "-l");
+        let seen = fake_daemon(&d.sock(), answers);
+        let conf = d.config_with("Quorum = 2\n");
+        let out = wackatrl(&["-c", conf.to_str().unwrap(), "-l"]);
         assert_eq!(text(&out.stderr), "");
         assert_eq!(out.status.code(), Some(0));
         assert_eq!(text(&out.stdout), format!("{LISTING}{note}"));
+        assert_eq!(*seen.lock().unwrap(), [0, 3], "GET_STATE, then the JSON status");
         let owners = text(&out.stdout)
             .lines()
             .filter(|l| l.starts_with("Owner: ") || l.starts_with('\t'))
@@ -356,4 +376,99 @@ fn usage_exits_2() {
     let out = wackatrl(&["-h"]);
     assert_eq!(out.status.code(), Some(0));
     assert!(text(&out.stdout).contains("-r"));
+}
+
+/// A check that failed three times in a row.
+fn web_down() -> CheckInfo {
+    CheckInfo {
+        run: "/usr/local/sbin/check-web".into(),
+        state: State::Down,
+        passes: 0,
+        failures: 3,
+        fall: 3,
+        rise: 2,
+        interval: std::time::Duration::from_secs(2),
+        timeout: std::time::Duration::from_secs(1),
+        last: Some(LastRun {
+            result: "exit status 1".into(),
+            exit_status: Some(1),
+            ago: std::time::Duration::from_millis(400),
+        }),
+    }
+}
+
+const CHECK_CONF: &str = "Check { Run = /usr/local/sbin/check-web }\n";
+
+/// With checks in its configuration, `-l` (and `-f`, `-s`) append a
+/// line per check after C's listing, which stays as it was.
+#[test]
+fn l_appends_the_checks_when_the_config_has_some() {
+    let d = Dir::new("lchecks");
+    let answers = Answers {
+        checks: vec![web_down()],
+        ..Answers::rust()
+    };
+    let seen = fake_daemon(&d.sock(), answers);
+    let conf = d.config_with(CHECK_CONF);
+    let out = wackatrl(&["-c", conf.to_str().unwrap(), "-l"]);
+    assert_eq!(text(&out.stderr), "");
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        text(&out.stdout),
+        format!(
+            "{LISTING}Check /usr/local/sbin/check-web: down, failed 3 times in a row; last run 0.4s ago: exit status 1\n"
+        )
+    );
+    assert_eq!(*seen.lock().unwrap(), [0, 3]);
+}
+
+/// A C daemon cannot have checks; if the file has some anyway, `-l`
+/// prints C's listing and nothing else, and exits 0.
+#[test]
+fn l_with_checks_against_a_c_daemon_prints_the_listing() {
+    let d = Dir::new("lchecksc");
+    let answers = Answers {
+        c_daemon: true,
+        ..Answers::rust()
+    };
+    fake_daemon(&d.sock(), answers);
+    let conf = d.config_with(CHECK_CONF);
+    let out = wackatrl(&["-c", conf.to_str().unwrap(), "-l"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(text(&out.stdout), LISTING);
+}
+
+/// `-s` refused while a check is down: why, on stderr, then the
+/// listing and exit 1.
+#[test]
+fn s_refused_says_which_check_keeps_the_node_out() {
+    for (failure_simulated, then) in [
+        (false, "it rejoins by itself once every check passes"),
+        (
+            true,
+            "wackatrl -f stays in force: run wackatrl -s again once every check passes",
+        ),
+    ] {
+        let d = Dir::new(&format!("srefused{failure_simulated}"));
+        let answers = Answers {
+            ack: encode_refused().to_vec(),
+            checks: vec![web_down()],
+            failure_simulated,
+            ..Answers::rust()
+        };
+        let seen = fake_daemon(&d.sock(), answers);
+        let conf = d.config_with(CHECK_CONF);
+        let out = wackatrl(&["-c", conf.to_str().unwrap(), "-s"]);
+        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(
+            text(&out.stderr),
+            format!("wackatrl: the node stays out of the group: check /usr/local/sbin/check-web is down (failed 3 times in a row; last: exit status 1); {then}\n")
+        );
+        assert!(
+            text(&out.stdout).starts_with(LISTING),
+            "{}",
+            text(&out.stdout)
+        );
+        assert_eq!(*seen.lock().unwrap(), [2, 3, 0, 3]);
+    }
 }

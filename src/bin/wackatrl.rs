@@ -10,7 +10,10 @@ use std::time::Duration;
 
 use wackamole::config;
 use wackamole::control::client::{describe, Client, ControlError};
-use wackamole::control::{format_listing, QuorumInfo, Request};
+use wackamole::control::json::Value;
+use wackamole::control::{
+    checks_of_status, format_checks, format_listing, refusal, QuorumInfo, Request, REFUSED,
+};
 
 /// How long wackatrl waits for the daemon at each step.
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -60,7 +63,8 @@ fn main() -> ExitCode {
     let Some(cfg) = config::load_and_report(path.as_deref()) else {
         return ExitCode::FAILURE;
     };
-    match run(cfg.control(), req) {
+    let extras = !cfg.checks().is_empty() || cfg.quorum().is_some();
+    match run(cfg.control(), req, extras) {
         Ok(code) => code,
         Err(msg) => {
             eprintln!("wackatrl: {msg}");
@@ -78,8 +82,38 @@ fn usage(o: &getopts::Options, why: &str) -> ExitCode {
 /// Who the daemon serves, for the errors that come of not being one.
 const WHO_MAY: &str = "only root and members of the daemon's ControlGroup may use it";
 
+/// What C's listing cannot carry, after it: a line when the node is
+/// below quorum, and the health checks' lines. Asked for (one JSON
+/// status) only when the configuration has a `Quorum` or checks, so that
+/// a C daemon, which does not know the request, is never sent it.
+fn extra_lines(c: &mut Client, extras: bool) -> String {
+    if !extras {
+        return String::new();
+    }
+    let Ok(v) = c.status_json() else {
+        return String::new();
+    };
+    let mut out = QuorumInfo::from_status(&v)
+        .and_then(|q| q.note())
+        .unwrap_or_default();
+    out.push_str(&format_checks(&checks_of_status(&v)));
+    out
+}
+
+/// Why the daemon refused SUCCESS, from its status.
+fn why_refused(c: &mut Client) -> Option<String> {
+    let v = c.status_json().ok()?;
+    let operator_out = v
+        .get("failure_simulated")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    Some(refusal(&checks_of_status(&v), operator_out))
+}
+
 /// Talks to the daemon; `Err` is the message for stderr (exit 1).
-fn run(sock: &Path, req: Request) -> Result<ExitCode, String> {
+/// `extras`: the configuration has a `Quorum` or health checks, whose
+/// lines follow the listing.
+fn run(sock: &Path, req: Request, extras: bool) -> Result<ExitCode, String> {
     let shown = sock.display();
     let mut c = Client::connect(sock, TIMEOUT).map_err(|e| match e {
         ControlError::Connect(e) if e.kind() == std::io::ErrorKind::PermissionDenied => format!(
@@ -116,23 +150,21 @@ fn run(sock: &Path, req: Request) -> Result<ExitCode, String> {
         Request::GetState => {
             let vifs = c.get_state().map_err(failed)?;
             print!("{}", format_listing(&vifs));
-            // What C's reply cannot carry, after C's listing, when there
-            // is something to say. A C daemon closes the connection on
-            // the request: then there is nothing more to print.
-            if let Some(note) = c
-                .status_json()
-                .ok()
-                .and_then(|v| QuorumInfo::from_status(&v))
-                .and_then(|q| q.note())
-            {
-                print!("{note}");
-            }
+            print!("{}", extra_lines(&mut c, extras));
             Ok(ExitCode::SUCCESS)
         }
         Request::Failure | Request::Success => {
             let status = c.post(req).map_err(failed)?;
-            if status != 0 {
-                eprintln!("wackatrl: the daemon at {shown} answered {req} with status {status}");
+            let why = match (req, status) {
+                (Request::Success, REFUSED) => why_refused(&mut c),
+                _ => None,
+            };
+            match why {
+                Some(why) => eprintln!("wackatrl: {why}"),
+                None if status != 0 => {
+                    eprintln!("wackatrl: the daemon at {shown} answered {req} with status {status}")
+                }
+                None => {}
             }
             let vifs = c.get_state().map_err(|e| match e {
                 ControlError::Closed => {
@@ -141,6 +173,7 @@ fn run(sock: &Path, req: Request) -> Result<ExitCode, String> {
                 e => format!("GET_STATE to the daemon at {shown}: {e}"),
             })?;
             print!("{}", format_listing(&vifs));
+            print!("{}", extra_lines(&mut c, extras));
             Ok(if status == 0 {
                 ExitCode::SUCCESS
             } else {

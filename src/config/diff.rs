@@ -4,9 +4,10 @@
 //! reconnect) and logs [`Diff::summary`].
 
 use std::fmt;
+use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{BalanceRate, Config, Vif, VifId};
+use super::{BalanceRate, Check, Config, Vif, VifId};
 
 /// Why a reload must leave the group and join again: the node would be
 /// another member (another group, Spread daemon or identity).
@@ -44,6 +45,13 @@ pub enum Setting {
     /// The members a view needs for this node to hold VIPs (`None`:
     /// off); applied at once to the current view.
     Quorum(Option<usize>, Option<usize>),
+    /// `Check` blocks added, removed or changed (by `Run` path): those
+    /// restart, the others run on untouched.
+    Checks {
+        added: Vec<PathBuf>,
+        removed: Vec<PathBuf>,
+        changed: Vec<PathBuf>,
+    },
 }
 
 impl fmt::Display for Setting {
@@ -77,8 +85,54 @@ impl fmt::Display for Setting {
                 let n = |q: &Option<usize>| q.map_or_else(|| "off".to_string(), |n| n.to_string());
                 write!(f, "Quorum {} -> {}", n(a), n(b))
             }
+            Setting::Checks {
+                added,
+                removed,
+                changed,
+            } => {
+                let mut parts = Vec::new();
+                for (what, list) in [("added", added), ("changed", changed), ("removed", removed)] {
+                    if !list.is_empty() {
+                        let paths: Vec<String> =
+                            list.iter().map(|p| p.display().to_string()).collect();
+                        parts.push(format!("{what} {}", paths.join(" ")));
+                    }
+                }
+                write!(f, "checks {}", parts.join(", "))
+            }
         }
     }
+}
+
+/// Checks matched by their `Run` path: one with the same path and
+/// other parameters is changed; where a block is written does not
+/// matter.
+fn checks_diff(old: &[Check], new: &[Check]) -> Option<Setting> {
+    fn find<'a>(list: &'a [Check], c: &Check) -> Option<&'a Check> {
+        list.iter().find(|o| o.run == c.run)
+    }
+    let mut added = Vec::new();
+    let mut changed = Vec::new();
+    for c in new {
+        match find(old, c) {
+            None => added.push(c.run.clone()),
+            Some(o) if !o.same_as(c) => changed.push(c.run.clone()),
+            Some(_) => {}
+        }
+    }
+    let removed: Vec<PathBuf> = old
+        .iter()
+        .filter(|o| find(new, o).is_none())
+        .map(|o| o.run.clone())
+        .collect();
+    if added.is_empty() && removed.is_empty() && changed.is_empty() {
+        return None;
+    }
+    Some(Setting::Checks {
+        added,
+        removed,
+        changed,
+    })
 }
 
 /// The difference between a running configuration and a new one. VIFs
@@ -205,7 +259,17 @@ impl Diff {
         if old.quorum() != new.quorum() {
             s.push(Setting::Quorum(old.quorum(), new.quorum()));
         }
+        if let Some(checks) = checks_diff(old.checks(), new.checks()) {
+            s.push(checks);
+        }
         d
+    }
+
+    /// The `Check` part of the diff, if any.
+    pub fn checks_changed(&self) -> bool {
+        self.settings
+            .iter()
+            .any(|s| matches!(s, Setting::Checks { .. }))
     }
 
     /// True when the new configuration needs a new connection, given

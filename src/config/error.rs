@@ -5,8 +5,10 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
+use std::time::Duration;
 
 pub use super::lexer::Pos;
+use super::summary::duration;
 use crate::net::identity::AddressError;
 use crate::spread::name::MAX_GROUP_LEN;
 use crate::trust::{Changeable, Kind};
@@ -126,6 +128,30 @@ pub enum ErrorKind {
     BadNodeAddress {
         value: String,
         problem: AddressError,
+    },
+    /// A `Check` block that names no program.
+    CheckWithoutRun,
+    /// Words after a check's `Run` path on its line: the program runs
+    /// without a shell and without arguments.
+    CheckArguments {
+        run: String,
+        word: String,
+    },
+    /// A time that must be at least 1s (a check's `Interval`, `Timeout`).
+    ZeroTime {
+        directive: &'static str,
+    },
+    /// A check's `Timeout` longer than its `Interval`.
+    TimeoutOverInterval {
+        timeout: Duration,
+        interval: Duration,
+        /// The interval is the default, not written.
+        default_interval: bool,
+    },
+    /// Two `Check` blocks with one `Run` program.
+    DuplicateCheck {
+        run: PathBuf,
+        first: u32,
     },
 }
 
@@ -249,6 +275,31 @@ impl fmt::Display for ErrorKind {
             ErrorKind::BadNodeAddress { value, problem } => {
                 write!(f, "invalid NodeAddress '{value}': {problem}")
             }
+            ErrorKind::CheckWithoutRun => write!(
+                f,
+                "Check block without Run: name the program that checks the service (Run = /usr/local/sbin/check-web)"
+            ),
+            ErrorKind::CheckArguments { run, word } => write!(
+                f,
+                "'{word}' after Run = {run}: a check runs its program without a shell and without arguments; put the command line in a script and name the script"
+            ),
+            ErrorKind::ZeroTime { directive } => write!(f, "{directive} must be at least 1s"),
+            ErrorKind::TimeoutOverInterval {
+                timeout,
+                interval,
+                default_interval,
+            } => write!(
+                f,
+                "Timeout {} is longer than the check's Interval ({}{}): a run must end before the next one starts; make Timeout at most Interval",
+                duration(*timeout),
+                duration(*interval),
+                if *default_interval { ", the default" } else { "" }
+            ),
+            ErrorKind::DuplicateCheck { run, first } => write!(
+                f,
+                "a Check of {} is configured already (at line {first}); each program may be checked once",
+                run.display()
+            ),
         }
     }
 }
@@ -390,6 +441,11 @@ pub enum WarningKind {
     /// besides root and the running user could change: used, as chosen,
     /// but its hooks run as root.
     Changeable(Changeable),
+    /// A hook on `check up` or `check down` in a file without a `Check`
+    /// block: it never runs.
+    NoChecks {
+        event: &'static str,
+    },
 }
 
 fn addr_list(v: &[Ipv4Addr]) -> String {
@@ -455,6 +511,10 @@ impl fmt::Display for WarningKind {
                 f,
                 "{why}, and what it says runs as root (its hooks): {}",
                 why.fix()
+            ),
+            WarningKind::NoChecks { event } => write!(
+                f,
+                "a hook on '{event}', but no Check block: it never runs"
             ),
         }
     }

@@ -212,6 +212,11 @@ pub enum Keyword {
     ArpRefresh,
     /// Not in C 2.1.4: fewer members than this in a view, hold nothing.
     Quorum,
+    /// Not in C 2.1.4: a health check, `Check { Run = /path ... }`. Its
+    /// parameters (`Run`, `Timeout`, `Fall`, `Rise`; `Interval` is C's
+    /// keyword) are words of the block only, not keywords: a value
+    /// spelled `rise` elsewhere stays a plain string, as C reads it.
+    Check,
 }
 
 /// Canonical spellings, used in messages and suggestions.
@@ -249,6 +254,7 @@ pub const KEYWORDS: &[(&str, Keyword)] = &[
     ("HookLimit", Keyword::HookLimit),
     ("ArpRefresh", Keyword::ArpRefresh),
     ("Quorum", Keyword::Quorum),
+    ("Check", Keyword::Check),
 ];
 
 impl Keyword {

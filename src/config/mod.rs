@@ -57,6 +57,13 @@ pub mod defaults {
     pub const PERL_PATH: &str = "/usr/bin/perl";
     /// Not in C: hook processes running at once.
     pub const HOOK_LIMIT: u32 = 8;
+    /// Not in C: how often a `Check` runs (its `Timeout` defaults to
+    /// its `Interval`).
+    pub const CHECK_INTERVAL: Duration = Duration::from_secs(2);
+    /// Not in C: failures in a row that take a check down.
+    pub const CHECK_FALL: u32 = 3;
+    /// Not in C: passes in a row that bring a check back up.
+    pub const CHECK_RISE: u32 = 2;
 }
 
 /// A VIF's identity, the same on every node and across reloads: the
@@ -172,6 +179,11 @@ pub enum HookEvent {
     OnDown,
     PostUp,
     PostDown,
+    /// Not in C: a `Check` went down (failed `Fall` times in a row, or
+    /// at its first run).
+    CheckDown,
+    /// Not in C: a `Check` that was down passed `Rise` times in a row.
+    CheckUp,
 }
 
 impl HookEvent {
@@ -181,7 +193,49 @@ impl HookEvent {
             HookEvent::OnDown => "on down",
             HookEvent::PostUp => "post up",
             HookEvent::PostDown => "post down",
+            HookEvent::CheckDown => "check down",
+            HookEvent::CheckUp => "check up",
         }
+    }
+
+    /// An event of one VIF (`on up`, `on down`): the others concern
+    /// no single VIF.
+    pub fn is_per_vif(self) -> bool {
+        matches!(self, HookEvent::OnUp | HookEvent::OnDown)
+    }
+}
+
+/// A `Check { ... }` block: a program whose exit status says whether
+/// this node's service is healthy. Not in C 2.1.4.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    /// `Run`: absolute, run without a shell and without arguments.
+    pub run: PathBuf,
+    /// Between the starts of two runs.
+    pub interval: Duration,
+    /// A run still going after this long is killed and counts as a
+    /// failure (at most `interval`: checked).
+    pub timeout: Duration,
+    /// Failures in a row that take the check down.
+    pub fall: u32,
+    /// Passes in a row that bring it back up.
+    pub rise: u32,
+    /// Where the block opens.
+    pub pos: Pos,
+}
+
+impl Check {
+    /// The same check, wherever it is written: a reload leaves it
+    /// running as it is.
+    pub fn same_as(&self, other: &Check) -> bool {
+        (&self.run, self.interval, self.timeout, self.fall, self.rise)
+            == (
+                &other.run,
+                other.interval,
+                other.timeout,
+                other.fall,
+                other.rise,
+            )
     }
 }
 
@@ -338,6 +392,7 @@ pub struct Config {
     hook_limit: u32,
     arp_refresh: Option<Duration>,
     quorum: u32,
+    checks: Vec<Check>,
     origin: Origin,
 }
 
@@ -454,6 +509,11 @@ impl Config {
     }
     pub fn hooks(&self) -> &[Hook] {
         &self.hooks
+    }
+    /// The health checks (`Check` blocks), in file order; their `Run`
+    /// paths are distinct (checked).
+    pub fn checks(&self) -> &[Check] {
+        &self.checks
     }
     /// The Prefer entries as written, in order.
     pub fn prefer(&self) -> &[PreferEntry] {

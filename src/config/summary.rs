@@ -215,6 +215,24 @@ pub(super) fn render(c: &Config, identity: Option<&str>) -> String {
         }
     }
 
+    if !c.checks().is_empty() {
+        let _ = writeln!(
+            w,
+            "  Checks               {}: the node leaves the group while any is down",
+            c.checks().len()
+        );
+        for k in c.checks() {
+            let _ = writeln!(
+                w,
+                "    {}  every {}, killed after {}, down after {} failures in a row, up after {} passes",
+                k.run.display(),
+                duration(k.interval),
+                duration(k.timeout),
+                k.fall,
+                k.rise
+            );
+        }
+    }
     if !c.hooks().is_empty() {
         let _ = writeln!(
             w,

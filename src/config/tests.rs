@@ -714,7 +714,7 @@ fn run_dynamic_blanks_between_event_words() {
 fn run_dynamic_errors() {
     assert_eq!(
         error_with("RunDynamic m:f\n"),
-        "t.conf:4:1: expected 'on up', 'on down', 'post up' or 'post down' after RunDynamic, found end of file"
+        "t.conf:4:1: expected 'on up', 'on down', 'post up', 'post down', 'check up' or 'check down' after RunDynamic, found end of file"
     );
     assert_eq!(
         error_with("RunDynamic m:f on\nup\n"),
@@ -790,7 +790,7 @@ fn run_script_errors() {
     );
     assert_eq!(
         error_with("RunScript /x\n"),
-        "t.conf:4:1: expected 'on up', 'on down', 'post up' or 'post down' after RunScript, found end of file"
+        "t.conf:4:1: expected 'on up', 'on down', 'post up', 'post down', 'check up' or 'check down' after RunScript, found end of file"
     );
     assert_eq!(
         error_with("RunScript /x on\ndown\n"),
@@ -802,7 +802,7 @@ fn run_script_errors() {
     );
     assert_eq!(
         error_with("RunScript on up\n"),
-        "t.conf:3:14: expected 'on up', 'on down', 'post up' or 'post down' after RunScript, found 'up'"
+        "t.conf:3:14: expected 'on up', 'on down', 'post up', 'post down', 'check up' or 'check down' after RunScript, found 'up'"
     );
     assert_eq!(
         error_with("RunScript\n"),
@@ -1639,3 +1639,5 @@ fn a_state_that_cannot_be_sent_is_a_config_error() {
         "{text:?}"
     );
 }
+
+mod checks;

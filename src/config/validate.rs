@@ -10,7 +10,8 @@ use super::error::{Error, ErrorKind, Pos, Warning, WarningKind, MAX_SOCKET_PATH}
 use super::parser::Draft;
 use super::prefer::{self, C_MAX_PREFER};
 use super::{
-    defaults, Balance, BalanceRate, Config, LogFacility, NotifyTarget, PreferEntry, DEFAULT_CONTROL,
+    defaults, Balance, BalanceRate, Config, HookEvent, LogFacility, NotifyTarget, PreferEntry,
+    DEFAULT_CONTROL,
 };
 use crate::cluster::msg::state_len;
 use crate::spread::addr::SpreadAddr;
@@ -298,6 +299,19 @@ pub(super) fn finish(
     );
     let arp_cache = repeating(&mut cx, d.arp_cache, defaults::ARP_CACHE, "Arp-Cache");
 
+    if d.checks.is_empty() {
+        for h in &d.hooks {
+            if matches!(h.event, HookEvent::CheckUp | HookEvent::CheckDown) {
+                cx.warn(
+                    Some(h.pos),
+                    WarningKind::NoChecks {
+                        event: h.event.as_str(),
+                    },
+                );
+            }
+        }
+    }
+
     let base = file.parent().unwrap_or(Path::new("."));
     if !cx.errors.is_empty() {
         return None;
@@ -343,6 +357,7 @@ pub(super) fn finish(
         // 0s: off, as not writing it.
         arp_refresh: d.arp_refresh.map(|(t, _)| t).filter(|t| !t.is_zero()),
         quorum: d.quorum.map_or(0, |(n, _)| n),
+        checks: d.checks,
         origin: super::Origin::Given,
     })
 }

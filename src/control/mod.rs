@@ -17,7 +17,7 @@
 //! |---|---|---|
 //! | 0 | GET_STATE | length (4 bytes BE), 900 bytes per VIF ([`encode_state`]) |
 //! | 1 | FAILURE | 4 bytes BE 0, once the daemon has acted |
-//! | 2 | SUCCESS | 4 bytes BE 0, once the daemon has acted |
+//! | 2 | SUCCESS | 4 bytes BE 0, once the daemon has acted; 1 when a health check keeps the node out (refused) |
 //! | 3 | STATUS_JSON | length, compact UTF-8 JSON ([`encode_status`]) |
 //! | 4 | RELOAD | length, `{"ok":bool,"message":"..."}` ([`encode_reload`]) |
 //!
@@ -32,6 +32,7 @@ use std::fmt;
 
 mod access;
 mod bind;
+mod checks;
 pub mod client;
 pub mod json;
 mod legacy;
@@ -43,14 +44,16 @@ pub use access::{
     GroupError, Peer, RefusalLog, Verdict, REFUSAL_LOG_WINDOW,
 };
 pub use bind::{check_dir_chain, BindError, DirProblem, DirStat, MAX_PATH};
+pub use checks::{check_value, checks_of_status, format_checks, refusal};
 pub use legacy::{
     decode_state, encode_state, format_listing, LegacyIf, LegacyVif, IFNAMSIZ, RECORDS, RECORD_LEN,
     VIF_LEN,
 };
 pub use server::{Server, SessionId, MAX_PENDING, MAX_SESSIONS, MAX_UNSENT, SESSION_DEADLINE};
 pub use status::{
-    address_text, decode_json, decode_reload, encode_ack, encode_reload, encode_status,
-    status_value, view_id_text, MemberInfo, NodeState, QuorumInfo, Snapshot, VifInfo,
+    address_text, decode_json, decode_reload, encode_ack, encode_refused, encode_reload,
+    encode_status, status_value, view_id_text, MemberInfo, NodeState, QuorumInfo, Snapshot,
+    VifInfo, REFUSED,
 };
 
 /// One request of the control protocol.

@@ -10,6 +10,7 @@ use super::{frame, DecodeError};
 use crate::cluster::engine::Phase;
 use crate::cluster::msg::Priority;
 use crate::config::{VifId, VipAddr};
+use crate::health::CheckInfo;
 
 /// Where the node stands: off the group, or in a phase of the engine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -59,6 +60,8 @@ pub struct Snapshot {
     pub last_change: Option<String>,
     /// Where the node stands against `Quorum`; `None` when it is off.
     pub quorum: Option<QuorumInfo>,
+    /// The health checks, in config order.
+    pub checks: Vec<CheckInfo>,
 }
 
 /// `Quorum` and the current view.
@@ -232,6 +235,10 @@ pub fn status_value(s: &Snapshot) -> Value {
                 ])
             }),
         ),
+        (
+            "checks".into(),
+            Value::Array(s.checks.iter().map(super::check_value).collect()),
+        ),
     ])
 }
 
@@ -275,6 +282,16 @@ pub fn decode_json(body: &[u8]) -> Result<Value, DecodeError> {
 /// 4-byte big-endian 0.
 pub fn encode_ack() -> [u8; 4] {
     0i32.to_be_bytes()
+}
+
+/// The status of a SUCCESS refused because a health check keeps the
+/// node out (C's wackatrl prints an error for any status but 0).
+pub const REFUSED: i32 = 1;
+
+/// The SUCCESS reply when it is refused: [`REFUSED`], 4 bytes
+/// big-endian; the status (STATUS_JSON) says which checks.
+pub fn encode_refused() -> [u8; 4] {
+    REFUSED.to_be_bytes()
 }
 
 #[cfg(test)]
@@ -322,6 +339,7 @@ mod tests {
                 members: 1,
                 below: true,
             }),
+            checks: Vec::new(),
         }
     }
 
@@ -342,7 +360,7 @@ mod tests {
                 r#""priority":"UNCLAIMED","#,
                 r#""held_here":false}],"counts":{"vifs":2,"held_here":1},"#,
                 r#""last_change":"acquired eth0:192.0.2.10/24 \"now\"","#,
-                r#""quorum":{"needed":2,"members":1,"below":true}}"#
+                r#""quorum":{"needed":2,"members":1,"below":true},"checks":[]}"#
             )
         );
         let framed = encode_status(&sample());
@@ -425,5 +443,6 @@ mod tests {
         assert_eq!(decode_reload(b"\xff"), Err(DecodeError::NotUtf8));
         assert!(matches!(decode_reload(b"{"), Err(DecodeError::Json(_))));
         assert_eq!(encode_ack(), [0, 0, 0, 0]);
+        assert_eq!(encode_refused(), [0, 0, 0, 1]);
     }
 }

@@ -507,6 +507,15 @@ impl Executor {
         self.arm_hooks(timers);
     }
 
+    /// Queues the `check up` or `check down` hooks of the check that
+    /// runs `check`.
+    pub fn fire_check(&mut self, event: HookEvent, check: &std::path::Path, timers: &mut Timers) {
+        for e in self.hooks.fire_check(event, check, Instant::now()) {
+            error!("{e}");
+        }
+        self.arm_hooks(timers);
+    }
+
     fn arm_hooks(&mut self, timers: &mut Timers) {
         match self.hooks.next_deadline() {
             Some(at) => timers.set(Key::Hooks, at),

@@ -6,7 +6,8 @@
 //! release of every VIP.
 //!
 //! `wackatrl -f` holds the link down ([`Link::hold_down`]) until
-//! `wackatrl -s` lets it up again.
+//! `wackatrl -s` lets it up again, and so does a health check that is
+//! down until the checks pass (`health::Gate` decides which).
 //!
 //! With `SharedSecretFile` the link seals what it sends and opens what
 //! arrives (`auth`): a message that does not verify never becomes an
@@ -34,6 +35,8 @@ pub enum Lost {
     Failed(GroupError),
     /// `wackatrl -f`.
     FailureSimulated,
+    /// A health check is down.
+    CheckDown,
     /// A reload names another group, Spread daemon or identity.
     Reload,
 }
@@ -43,6 +46,7 @@ impl std::fmt::Display for Lost {
         match self {
             Lost::Failed(e) => e.fmt(f),
             Lost::FailureSimulated => f.write_str("failure simulated by wackatrl -f"),
+            Lost::CheckDown => f.write_str("left because a health check is down"),
             Lost::Reload => f.write_str("reloading with another group, Spread daemon or identity"),
         }
     }
@@ -174,10 +178,6 @@ impl Link {
     /// [`Membership::backlog`]).
     pub fn backlog(&self) -> bool {
         self.backend.backlog()
-    }
-
-    pub fn is_held_down(&self) -> bool {
-        self.held_down
     }
 
     /// This node's name in the group, while up.

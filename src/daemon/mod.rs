@@ -9,6 +9,8 @@
 //! - [`executor`]: engine actions → addresses, announcements, hooks,
 //!   multicasts, timers;
 //! - [`reload`]: a new configuration read, diffed and applied;
+//! - [`health`]: the health checks polled, their verdict and
+//!   `wackatrl -f`/`-s` turned into leaving and joining the group;
 //! - [`status`]: the snapshot `wackatrl` and systemd are told;
 //! - [`timers`], [`process`] (detaching, pid file), [`logging`],
 //!   [`sdnotify`].
@@ -18,6 +20,7 @@
 //! timers.
 
 mod executor;
+mod health;
 mod link;
 pub mod logging;
 mod node;

@@ -25,6 +25,7 @@ use crate::config::Config;
 use crate::control::{self, Request};
 use crate::group::spread::SpreadLink;
 use crate::group::{GroupEvent, Membership};
+use crate::health::{Gate, Runner};
 use crate::net::identity;
 use crate::trust::Owners;
 
@@ -45,6 +46,11 @@ pub struct Node {
     pub(super) exec: Executor,
     pub(super) poll: Poll,
     pub(super) timers: Timers,
+    /// The health checks' runs.
+    pub(super) checks: Runner,
+    /// Whether the node may be in its group: `wackatrl -f`/`-s` and
+    /// the checks (see `health`).
+    pub(super) gate: Gate,
     signals: SignalFd,
     control: Option<control::Server>,
     stop: bool,
@@ -115,7 +121,10 @@ impl Node {
             cfg.spread_retry_interval(),
         );
         link.set_keys(keys);
+        let checks = Runner::new(cfg.checks(), Instant::now());
         let mut node = Node {
+            gate: Gate::new(checks.verdict()),
+            checks,
             engine: Engine::new(Settings::new(&cfg, me)),
             cfg,
             opts,
@@ -132,6 +141,7 @@ impl Node {
             systemd_status: String::new(),
         };
         node.exec.prepare(&node.cfg);
+        node.start_checks();
         node.connect();
         node.timers
             .set_in(Key::CheckHeld, Instant::now(), CHECK_HELD);
@@ -308,6 +318,7 @@ impl Node {
                 }
                 self.arm_control_deadline();
             }
+            Key::Checks => self.poll_checks(),
         }
     }
 
@@ -393,19 +404,13 @@ impl Node {
             Request::GetState => control::encode_state(&self.snapshot()),
             Request::StatusJson => control::encode_status(&self.snapshot()),
             Request::Failure => {
-                if self.link.hold_down(&mut self.timers) {
-                    info!("wackatrl: simulating a failure: leaving Spread until told otherwise");
-                    self.lose(Lost::FailureSimulated);
-                }
+                self.simulate_failure();
                 control::encode_ack().to_vec()
             }
-            Request::Success => {
-                if self.link.release_hold() {
-                    info!("wackatrl: the simulated failure is over: connecting to Spread");
-                    self.connect();
-                }
-                control::encode_ack().to_vec()
-            }
+            Request::Success => match self.end_failure() {
+                Ok(()) => control::encode_ack().to_vec(),
+                Err(_) => control::encode_refused().to_vec(),
+            },
             Request::Reload => match self.reload() {
                 Ok(m) => control::encode_reload(true, &m),
                 Err(e) => control::encode_reload(false, &e.to_string()),
@@ -419,6 +424,7 @@ impl Node {
         if let Some(n) = &self.systemd {
             n.send("STOPPING=1");
         }
+        self.checks.stop(Instant::now());
         let acts = self.engine.handle(Event::Shutdown);
         self.execute(acts);
         self.exec.remove_leftovers(&self.cfg);

@@ -12,6 +12,10 @@
 //!   the same path as any acquire (IPv6 included); an unchanged VIF is
 //!   not touched.
 //!
+//! Changed `Check` blocks go to the health runner last
+//! (`Runner::reconfigure`: an unchanged check runs on), so that a node
+//! the new checks let in joins under the new configuration.
+//!
 //! A `ControlGroup` is looked up before anything is applied (a group
 //! that does not exist refuses the reload); a new one gives the control
 //! socket its group and mode (see `Node::set_control_access`).
@@ -117,6 +121,11 @@ impl Node {
             self.rejoin_with(new, &diff, owners);
         } else {
             self.apply(new, &diff);
+        }
+        // Last: the checks may let the node join, which must be under
+        // the new configuration and on the new link.
+        if diff.checks_changed() {
+            self.reconfigure_checks();
         }
         changes.extend(self.set_control_access(access));
         self.reconfigure_refresh();

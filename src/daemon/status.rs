@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 use std::net::Ipv4Addr;
+use std::time::Instant;
 
 use super::node::Node;
 use crate::cluster::msg::Priority;
@@ -20,7 +21,7 @@ impl Node {
             spread: self.link.address(),
             group: self.cfg.group().to_string(),
             connected,
-            failure_simulated: self.link.is_held_down(),
+            failure_simulated: self.gate.operator_out(),
             state: if connected {
                 NodeState::In(self.engine.phase())
             } else {
@@ -58,6 +59,7 @@ impl Node {
                 members: self.engine.view_size(),
                 below: self.engine.below_quorum(),
             }),
+            checks: self.checks.status(Instant::now()),
         }
     }
 

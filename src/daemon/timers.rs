@@ -24,6 +24,9 @@ pub enum Key {
     /// Close the control sessions past their deadline (set to the
     /// earliest one).
     ControlDeadline,
+    /// Reap the health checks' runs and start those due (set to the
+    /// earliest).
+    Checks,
 }
 
 #[derive(Debug, Default)]

@@ -1,11 +1,12 @@
-//! One hook child: its process, its captured stderr, its deadlines, and
-//! how it ended.
+//! One child: its process, its captured stderr, its deadlines, and how
+//! it ended; and how a hook's end is reported ([`Finished`]).
 
 use std::fmt;
 use std::io::{self, Read};
 use std::net::IpAddr;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
 use std::process::{Child, ExitStatus};
 use std::time::{Duration, Instant};
 
@@ -91,6 +92,8 @@ pub struct Finished {
     pub vif: Option<VifId>,
     /// The VIF's first address, for `on` events.
     pub vip: Option<IpAddr>,
+    /// The check's program, for `check` events.
+    pub check: Option<PathBuf>,
     pub pid: u32,
     pub outcome: Outcome,
     /// What it wrote on stderr (at most [`MAX_CAPTURE`] bytes, then a
@@ -106,11 +109,17 @@ impl Finished {
     }
 }
 
-/// `HOOK (EVENT[ VIP])`, the way every hook message starts.
-pub(super) fn what(hook: &str, event: HookEvent, vip: Option<IpAddr>) -> String {
-    match vip {
-        Some(ip) => format!("{hook} ({} {ip})", event.as_str()),
-        None => format!("{hook} ({})", event.as_str()),
+/// `HOOK (EVENT[ VIP | CHECK])`, the way every hook message starts.
+pub(super) fn what(
+    hook: &str,
+    event: HookEvent,
+    vip: Option<IpAddr>,
+    check: Option<&PathBuf>,
+) -> String {
+    match (vip, check) {
+        (Some(ip), _) => format!("{hook} ({} {ip})", event.as_str()),
+        (None, Some(c)) => format!("{hook} ({} {})", event.as_str(), c.display()),
+        (None, None) => format!("{hook} ({})", event.as_str()),
     }
 }
 
@@ -121,7 +130,7 @@ impl fmt::Display for Finished {
         write!(
             f,
             "{}: {}",
-            what(&self.hook, self.event, self.vip),
+            what(&self.hook, self.event, self.vip, self.check.as_ref()),
             self.outcome
         )?;
         if matches!(self.outcome, Outcome::Exited(_) | Outcome::Signaled(_)) {
@@ -140,17 +149,26 @@ impl fmt::Display for Finished {
     }
 }
 
+/// How a child ended, whatever it ran for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ended {
+    pub pid: u32,
+    pub outcome: Outcome,
+    /// What it wrote on stderr (at most [`MAX_CAPTURE`] bytes, then a
+    /// note of how much more), lossily UTF-8.
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
 /// A child not yet reaped.
 #[derive(Debug)]
 pub(super) struct Running {
     pub child: Child,
-    pub hook: String,
-    pub event: HookEvent,
-    pub vif: Option<VifId>,
-    pub vip: Option<IpAddr>,
     /// Started through the runner: its failure line means `Failed`.
     pub via_runner: bool,
     pub started: Instant,
+    /// Its time limit, and the moment it runs out.
+    pub limit: Duration,
     pub deadline: Instant,
     pub next_check: Instant,
     pub interval: Duration,
@@ -225,22 +243,18 @@ impl Running {
 
     /// The report, and the process (still to be waited for if it was
     /// killed).
-    pub fn finish(self, outcome: Outcome, now: Instant) -> (Finished, Child) {
+    pub fn finish(self, outcome: Outcome, now: Instant) -> (Ended, Child) {
         let mut stderr = String::from_utf8_lossy(&self.captured).into_owned();
         if self.dropped > 0 {
             stderr.push_str(&format!("\n({} more bytes not kept)", self.dropped));
         }
-        let finished = Finished {
-            hook: self.hook,
-            event: self.event,
-            vif: self.vif,
-            vip: self.vip,
+        let ended = Ended {
             pid: self.child.id(),
             outcome,
             stderr,
             elapsed: now.saturating_duration_since(self.started),
         };
-        (finished, self.child)
+        (ended, self.child)
     }
 }
 
@@ -254,6 +268,7 @@ mod tests {
             event: HookEvent::OnUp,
             vif: Some(VifId::new("192.0.2.10".parse().unwrap())),
             vip: Some("192.0.2.10".parse().unwrap()),
+            check: None,
             pid: 42,
             outcome,
             stderr: stderr.into(),
@@ -282,8 +297,17 @@ mod tests {
             "RunScript /usr/local/sbin/vip (on up 192.0.2.10): not called: no module /m/x (nor /m/x.so)"
         );
         assert_eq!(
-            what("RunDynamic m:f", HookEvent::PostDown, None),
+            what("RunDynamic m:f", HookEvent::PostDown, None, None),
             "RunDynamic m:f (post down)"
+        );
+        assert_eq!(
+            what(
+                "RunScript /p",
+                HookEvent::CheckDown,
+                None,
+                Some(&PathBuf::from("/usr/local/sbin/check-web"))
+            ),
+            "RunScript /p (check down /usr/local/sbin/check-web)"
         );
         assert_eq!(Outcome::Signaled(64).to_string(), "killed by signal 64");
     }

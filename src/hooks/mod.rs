@@ -1,7 +1,8 @@
 //! User hooks: `RunDynamic module:func` (a C function in a shared
 //! object, called with the ABI of wackamole 2.1.4), `RunDynamic
 //! Package::sub` (a Perl sub) and `RunScript PATH` (a program), run on
-//! `on up`, `on down`, `post up` and `post down`.
+//! `on up`, `on down`, `post up`, `post down`, `check up` and `check
+//! down`.
 //!
 //! Owns: running user code without ever blocking or endangering the
 //! daemon. Every hook runs in a child process of its own, in its own
@@ -12,7 +13,10 @@
 //! daemon's, whose environment is systemd's or a root shell's). A child
 //! still running after the time limit is killed, with everything it
 //! started. C ran hooks inside the daemon, one after the other, so a
-//! crash took the daemon down and a slow hook stopped it.
+//! crash took the daemon down and a slow hook stopped it. The children
+//! are kept by [`Children`], which runs the programs of health checks
+//! (`health`) the same way, and [`program`] says which program may be
+//! run at all.
 //!
 //! Which hook starts when is the [`queue`]'s decision: the hooks of one
 //! VIF run one after another in event order (and for one event in file
@@ -40,6 +44,7 @@
 //! ```
 
 mod child;
+mod children;
 mod perl;
 pub mod queue;
 pub mod record;
@@ -49,23 +54,21 @@ mod vif;
 use std::fmt;
 use std::io;
 use std::net::IpAddr;
-use std::os::fd::OwnedFd;
-use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-pub use child::{Finished, Outcome, FIRST_CHECK, MAX_CAPTURE, MAX_CHECK};
+pub use child::{Ended, Finished, Outcome, FIRST_CHECK, MAX_CAPTURE, MAX_CHECK};
+pub use children::Children;
 pub use perl::SCRIPT as PERL_SCRIPT;
 pub use queue::{Lane, QUEUE_CAPACITY};
 pub use record::{CInterface, CallArgs};
 pub use vif::{script_env, HookVif, HOOK_PATH, SCRIPT_VARS};
 
-use crate::config::{Config, Hook, HookEvent, HookTarget};
-use crate::sys::process::{kill_process_group, unblock_signals_in_child};
-use child::{what, Running};
+use crate::config::{Config, Hook, HookEvent, HookTarget, VifId};
+use child::what;
 use perl::PerlSetup;
 use queue::Queue;
 use runner::Kind;
@@ -83,6 +86,8 @@ pub struct SpawnError {
     pub hook: String,
     pub event: HookEvent,
     pub vip: Option<IpAddr>,
+    /// The check's program, for `check` events.
+    pub check: Option<PathBuf>,
     pub reason: SpawnFailure,
 }
 
@@ -91,7 +96,7 @@ impl fmt::Display for SpawnError {
         write!(
             f,
             "{}: not started: {}",
-            what(&self.hook, self.event, self.vip),
+            what(&self.hook, self.event, self.vip, self.check.as_ref()),
             self.reason
         )
     }
@@ -163,6 +168,23 @@ impl fmt::Display for SpawnFailure {
     }
 }
 
+impl SpawnFailure {
+    /// The same, said of a Perl hook (whose likely cause of a program
+    /// that does not start, perl missing, is named).
+    fn of_perl(self, is_perl: bool) -> SpawnFailure {
+        match self {
+            SpawnFailure::Run {
+                program, source, ..
+            } => SpawnFailure::Run {
+                program,
+                perl: is_perl,
+                source,
+            },
+            other => other,
+        }
+    }
+}
+
 impl std::error::Error for SpawnFailure {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
@@ -192,6 +214,8 @@ struct Job {
     event: HookEvent,
     /// The VIF of an `on` event.
     vif: Option<HookVif>,
+    /// The check's program, for a `check` event.
+    check: Option<PathBuf>,
     perl: Rc<PerlSetup>,
 }
 
@@ -205,16 +229,47 @@ impl Job {
             hook: label(&self.hook),
             event: self.event,
             vip: self.vip(),
+            check: self.check,
             reason,
+        }
+    }
+
+    /// What its child is tagged with, for its report.
+    fn tag(&self) -> HookTag {
+        HookTag {
+            hook: label(&self.hook),
+            event: self.event,
+            vif: self.vif.as_ref().map(HookVif::id),
+            vip: self.vip(),
+            check: self.check.clone(),
         }
     }
 }
 
-/// A killed child not yet gone (its exit is only collected).
+/// A hook child: what [`Finished`] says of it.
 #[derive(Debug)]
-struct Dying {
-    child: Child,
-    next_check: Instant,
+struct HookTag {
+    hook: String,
+    event: HookEvent,
+    vif: Option<VifId>,
+    vip: Option<IpAddr>,
+    check: Option<PathBuf>,
+}
+
+impl HookTag {
+    fn finished(self, e: Ended) -> Finished {
+        Finished {
+            hook: self.hook,
+            event: self.event,
+            vif: self.vif,
+            vip: self.vip,
+            check: self.check,
+            pid: e.pid,
+            outcome: e.outcome,
+            stderr: e.stderr,
+            elapsed: e.elapsed,
+        }
+    }
 }
 
 /// What [`Hooks::reap`] found.
@@ -237,8 +292,7 @@ pub struct Hooks {
     time_limit: Duration,
     runner: PathBuf,
     queue: Queue<Job>,
-    running: Vec<Running>,
-    dying: Vec<Dying>,
+    children: Children<HookTag>,
 }
 
 impl Hooks {
@@ -252,8 +306,7 @@ impl Hooks {
             time_limit,
             runner: PathBuf::from(SELF_EXE),
             queue: Queue::new(cfg.hook_limit(), QUEUE_CAPACITY),
-            running: Vec::new(),
-            dying: Vec::new(),
+            children: Children::default(),
         }
     }
 
@@ -287,15 +340,33 @@ impl Hooks {
         vif: Option<&HookVif>,
         now: Instant,
     ) -> Vec<SpawnError> {
-        let on = matches!(event, HookEvent::OnUp | HookEvent::OnDown);
-        let vif = vif.filter(|_| on);
-        let lane = Lane::of(vif.map(HookVif::id));
+        let vif = vif.filter(|_| event.is_per_vif());
+        self.queue_jobs(event, vif.cloned(), None, now)
+    }
+
+    /// [`fire`](Self::fire) for `check up` and `check down`: `check`
+    /// is the check's program (`WACKAMOLE_CHECK` for a `RunScript`).
+    /// These hooks run in the lane of `post` hooks (they concern no
+    /// single VIF), and a `RunDynamic` one gets all-zero records.
+    pub fn fire_check(&mut self, event: HookEvent, check: &Path, now: Instant) -> Vec<SpawnError> {
+        self.queue_jobs(event, None, Some(check.to_path_buf()), now)
+    }
+
+    fn queue_jobs(
+        &mut self,
+        event: HookEvent,
+        vif: Option<HookVif>,
+        check: Option<PathBuf>,
+        now: Instant,
+    ) -> Vec<SpawnError> {
+        let lane = Lane::of(vif.as_ref().map(HookVif::id));
         let mut errors = Vec::new();
         for hook in self.hooks.iter().filter(|h| h.event == event) {
             let job = Job {
                 hook: hook.clone(),
                 event,
-                vif: vif.cloned(),
+                vif: vif.clone(),
+                check: check.clone(),
                 perl: Rc::clone(&self.perl),
             };
             if let Some((_, dropped)) = self.queue.push(lane, job) {
@@ -311,26 +382,16 @@ impl Hooks {
     fn start_waiting(&mut self, now: Instant) -> Vec<SpawnError> {
         let mut errors = Vec::new();
         while let Some((lane, job)) = self.queue.start_next() {
-            match self.spawn(&job) {
-                Ok((child, stderr)) => self.running.push(Running {
-                    child,
-                    hook: label(&job.hook),
-                    event: job.event,
-                    vif: job.vif.as_ref().map(HookVif::id),
-                    vip: job.vip(),
-                    via_runner: matches!(job.hook.target, HookTarget::Shared { .. }),
-                    started: now,
-                    deadline: now + self.time_limit,
-                    next_check: now + FIRST_CHECK.min(self.time_limit),
-                    interval: FIRST_CHECK,
-                    stderr,
-                    captured: Vec::new(),
-                    dropped: 0,
-                }),
-                Err(reason) => {
-                    self.queue.finish(lane);
-                    errors.push(job.error(reason));
-                }
+            let via_runner = matches!(job.hook.target, HookTarget::Shared { .. });
+            let is_perl = matches!(job.hook.target, HookTarget::Perl { .. });
+            let started = self.command(&job).and_then(|cmd| {
+                self.children
+                    .spawn(cmd, job.tag(), self.time_limit, via_runner, now)
+                    .map_err(|e| e.of_perl(is_perl))
+            });
+            if let Err(reason) = started {
+                self.queue.finish(lane);
+                errors.push(job.error(reason));
             }
         }
         errors
@@ -342,14 +403,14 @@ impl Hooks {
             .as_ref()
             .map_or(CallArgs::ZERO, |v| v.args().clone());
         let euid = nix::unistd::geteuid().as_raw();
-        let mut cmd = match &job.hook.target {
+        Ok(match &job.hook.target {
             HookTarget::Shared {
                 module,
                 func,
                 module_dir,
             } => {
                 // The module is checked by the runner, which loads it.
-                let mut cmd = Command::new(&self.runner);
+                let mut cmd = clean(&self.runner);
                 cmd.arg0("wackamole")
                     .arg(runner::FLAG)
                     .arg(module_dir.join(module))
@@ -359,7 +420,7 @@ impl Hooks {
             }
             HookTarget::Perl { sub_name } => {
                 job.perl.check(euid)?;
-                let mut cmd = Command::new(&job.perl.interpreter);
+                let mut cmd = clean(&job.perl.interpreter);
                 cmd.args(perl::perl_args(
                     &job.perl.use_lib,
                     &job.perl.use_modules,
@@ -369,90 +430,26 @@ impl Hooks {
                 cmd
             }
             HookTarget::Script { path } => {
-                trusted("", Kind::File, path, euid)?;
-                Command::new(path)
+                let mut cmd = program(path, euid)?;
+                cmd.envs(script_env(job.event, job.vif.as_ref()));
+                if let Some(check) = &job.check {
+                    cmd.env("WACKAMOLE_CHECK", check);
+                }
+                cmd
             }
-        };
-        cmd.env_clear().env("PATH", HOOK_PATH);
-        if let HookTarget::Script { .. } = job.hook.target {
-            cmd.envs(script_env(job.event, job.vif.as_ref()));
-        }
-        Ok(cmd)
+        })
     }
 
-    fn spawn(&self, job: &Job) -> Result<(Child, UnixStream), SpawnFailure> {
-        let mut cmd = self.command(job)?;
-        // A socket, not a pipe: std makes it non-blocking without unsafe
-        // code, and a child that writes more than we keep never blocks
-        // for long (its writes are drained at every reap).
-        let (ours, theirs) = UnixStream::pair().map_err(SpawnFailure::Socket)?;
-        ours.set_nonblocking(true).map_err(SpawnFailure::Socket)?;
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(OwnedFd::from(theirs)))
-            .process_group(0);
-        unblock_signals_in_child(&mut cmd);
-        let child = cmd.spawn().map_err(|source| SpawnFailure::Run {
-            program: cmd.get_program().to_string_lossy().into_owned(),
-            perl: matches!(job.hook.target, HookTarget::Perl { .. }),
-            source,
-        })?;
-        // `cmd` still holds the child's end; it goes with `cmd`.
-        drop(cmd);
-        Ok((child, ours))
-    }
-
-    /// Collects the children that have ended, without waiting, kills
+    /// Collects the hooks that have ended, without waiting, kills
     /// those past their limit (reported as [`Outcome::TimedOut`]), and
     /// starts the waiting hooks whose turn has come.
     pub fn reap(&mut self, now: Instant) -> Reaped {
-        self.dying.retain_mut(|d| match d.child.try_wait() {
-            Ok(None) => {
-                d.next_check = now + MAX_CHECK;
-                true
-            }
-            _ => false,
-        });
-        let mut done = Vec::new();
-        let mut i = 0;
-        while i < self.running.len() {
-            let r = &mut self.running[i];
-            r.drain();
-            match r.child.try_wait() {
-                Ok(Some(status)) => {
-                    r.drain();
-                    let outcome = r.outcome_of(status);
-                    done.push(self.running.remove(i).finish(outcome, now).0);
-                }
-                Ok(None) if now >= r.deadline => {
-                    // The whole group: a script's own children too.
-                    if kill_process_group(r.child.id(), nix::sys::signal::Signal::SIGKILL).is_err()
-                    {
-                        let _ = r.child.kill();
-                    }
-                    r.drain();
-                    let outcome = Outcome::TimedOut(self.time_limit);
-                    let (finished, mut child) = self.running.remove(i).finish(outcome, now);
-                    // Its lane goes on: what SIGKILL has not ended yet
-                    // no longer runs the hook's code.
-                    if let Ok(None) = child.try_wait() {
-                        self.dying.push(Dying {
-                            child,
-                            next_check: now + FIRST_CHECK,
-                        });
-                    }
-                    done.push(finished);
-                }
-                Ok(None) => {
-                    r.reschedule(now);
-                    i += 1;
-                }
-                Err(e) => {
-                    let outcome = Outcome::Lost(e.to_string());
-                    done.push(self.running.remove(i).finish(outcome, now).0);
-                }
-            }
-        }
+        let done: Vec<Finished> = self
+            .children
+            .reap(now)
+            .into_iter()
+            .map(|(tag, ended)| tag.finished(ended))
+            .collect();
         for f in &done {
             self.queue.finish(Lane::of(f.vif));
         }
@@ -469,15 +466,13 @@ impl Hooks {
     /// [`FIRST_CHECK`] doubling up to [`MAX_CHECK`]), and exactly at each
     /// child's limit.
     pub fn next_deadline(&self) -> Option<Instant> {
-        let running = self.running.iter().map(|r| r.next_check);
-        let dying = self.dying.iter().map(|d| d.next_check);
-        running.chain(dying).min()
+        self.children.next_deadline()
     }
 
     /// Children not yet reaped, killed ones that have not exited yet
     /// included.
     pub fn running(&self) -> usize {
-        self.running.len() + self.dying.len()
+        self.children.len()
     }
 
     /// Hooks waiting for a start.
@@ -494,6 +489,25 @@ impl Hooks {
             .map(|(_, job)| job.error(SpawnFailure::Stopped))
             .collect()
     }
+}
+
+/// A command for the program at `path`, run without a shell, with
+/// [`HOOK_PATH`] as its whole environment: a `RunScript` hook's, or a
+/// health check's. Refused unless it is a regular file that no one but
+/// root and `euid` could change (the rule of every program the root
+/// daemon runs).
+pub fn program(path: &Path, euid: u32) -> Result<Command, SpawnFailure> {
+    trusted("", Kind::File, path, euid)?;
+    Ok(clean(path))
+}
+
+/// A command for `program` with nothing of the daemon's environment but
+/// [`HOOK_PATH`] (a `PATH` the daemon was started with could name a
+/// directory anyone may write).
+fn clean(program: &Path) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.env_clear().env("PATH", HOOK_PATH);
+    cmd
 }
 
 /// Checks that `path` (`what` to the messages) is of `kind` and that no

@@ -13,13 +13,15 @@ pub const HOOK_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/
 
 /// The environment variables a `RunScript` program may get, besides
 /// [`HOOK_PATH`]; a hook gets nothing else.
-pub const SCRIPT_VARS: [&str; 6] = [
+pub const SCRIPT_VARS: [&str; 7] = [
     "WACKAMOLE_EVENT",
     "WACKAMOLE_VIP",
     "WACKAMOLE_ADDRESSES",
     "WACKAMOLE_IFNAME",
     "WACKAMOLE_OWNER",
     "WACKAMOLE_PREFIX",
+    // `check up` and `check down` only: the check's program.
+    "WACKAMOLE_CHECK",
 ];
 
 /// One VIF as an `on up` or `on down` hook sees it: its addresses, and
@@ -89,10 +91,12 @@ fn address_word(a: &VipAddr) -> String {
 }
 
 /// The variables a `RunScript` program gets, in a fixed order. `post`
-/// events, and an `on` event without a VIF, get `WACKAMOLE_EVENT` only.
+/// events, and an `on` event without a VIF, get `WACKAMOLE_EVENT` only;
+/// `check` events that and `WACKAMOLE_CHECK` (set by the caller, which
+/// knows the check).
 pub fn script_env(event: HookEvent, vif: Option<&HookVif>) -> Vec<(&'static str, String)> {
     let mut env = vec![("WACKAMOLE_EVENT", event.as_str().to_string())];
-    let on = matches!(event, HookEvent::OnUp | HookEvent::OnDown);
+    let on = event.is_per_vif();
     let Some((vif, master)) = vif.filter(|_| on).and_then(|v| Some((v, v.master()?))) else {
         return env;
     };

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use super::error::{Error, ErrorKind, Pos, Warning, WarningKind};
 use super::lexer::{CClass, Keyword, Lexer, Token, TokenKind};
-use super::{Hook, NotifyEntry, PreferEntry, Vif};
+use super::{Check, Hook, NotifyEntry, PreferEntry, Vif};
 use crate::net::identity;
 
 /// A value and where it was written.
@@ -54,6 +54,8 @@ pub(super) struct Draft {
     pub hook_limit: At<u32>,
     pub arp_refresh: At<Duration>,
     pub quorum: At<u32>,
+    /// Complete and checked block by block (defaults applied).
+    pub checks: Vec<Check>,
 }
 
 type PResult<T> = Result<T, Error>;
@@ -84,6 +86,7 @@ const DIRECTIVES: &[&str] = &[
     "HookLimit",
     "ArpRefresh",
     "Quorum",
+    "Check",
 ];
 
 fn starts_directive(k: Keyword) -> bool {
@@ -140,6 +143,7 @@ fn c_knows(k: Keyword) -> bool {
             | Keyword::HookLimit
             | Keyword::ArpRefresh
             | Keyword::Quorum
+            | Keyword::Check
     )
 }
 
@@ -357,11 +361,7 @@ impl<'a> Parser<'a> {
                     );
                 }
                 // The warning is given; the '=' half must not give another.
-                let (eq_tok, value) = Self::split(&rest, 1);
-                if !value.text.is_empty() {
-                    self.pending.push(value);
-                }
-                self.pending.push(eq_tok);
+                self.put_back(&rest);
                 return Ok(k);
             }
         }
@@ -375,6 +375,16 @@ impl<'a> Parser<'a> {
                 suggestion: suggest(t.text),
             },
         ))
+    }
+
+    /// Puts `=value`, the rest of a `KEY=value` word, back as an `=`
+    /// and the value (if any), to be read next.
+    fn put_back(&mut self, rest: &Token<'a>) {
+        let (eq_tok, value) = Self::split(rest, 1);
+        if !value.text.is_empty() {
+            self.pending.push(value);
+        }
+        self.pending.push(eq_tok);
     }
 
     fn equals(&mut self, after: &str) -> PResult<()> {
@@ -717,6 +727,7 @@ impl<'a> Parser<'a> {
             Keyword::RunDynamic => self.run_dynamic(pos)?,
             Keyword::RunScript => self.run_script(pos)?,
             Keyword::Balance => self.balance(pos)?,
+            Keyword::Check => self.check()?,
             Keyword::Prefer => self.prefer(pos)?,
             Keyword::Notify => self.notify(pos)?,
             Keyword::Vifs => self.vifs(pos)?,
@@ -836,5 +847,6 @@ impl<'a> Parser<'a> {
     }
 }
 
+mod check;
 mod lists;
 mod run_dynamic;

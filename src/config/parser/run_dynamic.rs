@@ -8,17 +8,36 @@ use crate::config::error::{ErrorKind, Pos};
 use crate::config::lexer::TokenKind;
 use crate::config::{Hook, HookEvent, HookTarget};
 
+/// The first word of an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum When {
+    On,
+    Post,
+    Check,
+}
+
 impl Parser<'_> {
     /// The two words of an event, on one line: `on up`, `on down`,
-    /// `post up` or `post down`. `c_knows` is false for a directive C
-    /// rejects anyway (no warning about the blanks then).
+    /// `post up`, `post down`, and (not in C) `check up` and `check
+    /// down`. `c_knows` is false for a directive C rejects anyway (no
+    /// warning about the blanks then).
     fn hook_event(&mut self, directive: &str, c_knows: bool) -> PResult<HookEvent> {
-        let expected = format!("'on up', 'on down', 'post up' or 'post down' after {directive}");
+        let expected = format!(
+            "'on up', 'on down', 'post up', 'post down', 'check up' or 'check down' after {directive}"
+        );
         let when = self.next();
-        let is_on = when.text.eq_ignore_ascii_case("on");
-        if when.kind != TokenKind::Bare || !(is_on || when.text.eq_ignore_ascii_case("post")) {
+        let word = |w: &str| when.text.eq_ignore_ascii_case(w);
+        let kind = [
+            ("on", When::On),
+            ("post", When::Post),
+            ("check", When::Check),
+        ]
+        .into_iter()
+        .find(|&(w, _)| word(w))
+        .map(|(_, k)| k);
+        let Some(kind) = kind.filter(|_| when.kind == TokenKind::Bare) else {
             return Err(self.syntax(&when, expected));
-        }
+        };
         let what = self.next();
         let gap = self.src.get(when.end..what.start).unwrap_or("\n");
         let is_up = what.text.eq_ignore_ascii_case("up");
@@ -31,7 +50,8 @@ impl Parser<'_> {
                 format!("'up' or 'down' after '{}' on the same line", when.text),
             ));
         }
-        if gap != " " && c_knows {
+        // C rejects a check event whatever the blanks: no word on them.
+        if gap != " " && c_knows && kind != When::Check {
             self.c_rejects(
                 when.pos,
                 format!(
@@ -41,11 +61,13 @@ impl Parser<'_> {
                 format!("write '{} {}'", when.text, what.text),
             );
         }
-        Ok(match (is_on, is_up) {
-            (true, true) => HookEvent::OnUp,
-            (true, false) => HookEvent::OnDown,
-            (false, true) => HookEvent::PostUp,
-            (false, false) => HookEvent::PostDown,
+        Ok(match (kind, is_up) {
+            (When::On, true) => HookEvent::OnUp,
+            (When::On, false) => HookEvent::OnDown,
+            (When::Post, true) => HookEvent::PostUp,
+            (When::Post, false) => HookEvent::PostDown,
+            (When::Check, true) => HookEvent::CheckUp,
+            (When::Check, false) => HookEvent::CheckDown,
         })
     }
 
