@@ -301,6 +301,23 @@ fn r_prints_the_daemons_message() {
         text(&out.stderr),
         "wackatrl: reload refused: /etc/wackamole.conf:3:1: expected '}', found \"Notify\"\n"
     );
+
+    // The daemon says "reload refused: ..." itself: said once.
+    let d = Dir::new("rtwice");
+    let answers = Answers {
+        reload: encode_reload(
+            false,
+            "reload refused: 1 error(s); the running configuration is kept",
+        ),
+        ..Answers::rust()
+    };
+    fake_daemon(&d.sock(), answers);
+    let out = run(&d, "-r");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        "wackatrl: reload refused: 1 error(s); the running configuration is kept\n"
+    );
 }
 
 #[test]

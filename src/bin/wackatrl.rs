@@ -191,7 +191,9 @@ fn run(sock: &Path, req: Request, extras: bool) -> Result<ExitCode, String> {
                 println!("{message}");
                 Ok(ExitCode::SUCCESS)
             } else {
-                eprintln!("wackatrl: reload refused: {message}");
+                // The daemon's own words may say it already.
+                let why = message.strip_prefix("reload refused: ").unwrap_or(&message);
+                eprintln!("wackatrl: reload refused: {why}");
                 Ok(ExitCode::FAILURE)
             }
         }
