@@ -11,7 +11,7 @@ use std::time::Duration;
 use super::{At, PResult, Parser};
 use crate::config::defaults;
 use crate::config::error::{ErrorKind, Pos};
-use crate::config::lexer::{CClass, Token, TokenKind};
+use crate::config::lexer::{Token, TokenKind};
 use crate::config::Check;
 
 /// A parameter of the block. Words of the block only, matched without
@@ -102,23 +102,19 @@ impl<'a> Parser<'a> {
                     Self::set(&mut self.warnings, file, slot, (d, pos), key, name);
                 }
                 Param::Fall | Param::Rise => {
-                    let v = self.next();
-                    if v.kind != TokenKind::Bare || CClass::of(v.text) != CClass::Number {
-                        let what = match param {
-                            Param::Fall => "a number of failures in a row for Fall",
-                            _ => "a number of passes in a row for Rise",
-                        };
-                        return Err(self.syntax(&v, what));
-                    }
-                    if let Some(n) = self.number_value(&v) {
+                    let what = match param {
+                        Param::Fall => "a number of failures in a row for Fall",
+                        _ => "a number of passes in a row for Rise",
+                    };
+                    if let Some((n, vpos)) = self.count(what)? {
                         if n == 0 {
-                            self.record(v.pos, ErrorKind::Zero { directive: name });
+                            self.record(vpos, ErrorKind::Zero { directive: name });
                         }
                         let slot = match param {
                             Param::Fall => &mut b.fall,
                             _ => &mut b.rise,
                         };
-                        Self::set(&mut self.warnings, file, slot, (n, v.pos), key, name);
+                        Self::set(&mut self.warnings, file, slot, (n, vpos), key, name);
                     }
                 }
             }

@@ -247,11 +247,7 @@ impl Parser<'_> {
                             "an address, arp-cache or '}' ('throttle' applies to address entries only)",
                         ));
                     }
-                    let n = self.next();
-                    if n.kind != TokenKind::Bare || CClass::of(n.text) != CClass::Number {
-                        return Err(self.syntax(&n, "a number after throttle"));
-                    }
-                    let v = self.number_value(&n).unwrap_or(0);
+                    let v = self.count("a number after throttle")?.map_or(0, |(n, _)| n);
                     if let Some(p) = ping {
                         self.c_rejects(
                             p,

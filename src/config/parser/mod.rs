@@ -477,6 +477,16 @@ impl<'a> Parser<'a> {
         Ok((v, pos))
     }
 
+    /// A bare number (`expected` names it in the syntax error); `None`
+    /// when it is recorded as too large.
+    fn count(&mut self, expected: &str) -> PResult<Option<(u32, Pos)>> {
+        let v = self.next();
+        if v.kind != TokenKind::Bare || CClass::of(v.text) != CClass::Number {
+            return Err(self.syntax(&v, expected));
+        }
+        Ok(self.number_value(&v).map(|n| (n, v.pos)))
+    }
+
     fn number_value(&mut self, t: &Token<'_>) -> Option<u32> {
         match t.text.parse::<u32>() {
             Ok(n) => Some(n),
@@ -687,31 +697,23 @@ impl<'a> Parser<'a> {
             }
             Keyword::HookLimit => {
                 self.equals_of("HookLimit", c_knows(k))?;
-                let v = self.next();
-                if v.kind != TokenKind::Bare || CClass::of(v.text) != CClass::Number {
-                    return Err(self.syntax(&v, "a number of hook processes for HookLimit"));
-                }
-                if let Some(n) = self.number_value(&v) {
+                if let Some((n, vpos)) = self.count("a number of hook processes for HookLimit")? {
                     if n == 0 {
                         self.record(
-                            v.pos,
+                            vpos,
                             ErrorKind::Zero {
                                 directive: "HookLimit",
                             },
                         );
                     }
-                    set!(hook_limit, (n, v.pos), "HookLimit");
+                    set!(hook_limit, (n, vpos), "HookLimit");
                 }
             }
             Keyword::Quorum => {
                 self.equals_of("Quorum", c_knows(k))?;
-                let v = self.next();
-                if v.kind != TokenKind::Bare || CClass::of(v.text) != CClass::Number {
-                    return Err(self.syntax(&v, "a number of members for Quorum"));
-                }
                 // 0 and 1 both mean off: every view has a member.
-                if let Some(n) = self.number_value(&v) {
-                    set!(quorum, (n, v.pos), "Quorum");
+                if let Some(v) = self.count("a number of members for Quorum")? {
+                    set!(quorum, v, "Quorum");
                 }
             }
             Keyword::GatherTimeout => {
