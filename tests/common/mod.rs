@@ -1,5 +1,6 @@
 //! Code shared by the integration tests.
 
+pub mod c_node;
 pub mod cluster;
 pub mod hex;
 pub mod netns;
