@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 
 use common::c_node::{self, Kind, Reference};
 use common::cluster::{Cluster, Conf};
-use common::netns::{can_run, AddrSampler};
+use common::netns::can_run;
+use common::scratch::text;
+use common::watch::{self, Watch};
 
 const SETTLE: Duration = Duration::from_secs(20);
 
@@ -178,4 +180,127 @@ fn a_mixed_group_with_a_silent_member_never_holds_a_vip_twice() {
     drop(silent);
     c.wait_settled_among(&vips, &[0, 2], SETTLE);
     assert!(!c.held(2).is_empty(), "{}", c.logs());
+}
+
+/// `wackatrl -l` of each kind against a daemon of each kind, on a
+/// settled 2 C + 1 Rust cluster (whose tables agree): each program
+/// prints the same against the other kind as against its own.
+#[test]
+fn each_wackatrl_lists_a_daemon_of_the_other_kind() {
+    let Some(r) = setup() else {
+        return;
+    };
+    let kinds = [Kind::C, Kind::C, Kind::Rust];
+    let c = mixed("mxtrl", &kinds, 4, &r);
+    settled_and_balanced(&c, &[0, 1, 2]);
+    // A C-readable copy of each host's file names its control socket.
+    let conf = |i: usize| c.c_conf(i, 4803);
+    let rust_l = |i: usize| {
+        let out = std::process::Command::new(common::cluster::wackatrl_bin())
+            .arg("-c")
+            .arg(conf(i))
+            .arg("-l")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let c_l = |i: usize| {
+        let out = c.as_c_host(
+            i,
+            &[&r.wackatrl(), Path::new("-c"), &conf(i), Path::new("-l")],
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let (rust_on_c, rust_on_rust) = (rust_l(0), rust_l(2));
+    let (c_on_c, c_on_rust) = (c_l(1), c_l(2));
+    eprintln!("Rust wackatrl -l, C daemon:\n{rust_on_c}\nRust daemon:\n{rust_on_rust}");
+    eprintln!("C wackatrl -l, C daemon:\n{c_on_c}\nRust daemon:\n{c_on_rust}");
+    for v in &c.vips {
+        assert!(rust_on_c.contains(&v.to_string()), "{rust_on_c}");
+        assert!(c_on_rust.contains(&v.to_string()), "{c_on_rust}");
+    }
+    assert_eq!(rust_on_c, rust_on_rust);
+    assert_eq!(c_on_rust, c_on_c);
+    assert_eq!(rust_on_rust, c_on_c, "the two programs print alike");
+}
+
+/// A rolling upgrade of a 3-host C cluster with 6 VIPs, each C node
+/// stopped (SIGTERM) and replaced by a Rust node in turn, every VIP
+/// sampled on every host every 10 ms. First a C node is stopped and
+/// started again as C: the longest time a VIP is then on no host is
+/// "one takeover" of this machine, now (C's release, the membership,
+/// one STATE exchange, the claim). Through the upgrade no VIP may be
+/// on two hosts in two consecutive samples (a BALANCE move is applied
+/// by the old and the new owner at the same moment, so one sample may
+/// catch both within a millisecond; those are counted and printed),
+/// and none may be gone longer than twice one takeover plus 250 ms
+/// (scheduling on a loaded 2-core machine).
+#[test]
+fn a_rolling_upgrade_from_c_to_rust_keeps_every_vip_once() {
+    let Some(r) = setup() else {
+        return;
+    };
+    let kinds = [Kind::C, Kind::C, Kind::C];
+    let mut c = mixed("mxroll", &kinds, 6, &r);
+    let all = [0, 1, 2];
+    settled_and_balanced(&c, &all);
+    let vips = c.vips.clone();
+    let w = Watch::start(&c, &vips, Duration::from_millis(10));
+    let mut phases = Vec::new();
+    for (i, to) in [
+        (0, Kind::C),
+        (0, Kind::Rust),
+        (1, Kind::Rust),
+        (2, Kind::Rust),
+    ] {
+        let t0 = Instant::now();
+        c.signal(i, "TERM");
+        assert!(c.wait_exit(i, SETTLE).is_some(), "{}", c.logs());
+        let others: Vec<usize> = all.iter().copied().filter(|&o| o != i).collect();
+        c.wait_settled(&vips, &others, SETTLE);
+        c.start_as(i, to, &r);
+        settled_and_balanced(&c, &all);
+        // Let the last BALANCE land.
+        std::thread::sleep(Duration::from_millis(300));
+        phases.push((i, to, t0, Instant::now()));
+    }
+    let samples = w.stop();
+    let (base, _) = watch::longest_gap(watch::between(&samples, phases[0].2, phases[0].3));
+    let bound = base * 2 + Duration::from_millis(250);
+    eprintln!(
+        "one takeover (C h1 stopped and restarted): {base:?}; bound {bound:?}; {} samples",
+        samples.len()
+    );
+    let mut problems = Vec::new();
+    for &(i, to, from, until) in &phases[1..] {
+        let s = watch::between(&samples, from, until);
+        let (gap, v) = watch::longest_gap(s);
+        let two = watch::twice(s);
+        let lasting: Vec<_> = two
+            .windows(2)
+            .filter(|p| p[0].0 + 1 == p[1].0 && p[0].1 == p[1].1)
+            .map(|p| p[1].clone())
+            .collect();
+        eprintln!(
+            "h{} -> {to:?}: {} samples, longest gap {gap:?} (VIP {v:?}), {} single samples on two hosts",
+            i + 1,
+            s.len(),
+            two.len()
+        );
+        if gap > bound {
+            problems.push(format!("h{}: a VIP gone {gap:?} > {bound:?}", i + 1));
+        }
+        if !lasting.is_empty() {
+            problems.push(format!(
+                "h{}: on two hosts in consecutive samples: {lasting:?}",
+                i + 1
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{problems:?}\n{}", c.logs());
+    for i in all {
+        assert!(c.log(i).contains("members, "), "h{} is not Rust now", i + 1);
+    }
 }

@@ -9,3 +9,4 @@ pub mod rng;
 pub mod run;
 pub mod scratch;
 pub mod spread_sim;
+pub mod watch;
