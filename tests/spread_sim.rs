@@ -387,6 +387,16 @@ fn hold_and_release_order_messages_after_the_views_between() {
             }
         }
     }
+    // By member: b's two, sent first, come after a's.
+    sim.ctl("hold");
+    b.multicast(service::AGREED, &["g"], 5, b"b1").unwrap();
+    b.multicast(service::AGREED, &["g"], 5, b"b2").unwrap();
+    a.multicast(service::AGREED, &["g"], 5, b"a1").unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(sim.ctl("release by-member"), "released 3\nOK\n");
+    for want in [&b"a1"[..], b"b1", b"b2"] {
+        assert!(matches!(recv(&mut c), Message::Data(d) if d.data == want));
+    }
     // Released: the next one is ordered at once.
     a.multicast(service::AGREED, &["g"], 4, b"now").unwrap();
     assert!(matches!(recv(&mut c), Message::Data(d) if d.data == b"now"));

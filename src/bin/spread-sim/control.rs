@@ -20,8 +20,9 @@ pub enum Command<'a> {
     Restart(&'a str),
     /// Multicasts wait, unordered, until `Release`.
     Hold,
-    /// Order the held multicasts now; answers how many.
-    Release,
+    /// Order the held multicasts now (by sender in member order if
+    /// `true`, else as they came); answers how many.
+    Release(bool),
     Groups,
     Daemons,
     Quit,
@@ -74,7 +75,8 @@ pub fn parse(line: &str) -> Result<Command<'_>, CommandError> {
         ["crash", name] => Command::Crash(name),
         ["restart", name] => Command::Restart(name),
         ["hold"] => Command::Hold,
-        ["release"] => Command::Release,
+        ["release"] => Command::Release(false),
+        ["release", "by-member"] => Command::Release(true),
         ["groups"] => Command::Groups,
         ["daemons"] => Command::Daemons,
         ["quit"] => Command::Quit,
@@ -115,7 +117,8 @@ mod tests {
         assert_eq!(parse("crash d1").unwrap(), Command::Crash("d1"));
         assert_eq!(parse("restart d1").unwrap(), Command::Restart("d1"));
         assert_eq!(parse("hold").unwrap(), Command::Hold);
-        assert_eq!(parse("release").unwrap(), Command::Release);
+        assert_eq!(parse("release").unwrap(), Command::Release(false));
+        assert_eq!(parse("release by-member").unwrap(), Command::Release(true));
         assert_eq!(parse("groups").unwrap(), Command::Groups);
         assert_eq!(parse("daemons").unwrap(), Command::Daemons);
         assert_eq!(parse("quit").unwrap(), Command::Quit);

@@ -55,7 +55,8 @@ Commands (one per line on the control socket):
   hold                multicasts wait, unordered, until release (memberships
                       go on: a message is ordered after views its sender
                       had not seen, as Spread may order it)
-  release             order the held multicasts now, in arrival order
+  release [by-member] order the held multicasts now, in arrival order (or
+                      sender by sender, in member order)
   groups              every group and its members, per component
   daemons             every daemon, its state and listen addresses
   quit                stop spread-sim

@@ -102,9 +102,17 @@ impl Server {
     /// Orders every held multicast now, in the order they arrived, and
     /// stops holding. One whose sender has gone meanwhile is dropped
     /// (real Spread would have ordered it before the sender's
-    /// disconnect). Returns how many were ordered and the actions.
-    pub fn release(&mut self) -> (usize, Vec<Action>) {
-        let held = self.held.take().unwrap_or_default();
+    /// disconnect). With `by_member`, the senders take turns in member
+    /// order instead (all of the first member's, in the order it sent
+    /// them, then the next member's): an order Spread may choose too,
+    /// and one a test can know beforehand. Returns how many were
+    /// ordered and the actions.
+    pub fn release(&mut self, by_member: bool) -> (usize, Vec<Action>) {
+        let mut held = self.held.take().unwrap_or_default();
+        if by_member {
+            let w = &self.world;
+            held.sort_by(|a, b| w.member_key(a.session).cmp(&w.member_key(b.session)));
+        }
         let mut out = Vec::new();
         let mut n = 0;
         for h in held {

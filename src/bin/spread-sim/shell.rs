@@ -425,8 +425,8 @@ impl Sim {
                 self.listen(d).map_err(CommandError::Listen)?;
             }
             Command::Hold => self.server.hold(),
-            Command::Release => {
-                let (n, actions) = self.server.release();
+            Command::Release(by_member) => {
+                let (n, actions) = self.server.release(by_member);
                 self.apply(actions);
                 return Ok(format!("released {n}"));
             }
