@@ -203,6 +203,12 @@ impl Cluster {
     pub fn as_c_host(&self, i: usize, argv: &[&Path]) -> Output {
         let h = &self.hosts[i];
         let hosts_dir = PathBuf::from(format!("/etc/netns/{}", h.ns.name));
+        // A C node on the host has written it already and removes it;
+        // otherwise it goes when this returns.
+        let _cleanup = (!hosts_dir.exists()).then(|| CSide {
+            link: PathBuf::new(),
+            hosts_dir: hosts_dir.clone(),
+        });
         std::fs::create_dir_all(&hosts_dir).unwrap();
         let name = c_host_name(i);
         std::fs::write(
