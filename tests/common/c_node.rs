@@ -18,7 +18,7 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::cluster::Cluster;
 
@@ -237,34 +237,6 @@ impl Cluster {
         self.start_as(i, kind, r);
     }
 
-    /// Waits until every member of `live` logged a membership of
-    /// `members` members after `marks` (log lengths), C or Rust.
-    pub fn wait_members(&self, live: &[usize], members: usize, marks: &[usize], within: Duration) {
-        let deadline = Instant::now() + within;
-        for &i in live {
-            loop {
-                let log = self.log(i);
-                let since = log.get(marks[i]..).unwrap_or("");
-                if saw_view(since, members) {
-                    break;
-                }
-                if Instant::now() > deadline {
-                    panic!(
-                        "h{} saw no view of {members} members\n{}",
-                        i + 1,
-                        self.logs()
-                    );
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-    }
-
-    /// Every host's log length now (see [`Cluster::wait_members`]).
-    pub fn log_marks(&self) -> Vec<usize> {
-        (0..self.hosts.len()).map(|i| self.log(i).len()).collect()
-    }
-
     /// Each VIP of `vips` and the hosts holding it, where not exactly one.
     pub fn not_once(&self, vips: &[Ipv4Addr]) -> Vec<(Ipv4Addr, Vec<usize>)> {
         vips.iter()
@@ -273,12 +245,4 @@ impl Cluster {
             .filter(|(_, h)| h.len() != 1)
             .collect()
     }
-}
-
-/// Whether a log (Rust's or C's) reports a view of `n` members.
-fn saw_view(log: &str, n: usize) -> bool {
-    // Rust: "...: N members, ..."; C has no such line, but its STATE
-    // round ends with "Finished getting states" once per view; a count
-    // is not printed, so any finished round counts.
-    log.contains(&format!(": {n} members, ")) || log.contains("Finished getting states")
 }
