@@ -1,116 +1,128 @@
 //! C and Rust nodes in one group, over spread-sim: the C wackamole 2.1.4
 //! built from `../shared/thirdparty/` (its libspread speaks to spread-sim
-//! as to a real daemon) in a namespace of its own, with a host name of its
-//! own (C takes its identity from the host name). Skipped without root or
-//! without `../shared/thirdparty/`.
+//! as to a real daemon) on hosts of their own (`common::c_node`).
+//! Skipped without root or without the thirdparty build.
+//!
+//! The scenarios take the cluster as `&mut Cluster` and the host kinds
+//! as a list, so that they can run again on another Spread backend.
 
 mod common;
 
 use std::net::Ipv4Addr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::cluster::Cluster;
+use common::c_node::{self, Kind, Reference};
+use common::cluster::{Cluster, Conf};
 use common::netns::can_run;
+use common::scratch::text;
+use common::watch::{self, Watch};
 
 const SETTLE: Duration = Duration::from_secs(20);
 
-/// The C wackamole, built once per target directory.
-fn c_wackamole() -> Option<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let build = root.join("../shared/thirdparty/build.sh");
-    if !build.exists() {
-        eprintln!("SKIPPED: no {}", build.display());
+/// Root and the C reference, or SKIPPED.
+fn setup() -> Option<Reference> {
+    if !can_run() {
         return None;
     }
-    let exe = std::env::current_exe().unwrap();
-    let prefix = exe.parent()?.parent()?.parent()?.join("thirdparty");
-    // One job: Spread's makefile can link the daemon before its own
-    // utility library is complete under `make -j` (seen as "undefined
-    // reference to Alarm" on a loaded machine).
-    let out = Command::new("bash")
-        .arg(&build)
-        .arg(&prefix)
-        .env("JOBS", "1")
-        .output()
-        .expect("run build.sh");
-    assert!(
-        out.status.success(),
-        "building the C reference failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(prefix.join("wackamole-c/wackamole"))
+    c_node::reference()
 }
 
-/// Host `i` of `c` runs the C daemon instead of the Rust one. Returns it
-/// and what to remove afterwards.
-struct CNode {
-    child: Child,
-    link: PathBuf,
-    hosts_dir: PathBuf,
+/// A cluster of `kinds.len()` hosts sharing `vips` VIPs, C's default
+/// Balance made explicit (C needs an Interval), all started as `kinds`.
+fn mixed(tag: &str, kinds: &[Kind], vips: usize, r: &Reference) -> Cluster {
+    let mut c = Cluster::new(tag, kinds.len(), vips, "");
+    let all = c.vips.clone();
+    for i in 0..kinds.len() {
+        c.write_conf_with(
+            i,
+            &Conf {
+                vifs: common::cluster::vif_lines(&all),
+                balance: "AcquisitionsPerRound = all\n  Interval = 4s",
+                ..Conf::default()
+            },
+        );
+    }
+    for (i, k) in kinds.iter().enumerate() {
+        c.start_as(i, *k, r);
+    }
+    c
 }
 
-impl Drop for CNode {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_file(&self.link);
-        let _ = std::fs::remove_dir_all(&self.hosts_dir);
-        // Only if no other test's namespace has a directory there.
-        let _ = std::fs::remove_dir("/etc/netns");
+/// Every VIP on exactly one host of `live`, and then the counts
+/// balanced (hosts differ by at most one).
+fn settled_and_balanced(c: &Cluster, live: &[usize]) {
+    let vips = c.vips.clone();
+    c.wait_settled_among(&vips, live, SETTLE);
+    c.wait_for("the live hosts to be balanced", SETTLE, |c| {
+        let n: Vec<usize> = live.iter().map(|&i| c.held(i).len()).collect();
+        n.iter().max().unwrap() - n.iter().min().unwrap() <= 1
+            && n.iter().sum::<usize>() == vips.len()
+    });
+}
+
+/// A host of each kind dies in turn (SIGKILL, its link and its Spread
+/// daemon gone) and comes back: each time the survivors hold every VIP
+/// once, and a survivor of the other kind takes a share of the dead
+/// host's VIPs.
+fn failover_both_ways(c: &mut Cluster, kinds: &[Kind], r: &Reference) {
+    let all: Vec<usize> = (0..kinds.len()).collect();
+    settled_and_balanced(c, &all);
+    for dead_kind in [Kind::C, Kind::Rust] {
+        let dead = kinds.iter().position(|k| *k == dead_kind).unwrap();
+        let lost = c.held(dead);
+        assert!(!lost.is_empty(), "{}", c.logs());
+        let live: Vec<usize> = all.iter().copied().filter(|&i| i != dead).collect();
+        let t0 = Instant::now();
+        c.crash_host(dead);
+        c.wait_settled_among(&lost, &live, SETTLE);
+        eprintln!(
+            "{:?} h{} died: its VIPs held again after {:?}",
+            dead_kind,
+            dead + 1,
+            t0.elapsed()
+        );
+        settled_and_balanced(c, &live);
+        let other: Vec<usize> = live
+            .iter()
+            .copied()
+            .filter(|&i| kinds[i] != dead_kind)
+            .collect();
+        let taken: usize = other
+            .iter()
+            .map(|&i| c.held(i).iter().filter(|v| lost.contains(v)).count())
+            .sum();
+        assert!(
+            taken > 0,
+            "no {:?} node took a VIP of the dead {dead_kind:?} h{}: {:?}\n{}",
+            kinds[other[0]],
+            dead + 1,
+            c.counts(),
+            c.logs()
+        );
+        c.revive(dead, dead_kind, r);
+        settled_and_balanced(c, &all);
     }
 }
 
-fn start_c(c: &Cluster, i: usize, bin: &Path) -> CNode {
-    let h = &c.hosts[i];
-    // libspread reaches "PORT" at /tmp/PORT: point one at this host's
-    // simulated daemon.
-    let port = 20000 + (std::process::id() % 20000) as u16;
-    let link = PathBuf::from(format!("/tmp/{port}"));
-    let _ = std::fs::remove_file(&link);
-    std::os::unix::fs::symlink(c.dir.join(format!("d{}.sock", i + 1)), &link).unwrap();
-    // Its identity: its host name, resolved through the namespace's own
-    // hosts file (`ip netns exec` mounts /etc/netns/NAME/hosts).
-    let name = format!("wkmc{}", i + 1);
-    let hosts_dir = PathBuf::from(format!("/etc/netns/{}", h.ns.name));
-    std::fs::create_dir_all(&hosts_dir).unwrap();
-    std::fs::write(
-        hosts_dir.join("hosts"),
-        format!("127.0.0.1 localhost\n{} {name}\n", h.addr),
-    )
-    .unwrap();
-    let vifs: Vec<String> = c.vips.iter().map(|v| format!("  e0:{v}/32")).collect();
-    let conf = c.dir.join(format!("c{}.conf", i + 1));
-    std::fs::write(
-        &conf,
-        format!(
-            "Spread = {port}\nSpreadRetryInterval = 1s\nGroup = wack\nControl = {}\nMature = 1s\n\
-             Balance {{\n  AcquisitionsPerRound = all\n  Interval = 4s\n}}\nArp-Cache = 30s\n\
-             Prefer None\nVirtualInterfaces {{\n{}\n}}\n",
-            c.dir.join(format!("c{}.ctl", i + 1)).display(),
-            vifs.join("\n")
-        ),
-    )
-    .unwrap();
-    let log = std::fs::File::create(&h.log).unwrap();
-    let child = Command::new("ip")
-        .args(["netns", "exec", &h.ns.name, "unshare", "--uts", "sh", "-c"])
-        .arg(format!(
-            "hostname {name} && exec {} -d -c {}",
-            bin.display(),
-            conf.display()
-        ))
-        .stdout(Stdio::from(log.try_clone().unwrap()))
-        .stderr(Stdio::from(log))
-        .spawn()
-        .expect("start the C wackamole");
-    CNode {
-        child,
-        link,
-        hosts_dir,
-    }
+#[test]
+fn two_c_and_one_rust_fail_over_both_ways() {
+    let Some(r) = setup() else {
+        return;
+    };
+    let kinds = [Kind::C, Kind::C, Kind::Rust];
+    let mut c = mixed("mx21", &kinds, 6, &r);
+    failover_both_ways(&mut c, &kinds, &r);
+}
+
+#[test]
+fn one_c_and_two_rust_fail_over_both_ways() {
+    let Some(r) = setup() else {
+        return;
+    };
+    let kinds = [Kind::Rust, Kind::C, Kind::Rust];
+    let mut c = mixed("mx12", &kinds, 6, &r);
+    failover_both_ways(&mut c, &kinds, &r);
 }
 
 /// With a silent member in the group, a group of C and Rust nodes keeps
@@ -120,16 +132,10 @@ fn start_c(c: &Cluster, i: usize, bin: &Path) -> CNode {
 /// and the group settles again, every VIP once.
 #[test]
 fn a_mixed_group_with_a_silent_member_never_holds_a_vip_twice() {
-    if !can_run() {
-        return;
-    }
-    let Some(bin) = c_wackamole() else {
+    let Some(r) = setup() else {
         return;
     };
-    let mut c = Cluster::new("mixed", 3, 6, "");
-    c.start(0);
-    c.start(1);
-    let _cnode = start_c(&c, 2, &bin);
+    let mut c = mixed("mixed", &[Kind::Rust, Kind::Rust, Kind::C], 6, &r);
     let vips = c.vips.clone();
     c.wait_settled(&vips, &[0, 1, 2], SETTLE);
     // The C node takes part: it holds its share.
@@ -174,4 +180,127 @@ fn a_mixed_group_with_a_silent_member_never_holds_a_vip_twice() {
     drop(silent);
     c.wait_settled_among(&vips, &[0, 2], SETTLE);
     assert!(!c.held(2).is_empty(), "{}", c.logs());
+}
+
+/// `wackatrl -l` of each kind against a daemon of each kind, on a
+/// settled 2 C + 1 Rust cluster (whose tables agree): each program
+/// prints the same against the other kind as against its own.
+#[test]
+fn each_wackatrl_lists_a_daemon_of_the_other_kind() {
+    let Some(r) = setup() else {
+        return;
+    };
+    let kinds = [Kind::C, Kind::C, Kind::Rust];
+    let c = mixed("mxtrl", &kinds, 4, &r);
+    settled_and_balanced(&c, &[0, 1, 2]);
+    // A C-readable copy of each host's file names its control socket.
+    let conf = |i: usize| c.c_conf(i, 4803);
+    let rust_l = |i: usize| {
+        let out = std::process::Command::new(common::cluster::wackatrl_bin())
+            .arg("-c")
+            .arg(conf(i))
+            .arg("-l")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let c_l = |i: usize| {
+        let out = c.as_c_host(
+            i,
+            &[&r.wackatrl(), Path::new("-c"), &conf(i), Path::new("-l")],
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let (rust_on_c, rust_on_rust) = (rust_l(0), rust_l(2));
+    let (c_on_c, c_on_rust) = (c_l(1), c_l(2));
+    eprintln!("Rust wackatrl -l, C daemon:\n{rust_on_c}\nRust daemon:\n{rust_on_rust}");
+    eprintln!("C wackatrl -l, C daemon:\n{c_on_c}\nRust daemon:\n{c_on_rust}");
+    for v in &c.vips {
+        assert!(rust_on_c.contains(&v.to_string()), "{rust_on_c}");
+        assert!(c_on_rust.contains(&v.to_string()), "{c_on_rust}");
+    }
+    assert_eq!(rust_on_c, rust_on_rust);
+    assert_eq!(c_on_rust, c_on_c);
+    assert_eq!(rust_on_rust, c_on_c, "the two programs print alike");
+}
+
+/// A rolling upgrade of a 3-host C cluster with 6 VIPs, each C node
+/// stopped (SIGTERM) and replaced by a Rust node in turn, every VIP
+/// sampled on every host every 10 ms. First a C node is stopped and
+/// started again as C: the longest time a VIP is then on no host is
+/// "one takeover" of this machine, now (C's release, the membership,
+/// one STATE exchange, the claim). Through the upgrade no VIP may be
+/// on two hosts in two consecutive samples (a BALANCE move is applied
+/// by the old and the new owner at the same moment, so one sample may
+/// catch both within a millisecond; those are counted and printed),
+/// and none may be gone longer than twice one takeover plus 250 ms
+/// (scheduling on a loaded 2-core machine).
+#[test]
+fn a_rolling_upgrade_from_c_to_rust_keeps_every_vip_once() {
+    let Some(r) = setup() else {
+        return;
+    };
+    let kinds = [Kind::C, Kind::C, Kind::C];
+    let mut c = mixed("mxroll", &kinds, 6, &r);
+    let all = [0, 1, 2];
+    settled_and_balanced(&c, &all);
+    let vips = c.vips.clone();
+    let w = Watch::start(&c, &vips, Duration::from_millis(10));
+    let mut phases = Vec::new();
+    for (i, to) in [
+        (0, Kind::C),
+        (0, Kind::Rust),
+        (1, Kind::Rust),
+        (2, Kind::Rust),
+    ] {
+        let t0 = Instant::now();
+        c.signal(i, "TERM");
+        assert!(c.wait_exit(i, SETTLE).is_some(), "{}", c.logs());
+        let others: Vec<usize> = all.iter().copied().filter(|&o| o != i).collect();
+        c.wait_settled(&vips, &others, SETTLE);
+        c.start_as(i, to, &r);
+        settled_and_balanced(&c, &all);
+        // Let the last BALANCE land.
+        std::thread::sleep(Duration::from_millis(300));
+        phases.push((i, to, t0, Instant::now()));
+    }
+    let samples = w.stop();
+    let (base, _) = watch::longest_gap(watch::between(&samples, phases[0].2, phases[0].3));
+    let bound = base * 2 + Duration::from_millis(250);
+    eprintln!(
+        "one takeover (C h1 stopped and restarted): {base:?}; bound {bound:?}; {} samples",
+        samples.len()
+    );
+    let mut problems = Vec::new();
+    for &(i, to, from, until) in &phases[1..] {
+        let s = watch::between(&samples, from, until);
+        let (gap, v) = watch::longest_gap(s);
+        let two = watch::twice(s);
+        let lasting: Vec<_> = two
+            .windows(2)
+            .filter(|p| p[0].0 + 1 == p[1].0 && p[0].1 == p[1].1)
+            .map(|p| p[1].clone())
+            .collect();
+        eprintln!(
+            "h{} -> {to:?}: {} samples, longest gap {gap:?} (VIP {v:?}), {} single samples on two hosts",
+            i + 1,
+            s.len(),
+            two.len()
+        );
+        if gap > bound {
+            problems.push(format!("h{}: a VIP gone {gap:?} > {bound:?}", i + 1));
+        }
+        if !lasting.is_empty() {
+            problems.push(format!(
+                "h{}: on two hosts in consecutive samples: {lasting:?}",
+                i + 1
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{problems:?}\n{}", c.logs());
+    for i in all {
+        assert!(c.log(i).contains("members, "), "h{} is not Rust now", i + 1);
+    }
 }

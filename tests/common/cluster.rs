@@ -25,6 +25,9 @@ pub struct Host {
     pub pidfile: PathBuf,
     pub daemon: Option<Child>,
     pub addr: Ipv4Addr,
+    /// Whatever must go with the host (a C node's links and files, see
+    /// `c_node.rs`): dropped after every daemon has stopped.
+    pub guards: Vec<Box<dyn std::any::Any>>,
 }
 
 pub struct Cluster {
@@ -79,6 +82,7 @@ impl Cluster {
                 pidfile: dir.join(format!("h{i}.pid")),
                 daemon: None,
                 addr,
+                guards: Vec::new(),
             };
             hosts.push(host);
         }

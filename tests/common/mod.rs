@@ -1,5 +1,6 @@
 //! Code shared by the integration tests.
 
+pub mod c_node;
 pub mod cluster;
 pub mod hex;
 pub mod netns;
@@ -8,3 +9,4 @@ pub mod rng;
 pub mod run;
 pub mod scratch;
 pub mod spread_sim;
+pub mod watch;

@@ -1,7 +1,8 @@
 //! The control language of spread-sim, without I/O: one command per
-//! line (`partition A B | C`, `heal`, `crash A`, `restart A`, `groups`,
-//! `daemons`, `quit`), and the answer framing (the text, then `OK`, or
-//! `ERR <reason>`). `shell.rs` carries the lines and does the commands.
+//! line (`partition A B | C`, `heal`, `crash A`, `restart A`, `hold`,
+//! `release`, `groups`, `daemons`, `quit`), and the answer framing (the
+//! text, then `OK`, or `ERR <reason>`). `shell.rs` carries the lines
+//! and does the commands.
 
 use std::fmt;
 
@@ -17,6 +18,11 @@ pub enum Command<'a> {
     Heal,
     Crash(&'a str),
     Restart(&'a str),
+    /// Multicasts wait, unordered, until `Release`.
+    Hold,
+    /// Order the held multicasts now (by sender in member order if
+    /// `true`, else as they came); answers how many.
+    Release(bool),
     Groups,
     Daemons,
     Quit,
@@ -68,6 +74,9 @@ pub fn parse(line: &str) -> Result<Command<'_>, CommandError> {
         ["heal"] => Command::Heal,
         ["crash", name] => Command::Crash(name),
         ["restart", name] => Command::Restart(name),
+        ["hold"] => Command::Hold,
+        ["release"] => Command::Release(false),
+        ["release", "by-member"] => Command::Release(true),
         ["groups"] => Command::Groups,
         ["daemons"] => Command::Daemons,
         ["quit"] => Command::Quit,
@@ -107,10 +116,13 @@ mod tests {
         );
         assert_eq!(parse("crash d1").unwrap(), Command::Crash("d1"));
         assert_eq!(parse("restart d1").unwrap(), Command::Restart("d1"));
+        assert_eq!(parse("hold").unwrap(), Command::Hold);
+        assert_eq!(parse("release").unwrap(), Command::Release(false));
+        assert_eq!(parse("release by-member").unwrap(), Command::Release(true));
         assert_eq!(parse("groups").unwrap(), Command::Groups);
         assert_eq!(parse("daemons").unwrap(), Command::Daemons);
         assert_eq!(parse("quit").unwrap(), Command::Quit);
-        for bad in ["crash", "crash a b", "heal now", "explode"] {
+        for bad in ["crash", "crash a b", "heal now", "explode", "hold d1"] {
             let e = parse(bad).unwrap_err();
             assert_eq!(e.to_string(), format!("unknown command '{bad}'"));
         }

@@ -14,7 +14,8 @@
 //! - this file: the command line.
 //!
 //! A control socket takes one command per line: `partition A B | C`,
-//! `heal`, `crash A`, `restart A`, `groups`, `daemons`, `quit`; each
+//! `heal`, `crash A`, `restart A`, `hold`, `release`, `groups`,
+//! `daemons`, `quit`; each
 //! answer ends with a line `OK` or `ERR <reason>`. `spread-sim --ctl
 //! PATH COMMAND...` sends one command and prints the answer.
 
@@ -51,6 +52,11 @@ Commands (one per line on the control socket):
   heal                join all live daemons into one component
   crash A             daemon A dies: its clients' connections drop
   restart A           daemon A comes back, with no clients
+  hold                multicasts wait, unordered, until release (memberships
+                      go on: a message is ordered after views its sender
+                      had not seen, as Spread may order it)
+  release [by-member] order the held multicasts now, in arrival order (or
+                      sender by sender, in member order)
   groups              every group and its members, per component
   daemons             every daemon, its state and listen addresses
   quit                stop spread-sim

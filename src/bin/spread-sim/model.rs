@@ -479,6 +479,12 @@ impl World {
     pub fn private_group(&self, s: SessionId) -> Option<&str> {
         self.sessions.get(&s).map(|x| x.private.as_str())
     }
+
+    /// Where a live session stands in member order: its daemon's
+    /// position, then its name.
+    pub fn member_key(&self, s: SessionId) -> Option<(DaemonId, &str)> {
+        self.sessions.get(&s).map(|x| (x.daemon, x.name.as_str()))
+    }
 }
 
 // Paths that hold wherever this file is included from.

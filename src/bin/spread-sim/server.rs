@@ -67,6 +67,18 @@ pub struct Server {
     by_session: HashMap<SessionId, ConnId>,
     /// Whether to report every connection and request as [`Action::Log`].
     verbose: bool,
+    /// While `Some` (control `hold`), multicasts wait here, unordered,
+    /// in arrival order, until `release` orders them.
+    held: Option<Vec<Held>>,
+}
+
+/// A multicast received while held: the [`World::multicast`] arguments.
+struct Held {
+    session: SessionId,
+    service: u32,
+    groups: Vec<String>,
+    hint: u32,
+    data: Vec<u8>,
 }
 
 impl Server {
@@ -76,7 +88,44 @@ impl Server {
             conns: HashMap::new(),
             by_session: HashMap::new(),
             verbose,
+            held: None,
         }
+    }
+
+    /// From now on, multicasts are received but not ordered (nobody gets
+    /// them) until [`Server::release`]; joins, leaves, disconnects and
+    /// the control commands go on. Already holding: nothing changes.
+    pub fn hold(&mut self) {
+        self.held.get_or_insert_with(Vec::new);
+    }
+
+    /// Orders every held multicast now, in the order they arrived, and
+    /// stops holding. One whose sender has gone meanwhile is dropped
+    /// (real Spread would have ordered it before the sender's
+    /// disconnect). With `by_member`, the senders take turns in member
+    /// order instead (all of the first member's, in the order it sent
+    /// them, then the next member's): an order Spread may choose too,
+    /// and one a test can know beforehand. Returns how many were
+    /// ordered and the actions.
+    pub fn release(&mut self, by_member: bool) -> (usize, Vec<Action>) {
+        let mut held = self.held.take().unwrap_or_default();
+        if by_member {
+            let w = &self.world;
+            held.sort_by(|a, b| w.member_key(a.session).cmp(&w.member_key(b.session)));
+        }
+        let mut out = Vec::new();
+        let mut n = 0;
+        for h in held {
+            if self.world.private_group(h.session).is_none() {
+                continue;
+            }
+            n += 1;
+            let outs = self
+                .world
+                .multicast(h.session, h.service, &h.groups, h.hint, &h.data);
+            self.deliver(outs, &mut out);
+        }
+        (n, out)
     }
 
     pub fn world(&self) -> &World {
@@ -242,6 +291,16 @@ impl Server {
                     data,
                 } => {
                     let hint = u32::from_ne_bytes(hint);
+                    if let Some(held) = &mut self.held {
+                        held.push(Held {
+                            session,
+                            service: service_type,
+                            groups,
+                            hint,
+                            data,
+                        });
+                        continue;
+                    }
                     self.world
                         .multicast(session, service_type, &groups, hint, &data)
                 }

@@ -424,6 +424,12 @@ impl Sim {
                 self.unlisten(d);
                 self.listen(d).map_err(CommandError::Listen)?;
             }
+            Command::Hold => self.server.hold(),
+            Command::Release(by_member) => {
+                let (n, actions) = self.server.release(by_member);
+                self.apply(actions);
+                return Ok(format!("released {n}"));
+            }
             Command::Groups => return Ok(self.server.world().describe()),
             Command::Daemons => return Ok(self.daemons()),
             Command::Quit => self.quit = true,
