@@ -261,6 +261,8 @@ pub struct Engine {
     /// A view caused by a network change came since the last exchange
     /// ended: re-announce what is still held when the next one ends.
     network_change: bool,
+    /// This node, leading, sent a BALANCE that has not come back yet.
+    balance_in_flight: bool,
     out: Vec<Action>,
 }
 
@@ -295,6 +297,7 @@ impl Engine {
             below: false,
             prefers: Vec::new(),
             network_change: false,
+            balance_in_flight: false,
             out: Vec::new(),
         }
     }
@@ -515,6 +518,7 @@ impl Engine {
         self.table.fill(FREE);
         self.displaced.fill(Ipv4Addr::UNSPECIFIED);
         self.prefers.clear();
+        self.balance_in_flight = false;
         // Before the STATE: below quorum it must claim nothing.
         self.quorum_for_view(size);
         self.start_round();
@@ -527,6 +531,7 @@ impl Engine {
     /// What the engine keeps of views beyond C's state, forgotten when
     /// the link goes or comes back.
     fn forget_view_extras(&mut self) {
+        self.balance_in_flight = false;
         self.below = false;
         self.prefers.clear();
         self.network_change = false;

@@ -95,7 +95,8 @@ pub(super) fn render(c: &Config, identity: Option<&str>) -> String {
         BalanceRate::All => {
             let _ = writeln!(
                 w,
-                "  Balance              all: up to {rate} moves right after each state exchange"
+                "  Balance              all: up to {rate} moves right after each state exchange, then every {} while unbalanced",
+                duration(b.interval.max(std::time::Duration::from_secs(1)))
             );
         }
         BalanceRate::PerRound(k) => {

@@ -1171,7 +1171,8 @@ fn zero_intervals_of_repeating_timers_become_one_second() {
             "t.conf:5:22: warning: Interval = 0s would run its timer without pause; 1s is used",
         ]
     );
-    // With `all` the interval is unused.
+    // With `all` the interval only spaces the follow-up rounds, which
+    // wait at least 1s anyway (see the engine's balance).
     assert!(
         ok_with("Balance { AcquisitionsPerRound = all Interval = 0s }")
             .warnings

@@ -1268,6 +1268,7 @@ fn a_state_in_another_participant_s_name_is_refused() {
     assert_eq!(e.held().count(), 2);
 }
 
+mod balance;
 mod group;
 mod quorum;
 mod reannounce;
