@@ -269,10 +269,16 @@ pub struct Engine {
 impl Engine {
     pub fn new(s: Settings) -> Engine {
         let n = s.vifs.len();
+        // Standby placeholders all have the id 0.0.0.0: as C, which
+        // matches STATE, BALANCE and prefer entries to the first VIF of
+        // that master, every entry naming 0.0.0.0 is the first
+        // placeholder's. The others are claimed slot by slot like any
+        // unclaimed VIF at each exchange (a STATE cannot name them).
         let by_master = s
             .vifs
             .iter()
             .enumerate()
+            .rev()
             .map(|(i, a)| (a.wire(), i))
             .collect();
         Engine {
@@ -722,7 +728,11 @@ impl Engine {
                 // back: then keep it up rather than drop and re-add it
                 // (the table is the same either way).
                 let taken_back = cur.priority < Priority::Prefer && st.prefer.contains(&vip);
-                if st.real == me && (self.c_exact || !taken_back) {
+                // A sender naming one VIF twice (several placeholders)
+                // keeps it by its first entry: the table is C's, and
+                // nothing goes down here only to come back up.
+                let own_twice = cur.owner == st.real;
+                if st.real == me && (self.c_exact || !(taken_back || own_twice)) {
                     released |= self.release(j);
                 }
                 self.old[j] = cur;

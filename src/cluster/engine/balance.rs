@@ -88,8 +88,7 @@ impl Engine {
             if counts[max] - counts[min] <= 1 {
                 break;
             }
-            let movable = (0..owners.len())
-                .find(|&j| owners[j] == addrs[max] && self.table[j].priority < Priority::Prefer);
+            let movable = (0..owners.len()).find(|&j| self.movable(j, &owners, addrs[max]));
             let Some(j) = movable else {
                 // Nothing of the busiest may move; later rounds would
                 // find the same.
@@ -144,8 +143,18 @@ impl Engine {
             }
         }
         counts[max] - counts[min] > 1
-            && (0..owners.len())
-                .any(|j| owners[j] == addrs[max] && self.table[j].priority < Priority::Prefer)
+            && (0..owners.len()).any(|j| self.movable(j, owners, addrs[max]))
+    }
+
+    /// May a round move VIF `j` (owned per `owners`) away from `from`?
+    /// Not a preferred one; nor a standby placeholder after the first:
+    /// a BALANCE names VIFs by master, and 0.0.0.0 moves the first
+    /// placeholder on every node (C 2.1.4's leader would send it all
+    /// the same, and move what it did not mean to).
+    fn movable(&self, j: usize, owners: &[Ipv4Addr], from: Ipv4Addr) -> bool {
+        owners[j] == from
+            && self.table[j].priority < Priority::Prefer
+            && (self.c_exact || self.by_master.get(&self.vip(j)) == Some(&j))
     }
 
     pub(super) fn on_balance(&mut self, sender: &str, swapped: bool, body: &[u8]) {
