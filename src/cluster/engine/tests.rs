@@ -1270,5 +1270,6 @@ fn a_state_in_another_participant_s_name_is_refused() {
 
 mod balance;
 mod group;
+mod placeholder;
 mod quorum;
 mod reannounce;
