@@ -261,16 +261,24 @@ pub struct Engine {
     /// A view caused by a network change came since the last exchange
     /// ended: re-announce what is still held when the next one ends.
     network_change: bool,
+    /// This node, leading, sent a BALANCE that has not come back yet.
+    balance_in_flight: bool,
     out: Vec<Action>,
 }
 
 impl Engine {
     pub fn new(s: Settings) -> Engine {
         let n = s.vifs.len();
+        // Standby placeholders all have the id 0.0.0.0: as C, which
+        // matches STATE, BALANCE and prefer entries to the first VIF of
+        // that master, every entry naming 0.0.0.0 is the first
+        // placeholder's. The others are claimed slot by slot like any
+        // unclaimed VIF at each exchange (a STATE cannot name them).
         let by_master = s
             .vifs
             .iter()
             .enumerate()
+            .rev()
             .map(|(i, a)| (a.wire(), i))
             .collect();
         Engine {
@@ -295,6 +303,7 @@ impl Engine {
             below: false,
             prefers: Vec::new(),
             network_change: false,
+            balance_in_flight: false,
             out: Vec::new(),
         }
     }
@@ -515,6 +524,7 @@ impl Engine {
         self.table.fill(FREE);
         self.displaced.fill(Ipv4Addr::UNSPECIFIED);
         self.prefers.clear();
+        self.balance_in_flight = false;
         // Before the STATE: below quorum it must claim nothing.
         self.quorum_for_view(size);
         self.start_round();
@@ -527,6 +537,7 @@ impl Engine {
     /// What the engine keeps of views beyond C's state, forgotten when
     /// the link goes or comes back.
     fn forget_view_extras(&mut self) {
+        self.balance_in_flight = false;
         self.below = false;
         self.prefers.clear();
         self.network_change = false;
@@ -717,7 +728,11 @@ impl Engine {
                 // back: then keep it up rather than drop and re-add it
                 // (the table is the same either way).
                 let taken_back = cur.priority < Priority::Prefer && st.prefer.contains(&vip);
-                if st.real == me && (self.c_exact || !taken_back) {
+                // A sender naming one VIF twice (several placeholders)
+                // keeps it by its first entry: the table is C's, and
+                // nothing goes down here only to come back up.
+                let own_twice = cur.owner == st.real;
+                if st.real == me && (self.c_exact || !(taken_back || own_twice)) {
                     released |= self.release(j);
                 }
                 self.old[j] = cur;

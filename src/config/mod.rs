@@ -120,6 +120,16 @@ impl Vif {
         VifId::of(self.first())
     }
 
+    /// A standby placeholder: a VIF whose one address is 0.0.0.0. It is
+    /// dealt out like any VIF (so that a cluster can have fewer VIPs
+    /// than hosts, as the original's README says), but holding it puts
+    /// no address up and announces nothing. Every placeholder has the
+    /// wire id 0.0.0.0; see `cluster::engine` for how they are told
+    /// apart (as C: by the first of them).
+    pub fn is_placeholder(&self) -> bool {
+        matches!(self.addrs.as_slice(), [VipAddr::V4(a)] if a.addr.is_unspecified())
+    }
+
     /// The same VIF with the same addresses (where it is written in the
     /// file does not matter).
     pub fn same_addrs(&self, other: &Vif) -> bool {
@@ -530,6 +540,8 @@ impl Config {
         &self.vifs
     }
     /// The VIF named `id`, if this config has it.
+    /// The VIF named `id`; of several placeholders (all named
+    /// 0.0.0.0), the first.
     pub fn vif(&self, id: VifId) -> Option<&Vif> {
         self.vif_index.get(&id).map(|&i| &self.vifs[i])
     }
@@ -542,6 +554,7 @@ impl Config {
     pub fn vip_addrs(&self) -> Vec<Ipv4Addr> {
         self.vifs
             .iter()
+            .filter(|v| !v.is_placeholder())
             .flat_map(|v| v.v4().map(|a| a.addr))
             .collect()
     }

@@ -95,7 +95,8 @@ pub(super) fn render(c: &Config, identity: Option<&str>) -> String {
         BalanceRate::All => {
             let _ = writeln!(
                 w,
-                "  Balance              all: up to {rate} moves right after each state exchange"
+                "  Balance              all: up to {rate} moves right after each state exchange, then every {} while unbalanced",
+                duration(b.interval.max(std::time::Duration::from_secs(1)))
             );
         }
         BalanceRate::PerRound(k) => {
@@ -147,6 +148,15 @@ pub(super) fn render(c: &Config, identity: Option<&str>) -> String {
     let addrs: usize = c.vifs().iter().map(|v| v.addrs.len()).sum();
     let _ = writeln!(w, "  VirtualInterfaces    {n} VIFs, {addrs} addresses");
     for (i, v) in c.vifs().iter().enumerate() {
+        if v.is_placeholder() {
+            let _ = writeln!(
+                w,
+                "  {:>5}  {:<28} standby placeholder: allocated like a VIF, no address, nothing announced, no on up/on down hooks",
+                i + 1,
+                v.first().to_string()
+            );
+            continue;
+        }
         for (j, a) in v.addrs.iter().enumerate() {
             let lead = if j == 0 {
                 format!("{:>5}", i + 1)

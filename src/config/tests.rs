@@ -1171,7 +1171,8 @@ fn zero_intervals_of_repeating_timers_become_one_second() {
             "t.conf:5:22: warning: Interval = 0s would run its timer without pause; 1s is used",
         ]
     );
-    // With `all` the interval is unused.
+    // With `all` the interval only spaces the follow-up rounds, which
+    // wait at least 1s anyway (see the engine's balance).
     assert!(
         ok_with("Balance { AcquisitionsPerRound = all Interval = 0s }")
             .warnings
@@ -1641,3 +1642,33 @@ fn a_state_that_cannot_be_sent_is_a_config_error() {
 }
 
 mod checks;
+
+// ---- standby placeholders (0.0.0.0 VIFs) ----------------------------
+
+#[test]
+fn several_placeholders_are_accepted_and_shown_as_such() {
+    let c = ok("Group = g\nVIFs {\n eth0:10.0.0.1/32\n eth0:0.0.0.0/32\n eth0:10.0.0.2/32\n eth0:0.0.0.0/32\n}\n").config;
+    let kinds: Vec<bool> = c.vifs().iter().map(|v| v.is_placeholder()).collect();
+    assert_eq!(kinds, [false, true, false, true]);
+    // One wire id for all of them; the first answers to it, as in C.
+    let (i, _) = c.vif_at(VifId::new(Ipv4Addr::UNSPECIFIED)).unwrap();
+    assert_eq!(i, 1);
+    // Never an address of this node's interfaces, nor its identity's.
+    assert_eq!(c.vip_addrs(), [a("10.0.0.1"), a("10.0.0.2")]);
+    let s = c.summary();
+    assert_eq!(s.matches("standby placeholder").count(), 2, "{s}");
+    assert!(s.contains("    2  eth0:0.0.0.0/32"), "{s}");
+}
+
+#[test]
+fn a_placeholder_is_a_vif_of_its_own() {
+    assert_eq!(
+        error("Group = g\nVIFs { { eth0:10.0.0.1/32 eth0:0.0.0.0/32 } }\n"),
+        "t.conf:2:8: 'eth0:0.0.0.0/32' is not a valid address: 0.0.0.0 (a standby placeholder) must be a VIF of its own, not in a group"
+    );
+    // Other addresses still appear once.
+    assert!(
+        error("Group = g\nVIFs { eth0:0.0.0.0/32 eth0:10.0.0.1/32 eth0:10.0.0.1/32 }\n")
+            .contains("address 10.0.0.1 is configured twice")
+    );
+}

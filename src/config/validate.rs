@@ -184,9 +184,10 @@ pub(super) fn finish(
         }
     }
 
-    // Each VIF's identity on the wire, once.
+    // Each VIF's identity on the wire, once (placeholders all share
+    // 0.0.0.0, as in C).
     let mut masters: HashMap<Ipv4Addr, Pos> = HashMap::new();
-    for v in &d.vifs {
+    for v in d.vifs.iter().filter(|v| !v.is_placeholder()) {
         if let Some(&first) = masters.get(&v.id().wire()) {
             cx.error(
                 Some(v.pos),
@@ -338,6 +339,8 @@ pub(super) fn finish(
             .vifs
             .iter()
             .enumerate()
+            .rev()
+            // Several placeholders share the id 0.0.0.0: the first wins.
             .map(|(i, v)| (v.id(), i))
             .collect(),
         vifs: d.vifs,

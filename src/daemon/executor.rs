@@ -129,12 +129,15 @@ impl Executor {
     /// At start: promote_secondaries on every VIF interface, and no VIP
     /// left behind by a crashed run.
     pub fn prepare(&mut self, cfg: &Config) {
-        for v in cfg.vifs() {
+        for v in cfg.vifs().iter().filter(|v| !v.is_placeholder()) {
             for a in &v.addrs {
                 self.promote(a.ifname());
             }
         }
-        let v4: Vec<&config::IfAddr> = cfg.vifs().iter().flat_map(|v| v.v4()).collect();
+        let v4: Vec<&config::IfAddr> = (cfg.vifs().iter())
+            .filter(|v| !v.is_placeholder())
+            .flat_map(|v| v.v4())
+            .collect();
         for (a, r) in self.ifs.remove_stale(&v4) {
             match r {
                 Ok(Released::Removed { label }) => {
@@ -206,6 +209,12 @@ impl Executor {
             error!("asked to acquire VIF {id}, which the configuration does not have");
             return;
         };
+        if v.is_placeholder() {
+            // Standby: nothing to put up, announce or run hooks for.
+            info!("holding a standby placeholder (VIF {n}): no address, nothing announced");
+            self.last_change = Some("acquired a standby placeholder".into());
+            return;
+        }
         let mut up = Vec::new();
         for a in &v.addrs {
             self.promote(a.ifname());
@@ -252,6 +261,9 @@ impl Executor {
     /// Notify destinations under `Notify None`); never an address that
     /// failed to come up (every send would fail).
     fn announce(&mut self, id: VifId, v: &config::Vif, env: &mut Env<'_>) {
+        if v.is_placeholder() {
+            return;
+        }
         let plan = self.scheduler.start(
             id,
             v.addrs
@@ -334,6 +346,11 @@ impl Executor {
             error!("asked to release VIF {id}, which the configuration does not have");
             return;
         };
+        if v.is_placeholder() {
+            info!("released a standby placeholder: no address to take down");
+            self.last_change = Some("released a standby placeholder".into());
+            return;
+        }
         self.scheduler.cancel(id);
         let mut down = Vec::new();
         for a in &v.addrs {
@@ -373,6 +390,7 @@ impl Executor {
             .engine
             .held()
             .filter_map(|id| env.cfg.vif(id).cloned())
+            .filter(|v| !v.is_placeholder())
             .collect();
         let v4: Vec<&config::IfAddr> = vifs.iter().flat_map(|v| v.v4()).collect();
         let v6: Vec<&config::If6Addr> = vifs.iter().flat_map(|v| v.v6()).collect();
@@ -433,6 +451,7 @@ impl Executor {
             .engine
             .held()
             .filter_map(|id| env.cfg.vif(id))
+            .filter(|v| !v.is_placeholder())
             .flat_map(|v| &v.addrs)
             .filter(|a| !missing.contains_key(&a.ip()))
             .map(|a| (a.ip(), a.ifname().to_string()));
@@ -555,7 +574,10 @@ impl Executor {
     /// up (a failed release) goes too, so that no peer takes over an
     /// address that is still here.
     pub fn remove_leftovers(&mut self, cfg: &Config) {
-        let configured: Vec<&config::IfAddr> = cfg.vifs().iter().flat_map(|v| v.v4()).collect();
+        let configured: Vec<&config::IfAddr> = (cfg.vifs().iter())
+            .filter(|v| !v.is_placeholder())
+            .flat_map(|v| v.v4())
+            .collect();
         for (a, r) in self.ifs.remove_stale(&configured) {
             match r {
                 Ok(Released::Removed { label }) => warn!("{a} was still up on {label}: removed"),

@@ -29,8 +29,28 @@ impl Engine {
     /// members (both start at member 0 once per round and change only on
     /// a strictly larger/smaller count), then the first movable VIF of
     /// the busiest in table order.
+    ///
+    /// With `all`, C balances once per exchange, at most VIFs/2 moves:
+    /// too few when one member holds nearly everything (a merge of
+    /// components that each claimed every VIF: 150/0/0 ends 75/38/37).
+    /// Here the leader re-arms the timer at `Interval` while a round
+    /// leaves members more than one apart, and so keeps sending rounds
+    /// of up to VIFs/2 moves until they are balanced (see
+    /// [`Engine::follow_up_balance`]). The first round is C's.
     pub(super) fn balance_round(&mut self) {
         let rearm = !self.s.complete_balance;
+        if !self.c_exact && self.my_index == 0 && self.phase == Phase::Run && self.balance_in_flight
+        {
+            // Our last BALANCE is not back yet: a round on this table
+            // would move what it already moves. Try again later.
+            let delay = if rearm {
+                self.s.balance_interval
+            } else {
+                self.follow_up_delay()
+            };
+            self.out.push(Action::StartTimer(Timer::Balance, delay));
+            return;
+        }
         if self.my_index != 0 {
             if rearm {
                 self.out
@@ -68,8 +88,7 @@ impl Engine {
             if counts[max] - counts[min] <= 1 {
                 break;
             }
-            let movable = (0..owners.len())
-                .find(|&j| owners[j] == addrs[max] && self.table[j].priority < Priority::Prefer);
+            let movable = (0..owners.len()).find(|&j| self.movable(j, &owners, addrs[max]));
             let Some(j) = movable else {
                 // Nothing of the busiest may move; later rounds would
                 // find the same.
@@ -80,7 +99,10 @@ impl Engine {
             counts[max] -= 1;
             owners[j] = addrs[min];
         }
+        let follow_up =
+            !rearm && !moves.is_empty() && self.follow_up_balance(&counts, &addrs, &owners);
         if !moves.is_empty() {
+            self.balance_in_flight = true;
             self.out.push(Action::Multicast {
                 mess_type: MessType::Balance,
                 body: msg::Balance { moves }.encode(),
@@ -90,10 +112,55 @@ impl Engine {
         if rearm {
             self.out
                 .push(Action::StartTimer(Timer::Balance, self.s.balance_interval));
+        } else if follow_up {
+            self.out
+                .push(Action::StartTimer(Timer::Balance, self.follow_up_delay()));
         }
     }
 
+    /// With `all`, the time between the follow-up rounds: `Interval`,
+    /// at least 1s (the config lets `all` have 0s).
+    fn follow_up_delay(&self) -> Duration {
+        self.s.balance_interval.max(Duration::from_secs(1))
+    }
+
+    /// With `all`, after a round whose moves give `counts` (members'
+    /// addresses `addrs`, VIF owners `owners`): would another round
+    /// move anything? Yes while the busiest and idlest differ by more
+    /// than one and the busiest (as a round picks it) holds a VIF that
+    /// may move. Not in C, which stops after one round.
+    fn follow_up_balance(&self, counts: &[i32], addrs: &[Ipv4Addr], owners: &[Ipv4Addr]) -> bool {
+        if self.c_exact || counts.is_empty() {
+            return false;
+        }
+        let (mut min, mut max) = (0usize, 0usize);
+        for i in 0..counts.len() {
+            if counts[i] < counts[min] {
+                min = i;
+            }
+            if counts[i] > counts[max] {
+                max = i;
+            }
+        }
+        counts[max] - counts[min] > 1
+            && (0..owners.len()).any(|j| self.movable(j, owners, addrs[max]))
+    }
+
+    /// May a round move VIF `j` (owned per `owners`) away from `from`?
+    /// Not a preferred one; nor a standby placeholder after the first:
+    /// a BALANCE names VIFs by master, and 0.0.0.0 moves the first
+    /// placeholder on every node (C 2.1.4's leader would send it all
+    /// the same, and move what it did not mean to).
+    fn movable(&self, j: usize, owners: &[Ipv4Addr], from: Ipv4Addr) -> bool {
+        owners[j] == from
+            && self.table[j].priority < Priority::Prefer
+            && (self.c_exact || self.by_master.get(&self.vip(j)) == Some(&j))
+    }
+
     pub(super) fn on_balance(&mut self, sender: &str, swapped: bool, body: &[u8]) {
+        if sender == self.my_name {
+            self.balance_in_flight = false;
+        }
         if self.phase != Phase::Run {
             return;
         }

@@ -49,8 +49,16 @@ impl Engine {
                     );
                     up |= self.acquire(i, Ipv4Addr::UNSPECIFIED);
                 } else {
+                    // A standby placeholder after the first: no STATE
+                    // can name it (0.0.0.0 is the first), so every
+                    // exchange deals it out again. Expected, not a fault.
+                    let level = if self.by_master.get(&vip) == Some(&i) {
+                        Level::Warn
+                    } else {
+                        Level::Debug
+                    };
                     self.log(
-                        Level::Warn,
+                        level,
                         format!("{vip} is up here but the table gives it to {owner}: releasing it"),
                     );
                     down |= self.release(i);

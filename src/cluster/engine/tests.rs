@@ -1268,6 +1268,8 @@ fn a_state_in_another_participant_s_name_is_refused() {
     assert_eq!(e.held().count(), 2);
 }
 
+mod balance;
 mod group;
+mod placeholder;
 mod quorum;
 mod reannounce;

@@ -68,7 +68,9 @@ impl Parser<'_> {
     fn vif_address(&mut self, t: &Token<'_>, expected: &str) -> PResult<Option<VipAddr>> {
         let a = self.address_any(t, expected)?;
         if let Some(a) = &a {
-            if let Some(&first) = self.seen.get(&a.ip()) {
+            // 0.0.0.0: a standby placeholder, as many as wanted.
+            let placeholder = a.ip() == std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+            if let (false, Some(&first)) = (placeholder, self.seen.get(&a.ip())) {
                 self.record(
                     t.pos,
                     ErrorKind::DuplicateVip {
@@ -166,6 +168,20 @@ impl Parser<'_> {
             return Ok(None);
         }
         if !all_ok {
+            return Ok(None);
+        }
+        if let Some(a) = addrs.iter().find(|a| a.ip().is_unspecified()) {
+            // C would plumb nothing from the 0.0.0.0 on: refuse rather
+            // than hold half a VIF.
+            self.record(
+                open,
+                ErrorKind::BadAddress {
+                    word: a.to_string(),
+                    reason:
+                        "0.0.0.0 (a standby placeholder) must be a VIF of its own, not in a group"
+                            .into(),
+                },
+            );
             return Ok(None);
         }
         Ok(Some(Vif { addrs, pos: open }))

@@ -48,6 +48,16 @@ impl Group {
         }
     }
 
+    /// Node `i` decides as C 2.1.4 does ([`Engine::c_exact`]): a C peer.
+    /// Call before its first view.
+    pub fn make_c_node(&mut self, i: usize) {
+        let mut e = Engine::c_exact(self.e[i].settings().clone());
+        e.handle(Event::Connected {
+            private_group: &name(i),
+        });
+        self.e[i] = e;
+    }
+
     /// A view of `members` (in this order), delivered to each, and the
     /// exchange run to its end.
     pub fn view(&mut self, members: &[usize], cause: Cause) {
