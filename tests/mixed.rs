@@ -2,7 +2,8 @@
 //! built from `../shared/thirdparty/` (its libspread speaks to spread-sim
 //! as to a real daemon) in a namespace of its own, with a host name of its
 //! own (C takes its identity from the host name). Skipped without root or
-//! without `../shared/thirdparty/`.
+//! without the reference build (tests/common/thirdparty.rs), unless
+//! `WACKAMOLE_REQUIRE_THIRDPARTY=1`.
 
 mod common;
 
@@ -13,35 +14,13 @@ use std::time::{Duration, Instant};
 
 use common::cluster::Cluster;
 use common::netns::can_run;
+use common::thirdparty;
 
 const SETTLE: Duration = Duration::from_secs(20);
 
-/// The C wackamole, built once per target directory.
+/// The C wackamole of the reference build (tests/common/thirdparty.rs).
 fn c_wackamole() -> Option<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let build = root.join("../shared/thirdparty/build.sh");
-    if !build.exists() {
-        eprintln!("SKIPPED: no {}", build.display());
-        return None;
-    }
-    let exe = std::env::current_exe().unwrap();
-    let prefix = exe.parent()?.parent()?.parent()?.join("thirdparty");
-    // One job: Spread's makefile can link the daemon before its own
-    // utility library is complete under `make -j` (seen as "undefined
-    // reference to Alarm" on a loaded machine).
-    let out = Command::new("bash")
-        .arg(&build)
-        .arg(&prefix)
-        .env("JOBS", "1")
-        .output()
-        .expect("run build.sh");
-    assert!(
-        out.status.success(),
-        "building the C reference failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(prefix.join("wackamole-c/wackamole"))
+    thirdparty::prefix().map(|p| thirdparty::c_wackamole(&p))
 }
 
 /// Host `i` of `c` runs the C daemon instead of the Rust one. Returns it
@@ -120,7 +99,7 @@ fn start_c(c: &Cluster, i: usize, bin: &Path) -> CNode {
 /// and the group settles again, every VIP once.
 #[test]
 fn a_mixed_group_with_a_silent_member_never_holds_a_vip_twice() {
-    if !can_run() {
+    if thirdparty::real_prefix().is_none() || !can_run() {
         return;
     }
     let Some(bin) = c_wackamole() else {
