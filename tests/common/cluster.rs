@@ -47,6 +47,14 @@ pub enum Backend {
 }
 
 impl Backend {
+    /// `spread-sim` or `real Spread`, for messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Backend::Sim => "spread-sim",
+            Backend::Real(_) => "real Spread",
+        }
+    }
+
     pub fn is_real(&self) -> bool {
         matches!(self, Backend::Real(_))
     }
@@ -510,13 +518,15 @@ impl Cluster {
         self.sim_ctl(&format!("partition {}", names.join(" | ")));
     }
 
-    /// Models host `i` dying: its daemon SIGKILLed (the VIPs it held stay
-    /// configured in its namespace, as on a hung host), its link down,
-    /// and its Spread daemon crashed (spread-sim only sees the client's
-    /// socket close, not the host going away).
+    /// Models host `i` dying: its link down first (on real Spread its
+    /// daemon can then tell its peers nothing: they notice by the token
+    /// timeout), its daemon SIGKILLed (the VIPs it held stay configured
+    /// in its namespace, as on a hung host), and its Spread daemon
+    /// crashed (spread-sim only sees the client's socket close, not the
+    /// host going away).
     pub fn crash_host(&mut self, i: usize) {
-        self.kill(i);
         self.link_down(i);
+        self.kill(i);
         self.crash_spread(i);
     }
 

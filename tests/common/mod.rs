@@ -7,6 +7,7 @@ pub mod procstat;
 pub mod real_spread;
 pub mod rng;
 pub mod run;
+pub mod scenarios;
 pub mod scratch;
 pub mod spread_sim;
 pub mod thirdparty;
