@@ -178,12 +178,16 @@ impl Recorder {
         })
     }
 
-    fn finish(mut self) -> Vec<Seen> {
+    /// What it received so far.
+    fn seen(&self) -> Vec<Seen> {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Stops it; the test fails if its client failed.
+    fn finish(mut self) {
         self.stop.store(true, Ordering::SeqCst);
         let r = self.thread.take().unwrap().join().unwrap();
-        let log = self.log.lock().unwrap().clone();
-        r.unwrap_or_else(|e| panic!("{e}; seen {log:?}"));
-        log
+        r.unwrap_or_else(|e| panic!("{e}; seen {:?}", self.seen()));
     }
 }
 
@@ -238,9 +242,14 @@ fn partition_as_clients_see_it(b: &Backend) -> Vec<Vec<Seen>> {
     );
     c.spread_components(&[vec![0, 1, 2]]);
     wait_members(b, &[&r1, &r2, &r3], &[all, all, all], "heal");
-    // Anything that would still come.
+    // Anything that would still come; then what each saw, before any
+    // of them leaves (the others would see it go).
     std::thread::sleep(Duration::from_millis(1000));
-    vec![r1.finish(), r2.finish(), r3.finish()]
+    let seen = vec![r1.seen(), r2.seen(), r3.seen()];
+    for r in [r1, r2, r3] {
+        r.finish();
+    }
+    seen
 }
 
 /// The same partition and heal on spread-sim and on real Spread: every
