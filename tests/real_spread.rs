@@ -70,6 +70,7 @@ use std::time::{Duration, Instant};
 use common::cluster::Cluster;
 use common::real_spread::{connect_until, in_netns, PORT};
 use wackamole::spread::addr::SpreadAddr;
+use wackamole::spread::error::SpreadError;
 use wackamole::spread::wire::message::Message;
 
 /// One message a client received, normalised where the backends may
@@ -92,7 +93,19 @@ enum Seen {
         vs_sets: Vec<Vec<String>>,
         local_vs_set: Vec<String>,
     },
+    /// This client left the group.
+    SelfLeave,
+    /// Its daemon closed the connection.
+    Closed,
     Other(String),
+}
+
+/// What a [`Recorder`]'s client is told to do next.
+#[derive(Debug, Clone, Copy)]
+enum Cmd {
+    Join,
+    Leave,
+    Disconnect,
 }
 
 fn short(private: &str) -> String {
@@ -102,6 +115,7 @@ fn short(private: &str) -> String {
 fn seen(m: Message) -> Seen {
     match m {
         Message::Transition { .. } => Seen::Transition,
+        Message::SelfLeave { .. } => Seen::SelfLeave,
         Message::Membership(m) => {
             let sets: Vec<Vec<String>> = m
                 .vs_sets
@@ -127,6 +141,7 @@ fn seen(m: Message) -> Seen {
 /// stopped.
 struct Recorder {
     log: Arc<Mutex<Vec<Seen>>>,
+    cmds: Arc<Mutex<Vec<Cmd>>>,
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<Result<(), String>>>,
 }
@@ -136,15 +151,32 @@ impl Recorder {
         let log = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
         let name = format!("c{}", i + 1);
-        let (l, s) = (log.clone(), stop.clone());
+        let cmds = Arc::new(Mutex::new(Vec::new()));
+        let (l, s, q) = (log.clone(), stop.clone(), cmds.clone());
         let body = move |addr: SpreadAddr| -> Result<(), String> {
             let deadline = Instant::now() + Duration::from_secs(10);
             let mut client = connect_until(&addr, &name, deadline)?;
             client.join("cmp").map_err(|e| format!("join: {e}"))?;
             while !s.load(Ordering::SeqCst) {
+                let next: Vec<Cmd> = q.lock().unwrap().drain(..).collect();
+                for cmd in next {
+                    match cmd {
+                        Cmd::Join => client.join("cmp"),
+                        Cmd::Leave => client.leave("cmp"),
+                        Cmd::Disconnect => {
+                            client.disconnect();
+                            return Ok(());
+                        }
+                    }
+                    .map_err(|e| format!("{cmd:?}: {e}"))?;
+                }
                 match client.receive() {
                     Ok(Some(m)) => l.lock().unwrap().push(seen(m)),
                     Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+                    Err(e) if e.code == SpreadError::ConnectionClosed => {
+                        l.lock().unwrap().push(Seen::Closed);
+                        return Ok(());
+                    }
                     Err(e) => return Err(format!("receive: {e}")),
                 }
             }
@@ -165,6 +197,7 @@ impl Recorder {
         };
         Recorder {
             log,
+            cmds,
             stop,
             thread: Some(thread),
         }
@@ -176,6 +209,24 @@ impl Recorder {
             Seen::Membership { members, .. } => Some(members.clone()),
             _ => None,
         })
+    }
+
+    fn tell(&self, cmd: Cmd) {
+        self.cmds.lock().unwrap().push(cmd);
+    }
+
+    /// Waits until the last thing it received is `want`.
+    fn wait_last(&self, b: &Backend, want: &Seen) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.log.lock().unwrap().last() != Some(want) {
+            assert!(
+                Instant::now() < deadline,
+                "{}: never {want:?}; seen {:?}",
+                b.name(),
+                self.seen()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// What it received so far.
@@ -222,10 +273,11 @@ fn wait_members(b: &Backend, rec: &[&Recorder], want: &[&[&str]], what: &str) {
 }
 
 /// c1, c2, c3 join group `cmp` one after the other (each on its own
-/// host's daemon); h1 is cut off from h2 and h3, then healed. Returns
-/// what each client received, in order.
+/// host's daemon); h1 is cut off from h2 and h3, then healed; h3's
+/// daemon crashes; c2 leaves, joins again and disconnects. Returns what
+/// each client received, in order.
 fn partition_as_clients_see_it(b: &Backend) -> Vec<Vec<Seen>> {
-    let c = Cluster::new_on(b, "cmp", 3, 0, "");
+    let mut c = Cluster::new_on(b, "cmp", 3, 0, "");
     let r1 = Recorder::start(&c, 0);
     wait_members(b, &[&r1], &[&["c1"]], "c1 joined");
     let r2 = Recorder::start(&c, 1);
@@ -242,6 +294,18 @@ fn partition_as_clients_see_it(b: &Backend) -> Vec<Vec<Seen>> {
     );
     c.spread_components(&[vec![0, 1, 2]]);
     wait_members(b, &[&r1, &r2, &r3], &[all, all, all], "heal");
+    // h3's daemon crashes; c2 leaves and joins again; c2 disconnects.
+    c.crash_spread(2);
+    r3.wait_last(b, &Seen::Closed);
+    let two: &[&str] = &["c1", "c2"];
+    wait_members(b, &[&r1, &r2], &[two, two], "h3's daemon crashed");
+    r2.tell(Cmd::Leave);
+    r2.wait_last(b, &Seen::SelfLeave);
+    wait_members(b, &[&r1], &[&["c1"]], "c2 left");
+    r2.tell(Cmd::Join);
+    wait_members(b, &[&r1], &[two], "c2 joined again");
+    r2.tell(Cmd::Disconnect);
+    wait_members(b, &[&r1], &[&["c1"]], "c2 disconnected");
     // Anything that would still come; then what each saw, before any
     // of them leaves (the others would see it go).
     std::thread::sleep(Duration::from_millis(1000));
@@ -252,7 +316,8 @@ fn partition_as_clients_see_it(b: &Backend) -> Vec<Vec<Seen>> {
     seen
 }
 
-/// The same partition and heal on spread-sim and on real Spread: every
+/// The same partition and heal on spread-sim and on real Spread, then a
+/// daemon crash, a LEAVE, a JOIN and a DISCONNECT: every
 /// client receives the same messages in the same order — causes
 /// (JOIN, then NETWORK), member order (the daemons' order in the
 /// configuration), the transitional signal before each NETWORK view,
