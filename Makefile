@@ -33,7 +33,7 @@ KEEP_DIRS    = / /etc /etc/init.d /usr /usr/local /opt /var $(PREFIX) \
                $(PREFIX)/share $(PREFIX)/share/man $(SBINDIR) $(SYSCONFDIR) \
                $(MANDIR)
 
-.PHONY: all build install uninstall test soak check-config demo bench lint-man fuzz-smoke clean
+.PHONY: all build install uninstall test test-real soak check-config demo bench lint-man fuzz-smoke clean
 
 all: build
 
@@ -103,6 +103,15 @@ test:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets --locked -- -D warnings
 	$(CARGO) test --locked
+
+# Only the real-engine tests (root): real Spread 5.0.1 and the C
+# wackamole 2.1.4 from ../shared/thirdparty, built once into
+# target/thirdparty (or WACKAMOLE_THIRDPARTY=PREFIX, an existing build of
+# its build.sh). `make test` runs them too, but there they print SKIPPED
+# without root or a build; here nothing may skip.
+REAL_TESTS = --test real_spread --test mixed --test differential
+test-real:
+	WACKAMOLE_REQUIRE_THIRDPARTY=1 $(CARGO) test --locked $(REAL_TESTS)
 
 # The chaos soak (tests/soak.rs, as root; README, Quick start): five
 # namespaced hosts under a seeded random schedule of kills, cut links,

@@ -10,7 +10,8 @@
 # calls rs_start_wackamole.
 #
 #   TP   the reference build of ../shared/thirdparty/build.sh PREFIX
-#        (default target/thirdparty, which tests/mixed.rs builds)
+#        (default target/thirdparty, which the real-engine tests build:
+#        make test-real)
 #   W    the wackamole binary (default target/debug/wackamole)
 here=$(cd "$(dirname "$0")/.." && pwd)
 TP=${TP:-$here/target/thirdparty}

@@ -9,8 +9,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::cluster::{held_in, Cluster};
+use common::cluster::{held_in, Backend, Cluster};
 use common::netns::can_run;
+use common::scenarios;
 use common::scratch::{write_file, Scratch};
 
 const SETTLE: Duration = Duration::from_secs(20);
@@ -204,27 +205,12 @@ fn wackatrl_f_hands_over_and_s_brings_the_node_back() {
     assert_eq!(counts(&c), [2, 2, 2], "{}", c.logs());
 }
 
+/// Shared with real Spread (tests/common/scenarios.rs).
 #[test]
 fn losing_spread_releases_and_the_others_take_over() {
-    if !can_run() {
-        return;
+    if can_run() {
+        scenarios::losing_spread_releases_and_the_others_take_over(&Backend::Sim);
     }
-    let c = three("crash");
-    c.sim_ctl("crash d1");
-    let vips = c.vips.clone();
-    c.wait_settled(&vips, &[1, 2], SETTLE);
-    assert!(
-        c.held(0).is_empty(),
-        "a node cut off from its group serves nothing"
-    );
-    c.wait_log(0, "lost Spread", SETTLE);
-    // Spread comes back: the node reconnects and gets its share again.
-    c.sim_ctl("restart d1");
-    let deadline = std::time::Instant::now() + SETTLE;
-    while counts(&c) != [2, 2, 2] && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert_eq!(counts(&c), [2, 2, 2], "{}", c.logs());
 }
 
 #[test]

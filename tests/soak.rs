@@ -350,7 +350,7 @@ impl Soak {
     /// has it down (the schedule starts it again later).
     fn check_alive(&mut self, t: f64) {
         // Without spread-sim nothing can settle: no point going on.
-        if let Ok(Some(st)) = self.c.sim.try_wait() {
+        if let Ok(Some(st)) = self.c.sim.as_mut().expect("spread-sim").try_wait() {
             panic!(
                 "spread-sim died ({st}) at {t:.1}s; seed {}\n{}",
                 self.seed,

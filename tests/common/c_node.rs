@@ -17,7 +17,6 @@
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use super::cluster::Cluster;
@@ -45,52 +44,11 @@ impl Reference {
     }
 }
 
-/// The C reference: `$WACKAMOLE_THIRDPARTY` if set (it must hold a
-/// build), else built once per target directory into
-/// `target/thirdparty` from `../shared/thirdparty/build.sh`. `None`
-/// (with SKIPPED printed) when neither is there.
+/// The C reference of `common::thirdparty` (found or built once, with
+/// root), or `None` after printing SKIPPED (a failure under
+/// `WACKAMOLE_REQUIRE_THIRDPARTY=1`).
 pub fn reference() -> Option<Reference> {
-    static BUILT: OnceLock<Option<Reference>> = OnceLock::new();
-    let r = BUILT.get_or_init(|| {
-        if let Some(p) = std::env::var_os("WACKAMOLE_THIRDPARTY") {
-            let r = Reference {
-                prefix: PathBuf::from(p),
-            };
-            assert!(
-                r.wackamole().exists(),
-                "WACKAMOLE_THIRDPARTY: no {}",
-                r.wackamole().display()
-            );
-            return Some(r);
-        }
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let build = root.join("../shared/thirdparty/build.sh");
-        if !build.exists() {
-            return None;
-        }
-        let exe = std::env::current_exe().unwrap();
-        let prefix = exe.parent()?.parent()?.parent()?.join("thirdparty");
-        // One job: Spread's makefile can link the daemon before its own
-        // utility library is complete under `make -j` (seen as "undefined
-        // reference to Alarm" on a loaded machine).
-        let out = Command::new("bash")
-            .arg(&build)
-            .arg(&prefix)
-            .env("JOBS", "1")
-            .output()
-            .expect("run build.sh");
-        assert!(
-            out.status.success(),
-            "building the C reference failed:\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Some(Reference { prefix })
-    });
-    if r.is_none() {
-        eprintln!("SKIPPED: no ../shared/thirdparty and no WACKAMOLE_THIRDPARTY");
-    }
-    r.clone()
+    super::thirdparty::real_prefix().map(|prefix| Reference { prefix })
 }
 
 /// What a C node leaves behind: its `/tmp/PORT` link and its

@@ -2,6 +2,13 @@
 //! Spread daemon per host, a bridge namespace, host namespaces with a
 //! veth on the bridge, and a `wackamole -d` in each. Everything is
 //! removed on drop, also when a test fails.
+//!
+//! The same cluster runs on real Spread 5.0.1 ([`Backend::Real`], see
+//! `real_spread.rs`): one daemon per host namespace instead of
+//! spread-sim, and the Spread operations ([`Cluster::crash_spread`],
+//! [`Cluster::restart_spread`], [`Cluster::spread_components`],
+//! [`Cluster::crash_host`]) done to the real daemons and the network, so
+//! one scenario runs on both.
 
 #![allow(dead_code)]
 
@@ -12,6 +19,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::netns::Netns;
+use super::real_spread::RealSpread;
 use super::scratch::Scratch;
 use super::spread_sim;
 
@@ -30,9 +38,37 @@ pub struct Host {
     pub guards: Vec<Box<dyn std::any::Any>>,
 }
 
+/// What plays Spread for a [`Cluster`].
+#[derive(Clone, Debug)]
+pub enum Backend {
+    /// `spread-sim`, the test double: one process, a simulated daemon per
+    /// host (`DIR/dI.sock`).
+    Sim,
+    /// Real Spread 5.0.1 from the reference build at this prefix
+    /// (`thirdparty::real_prefix`): a daemon per host namespace.
+    Real(PathBuf),
+}
+
+impl Backend {
+    /// `spread-sim` or `real Spread`, for messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Backend::Sim => "spread-sim",
+            Backend::Real(_) => "real Spread",
+        }
+    }
+
+    pub fn is_real(&self) -> bool {
+        matches!(self, Backend::Real(_))
+    }
+}
+
 pub struct Cluster {
     pub dir: Scratch,
-    pub sim: Child,
+    /// spread-sim ([`Backend::Sim`]).
+    pub sim: Option<Child>,
+    /// The real daemons ([`Backend::Real`]).
+    pub real: Option<RealSpread>,
     pub sw: Netns,
     pub hosts: Vec<Host>,
     pub vips: Vec<Ipv4Addr>,
@@ -55,9 +91,31 @@ pub fn wackatrl_bin() -> PathBuf {
 impl Cluster {
     /// `n` hosts sharing `vips` VIPs, nothing started yet but spread-sim.
     pub fn new(tag: &str, n: usize, vips: usize, extra_conf: &str) -> Cluster {
+        Cluster::new_on(&Backend::Sim, tag, n, vips, extra_conf)
+    }
+
+    /// Like [`Cluster::new`] on `backend`. With real Spread, the daemons
+    /// are started and have formed one ring when this returns.
+    pub fn new_on(
+        backend: &Backend,
+        tag: &str,
+        n: usize,
+        vips: usize,
+        extra_conf: &str,
+    ) -> Cluster {
         let dir = Scratch::new(&format!("wkm-{tag}"));
-        let log = fs::File::create(dir.join("sim.log")).unwrap();
-        let sim = spread_sim::start(&dir.0, n, &dir.join("sim.ctl"), Stdio::from(log));
+        let sim = match backend {
+            Backend::Sim => {
+                let log = fs::File::create(dir.join("sim.log")).unwrap();
+                Some(spread_sim::start(
+                    &dir.0,
+                    n,
+                    &dir.join("sim.ctl"),
+                    Stdio::from(log),
+                ))
+            }
+            Backend::Real(_) => None,
+        };
         let sw = Netns::new(&format!("{tag}sw"));
         sw.ip(&["link", "add", "br0", "type", "bridge"]);
         sw.ip(&["link", "set", "br0", "up"]);
@@ -86,17 +144,43 @@ impl Cluster {
             };
             hosts.push(host);
         }
+        let real = match backend {
+            Backend::Sim => None,
+            Backend::Real(prefix) => {
+                let named = hosts.iter().map(|h| (h.ns.name.clone(), h.addr)).collect();
+                let mut r = RealSpread::new(prefix, &dir.0, SUBNET, named);
+                for i in 0..n {
+                    r.start(i);
+                }
+                Some(r)
+            }
+        };
         let c = Cluster {
             dir,
             sim,
+            real,
             sw,
             hosts,
             vips,
         };
+        if let Some(r) = &c.real {
+            let all: Vec<usize> = (0..n).collect();
+            r.wait_ring(&all, Duration::from_secs(30));
+        }
         for i in 0..n {
             c.write_conf(i, &c.vips, extra_conf);
         }
         c
+    }
+
+    /// How host `i`'s config names its Spread daemon.
+    pub fn spread_address(&self, i: usize) -> String {
+        match &self.real {
+            Some(r) => r.address(i),
+            None => spread_sim::daemon_socket(&self.dir.0, i + 1)
+                .display()
+                .to_string(),
+        }
     }
 
     /// Writes host `i`'s config with `vips`.
@@ -129,7 +213,7 @@ impl Cluster {
         let text = format!(
             "Spread = {}\nGroup = wack\nControl = {}\nNodeAddress = {}\nMature = {}\nSpreadRetryInterval = 1s\n\
              Balance {{ {} }}\nArp-Cache = 30s\nVirtualInterfaces {{\n{}\n}}\n{}\n",
-            spread_sim::daemon_socket(&self.dir.0, i + 1).display(),
+            self.spread_address(i),
             h.control.display(),
             h.addr,
             conf.mature,
@@ -265,7 +349,9 @@ impl Cluster {
         }
     }
 
+    /// A `spread-sim --ctl` command (spread-sim only).
     pub fn sim_ctl(&self, cmd: &str) -> String {
+        assert!(self.real.is_none(), "sim_ctl {cmd:?} on real Spread");
         spread_sim::ctl(&self.dir.join("sim.ctl"), cmd)
     }
 
@@ -365,22 +451,61 @@ impl Cluster {
         Some(st)
     }
 
-    /// Host `i`'s simulated Spread daemon (`d{i+1}`) crashes: its
-    /// clients' connections drop.
-    pub fn crash_spread(&self, i: usize) {
+    /// Host `i`'s Spread daemon crashes: its clients' connections drop
+    /// (spread-sim: `crash d{i+1}`; real Spread: SIGKILL).
+    pub fn crash_spread(&mut self, i: usize) {
+        if let Some(r) = &mut self.real {
+            r.kill(i);
+            return;
+        }
         self.sim_ctl(&format!("crash d{}", i + 1));
     }
 
-    /// Host `i`'s simulated Spread daemon comes back, with no clients
-    /// (spread-sim places it; [`Cluster::spread_components`] moves it).
-    pub fn restart_spread(&self, i: usize) {
+    /// Host `i`'s Spread daemon comes back, with no clients (spread-sim
+    /// places it; [`Cluster::spread_components`] moves it. A real one
+    /// joins the daemons its bridge reaches).
+    pub fn restart_spread(&mut self, i: usize) {
+        if let Some(r) = &mut self.real {
+            r.start(i);
+            return;
+        }
         self.sim_ctl(&format!("restart d{}", i + 1));
     }
 
-    /// Splits the live simulated Spread daemons into `components` (host
-    /// indexes; every live one in exactly one); a single component is a
-    /// heal. A component whose daemons stay the same keeps its view.
+    /// Splits the live Spread daemons into `components` (host indexes;
+    /// every live one in exactly one); a single component is a heal. A
+    /// component whose daemons stay the same keeps its view. On real
+    /// Spread the network splits: component K's bridge ports move to
+    /// bridge `brK` in the switch namespace (links stay up; a heal moves
+    /// every port back to `br0`).
     pub fn spread_components(&self, components: &[Vec<usize>]) {
+        if self.real.is_some() {
+            for (k, comp) in components.iter().enumerate() {
+                let k = if components.len() <= 1 { 0 } else { k };
+                let br = format!("br{k}");
+                if k > 0
+                    && !self
+                        .sw
+                        .ip(&["-o", "link", "show"])
+                        .contains(&format!(" {br}:"))
+                {
+                    self.sw.ip(&["link", "add", &br, "type", "bridge"]);
+                    self.sw.ip(&["link", "set", &br, "up"]);
+                }
+                for i in comp {
+                    self.sw
+                        .ip(&["link", "set", &format!("p{}", i + 1), "master", &br]);
+                }
+            }
+            if components.len() <= 1 {
+                // Also the hosts a heal does not name (whose daemon is down).
+                for i in 0..self.hosts.len() {
+                    self.sw
+                        .ip(&["link", "set", &format!("p{}", i + 1), "master", "br0"]);
+                }
+            }
+            return;
+        }
         if components.len() <= 1 {
             self.sim_ctl("heal");
             return;
@@ -397,13 +522,15 @@ impl Cluster {
         self.sim_ctl(&format!("partition {}", names.join(" | ")));
     }
 
-    /// Models host `i` dying: its daemon SIGKILLed (the VIPs it held stay
-    /// configured in its namespace, as on a hung host), its link down,
-    /// and its Spread daemon crashed (spread-sim only sees the client's
-    /// socket close, not the host going away).
+    /// Models host `i` dying: its link down first (on real Spread its
+    /// daemon can then tell its peers nothing: they notice by the token
+    /// timeout), its daemon SIGKILLed (the VIPs it held stay configured
+    /// in its namespace, as on a hung host), and its Spread daemon
+    /// crashed (spread-sim only sees the client's socket close, not the
+    /// host going away).
     pub fn crash_host(&mut self, i: usize) {
-        self.kill(i);
         self.link_down(i);
+        self.kill(i);
         self.crash_spread(i);
     }
 
@@ -481,8 +608,15 @@ impl Drop for Cluster {
                 let _ = c.wait();
             }
         }
-        let _ = self.sim.kill();
-        let _ = self.sim.wait();
+        if let Some(sim) = &mut self.sim {
+            let _ = sim.kill();
+            let _ = sim.wait();
+        }
+        if let Some(r) = &mut self.real {
+            for i in 0..self.hosts.len() {
+                r.kill(i);
+            }
+        }
         // `dir` goes after this, with the fields.
     }
 }

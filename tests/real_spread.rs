@@ -1,0 +1,346 @@
+//! End to end on real Spread 5.0.1: three hosts in network namespaces on
+//! a bridge, each with its own Spread daemon (lowered membership
+//! timeouts, tests/common/real_spread.rs) and a `wackamole -d`. The
+//! scenarios and their assertions are the spread-sim ones of
+//! tests/e2e.rs and tests/daemon.rs (tests/common/scenarios.rs), run on
+//! [`Backend::Real`]. Needs root and the reference build
+//! (tests/common/thirdparty.rs); prints SKIPPED otherwise, unless
+//! `WACKAMOLE_REQUIRE_THIRDPARTY=1` (`make test-real`).
+
+mod common;
+
+use common::cluster::Backend;
+use common::scenarios;
+use common::thirdparty;
+
+/// Real Spread from the reference build, or `None` (SKIPPED).
+fn real() -> Option<Backend> {
+    thirdparty::real_prefix().map(Backend::Real)
+}
+
+#[test]
+fn a_dead_host_s_vips_move_to_the_live_hosts() {
+    if let Some(b) = real() {
+        scenarios::a_dead_host_s_vips_move_to_the_live_hosts(&b);
+    }
+}
+
+#[test]
+fn partition_and_heal_leave_no_vip_on_two_hosts() {
+    if let Some(b) = real() {
+        scenarios::partition_and_heal_leave_no_vip_on_two_hosts(&b);
+    }
+}
+
+#[test]
+fn losing_spread_releases_and_the_others_take_over() {
+    if let Some(b) = real() {
+        scenarios::losing_spread_releases_and_the_others_take_over(&b);
+    }
+}
+
+#[test]
+fn a_cold_cluster_waits_for_maturity() {
+    if let Some(b) = real() {
+        scenarios::a_cold_cluster_waits_for_maturity(&b);
+    }
+}
+
+#[test]
+fn a_preferred_vip_returns_to_its_preferrer() {
+    if let Some(b) = real() {
+        scenarios::a_preferred_vip_returns_to_its_preferrer(&b);
+    }
+}
+
+#[test]
+fn a_grouped_vif_moves_as_one() {
+    if let Some(b) = real() {
+        scenarios::a_grouped_vif_moves_as_one(&b);
+    }
+}
+
+// ---------------------------------------------------------------------
+// What the client library sees, on spread-sim and on real Spread.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::cluster::Cluster;
+use common::real_spread::{connect_until, in_netns, PORT};
+use wackamole::spread::addr::SpreadAddr;
+use wackamole::spread::error::SpreadError;
+use wackamole::spread::wire::message::Message;
+
+/// One message a client received, normalised where the backends may
+/// legitimately differ:
+/// - private names (`#c2#h2`, `#c2#d2`) cut to the client's name
+///   (`c2`): the daemons are named differently;
+/// - the VS sets sorted, and the receiver's own set given by its
+///   members rather than its index. Real Spread orders the VS sets of a
+///   merge by the previous views' membership ids (its representative
+///   daemon's ID, derived from its address, then the ring's start
+///   time: "arbitrary, but deterministic", groups.c), which spread-sim
+///   does not model; it lists them in daemon order. Every receiver
+///   gets the same order from either, and wackamole never looks at it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Seen {
+    Transition,
+    Membership {
+        cause: &'static str,
+        members: Vec<String>,
+        vs_sets: Vec<Vec<String>>,
+        local_vs_set: Vec<String>,
+    },
+    /// This client left the group.
+    SelfLeave,
+    /// Its daemon closed the connection.
+    Closed,
+    Other(String),
+}
+
+/// What a [`Recorder`]'s client is told to do next.
+#[derive(Debug, Clone, Copy)]
+enum Cmd {
+    Join,
+    Leave,
+    Disconnect,
+}
+
+fn short(private: &str) -> String {
+    private.split('#').nth(1).unwrap_or(private).to_string()
+}
+
+fn seen(m: Message) -> Seen {
+    match m {
+        Message::Transition { .. } => Seen::Transition,
+        Message::SelfLeave { .. } => Seen::SelfLeave,
+        Message::Membership(m) => {
+            let sets: Vec<Vec<String>> = m
+                .vs_sets
+                .iter()
+                .map(|s| s.iter().map(|p| short(p)).collect())
+                .collect();
+            let local = sets.get(m.local_vs_set).cloned().unwrap_or_default();
+            let mut vs_sets = sets;
+            vs_sets.sort();
+            Seen::Membership {
+                cause: m.cause.name(),
+                members: m.members.iter().map(|p| short(p)).collect(),
+                vs_sets,
+                local_vs_set: local,
+            }
+        }
+        other => Seen::Other(format!("{other:?}")),
+    }
+}
+
+/// A client `cN` in group `cmp`, on its own thread (in its host's
+/// namespace for real Spread), recording what it receives until
+/// stopped.
+struct Recorder {
+    log: Arc<Mutex<Vec<Seen>>>,
+    cmds: Arc<Mutex<Vec<Cmd>>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<Result<(), String>>>,
+}
+
+impl Recorder {
+    fn start(c: &Cluster, i: usize) -> Recorder {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let name = format!("c{}", i + 1);
+        let cmds = Arc::new(Mutex::new(Vec::new()));
+        let (l, s, q) = (log.clone(), stop.clone(), cmds.clone());
+        let body = move |addr: SpreadAddr| -> Result<(), String> {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            let mut client = connect_until(&addr, &name, deadline)?;
+            client.join("cmp").map_err(|e| format!("join: {e}"))?;
+            while !s.load(Ordering::SeqCst) {
+                let next: Vec<Cmd> = q.lock().unwrap().drain(..).collect();
+                for cmd in next {
+                    match cmd {
+                        Cmd::Join => client.join("cmp"),
+                        Cmd::Leave => client.leave("cmp"),
+                        Cmd::Disconnect => {
+                            client.disconnect();
+                            return Ok(());
+                        }
+                    }
+                    .map_err(|e| format!("{cmd:?}: {e}"))?;
+                }
+                match client.receive() {
+                    Ok(Some(m)) => l.lock().unwrap().push(seen(m)),
+                    Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+                    Err(e) if e.code == SpreadError::ConnectionClosed => {
+                        l.lock().unwrap().push(Seen::Closed);
+                        return Ok(());
+                    }
+                    Err(e) => return Err(format!("receive: {e}")),
+                }
+            }
+            client.disconnect();
+            Ok(())
+        };
+        let thread = if c.real.is_some() {
+            let addr = SpreadAddr::Tcp {
+                host: c.hosts[i].addr.to_string(),
+                port: PORT,
+            };
+            in_netns(&c.hosts[i].ns.name, move || body(addr))
+        } else {
+            let addr = SpreadAddr::Unix {
+                path: common::spread_sim::daemon_socket(&c.dir.0, i + 1),
+            };
+            std::thread::spawn(move || body(addr))
+        };
+        Recorder {
+            log,
+            cmds,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// The members of the last regular membership seen.
+    fn last_members(&self) -> Option<Vec<String>> {
+        self.log.lock().unwrap().iter().rev().find_map(|s| match s {
+            Seen::Membership { members, .. } => Some(members.clone()),
+            _ => None,
+        })
+    }
+
+    fn tell(&self, cmd: Cmd) {
+        self.cmds.lock().unwrap().push(cmd);
+    }
+
+    /// Waits until the last thing it received is `want`.
+    fn wait_last(&self, b: &Backend, want: &Seen) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.log.lock().unwrap().last() != Some(want) {
+            assert!(
+                Instant::now() < deadline,
+                "{}: never {want:?}; seen {:?}",
+                b.name(),
+                self.seen()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// What it received so far.
+    fn seen(&self) -> Vec<Seen> {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Stops it; the test fails if its client failed.
+    fn finish(mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let r = self.thread.take().unwrap().join().unwrap();
+        r.unwrap_or_else(|e| panic!("{e}; seen {:?}", self.seen()));
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Waits until each recorder's last membership is `want[i]`.
+fn wait_members(b: &Backend, rec: &[&Recorder], want: &[&[&str]], what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let now: Vec<Option<Vec<String>>> = rec.iter().map(|r| r.last_members()).collect();
+        if now
+            .iter()
+            .zip(want)
+            .all(|(n, w)| n.as_ref().is_some_and(|n| n == w))
+        {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{}: {what}: the clients' last memberships are {now:?}, not {want:?}",
+            b.name()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// c1, c2, c3 join group `cmp` one after the other (each on its own
+/// host's daemon); h1 is cut off from h2 and h3, then healed; h3's
+/// daemon crashes; c2 leaves, joins again and disconnects. Returns what
+/// each client received, in order.
+fn partition_as_clients_see_it(b: &Backend) -> Vec<Vec<Seen>> {
+    let mut c = Cluster::new_on(b, "cmp", 3, 0, "");
+    let r1 = Recorder::start(&c, 0);
+    wait_members(b, &[&r1], &[&["c1"]], "c1 joined");
+    let r2 = Recorder::start(&c, 1);
+    wait_members(b, &[&r1, &r2], &[&["c1", "c2"], &["c1", "c2"]], "c2 joined");
+    let r3 = Recorder::start(&c, 2);
+    let all: &[&str] = &["c1", "c2", "c3"];
+    wait_members(b, &[&r1, &r2, &r3], &[all, all, all], "c3 joined");
+    c.spread_components(&[vec![0], vec![1, 2]]);
+    wait_members(
+        b,
+        &[&r1, &r2, &r3],
+        &[&["c1"], &["c2", "c3"], &["c2", "c3"]],
+        "partition",
+    );
+    c.spread_components(&[vec![0, 1, 2]]);
+    wait_members(b, &[&r1, &r2, &r3], &[all, all, all], "heal");
+    // h3's daemon crashes; c2 leaves and joins again; c2 disconnects.
+    c.crash_spread(2);
+    r3.wait_last(b, &Seen::Closed);
+    let two: &[&str] = &["c1", "c2"];
+    wait_members(b, &[&r1, &r2], &[two, two], "h3's daemon crashed");
+    r2.tell(Cmd::Leave);
+    r2.wait_last(b, &Seen::SelfLeave);
+    wait_members(b, &[&r1], &[&["c1"]], "c2 left");
+    r2.tell(Cmd::Join);
+    wait_members(b, &[&r1], &[two], "c2 joined again");
+    r2.tell(Cmd::Disconnect);
+    wait_members(b, &[&r1], &[&["c1"]], "c2 disconnected");
+    // Anything that would still come; then what each saw, before any
+    // of them leaves (the others would see it go).
+    std::thread::sleep(Duration::from_millis(1000));
+    let seen = vec![r1.seen(), r2.seen(), r3.seen()];
+    for r in [r1, r2, r3] {
+        r.finish();
+    }
+    seen
+}
+
+/// The same partition and heal on spread-sim and on real Spread, then a
+/// daemon crash, a LEAVE, a JOIN and a DISCONNECT: every
+/// client receives the same messages in the same order — causes
+/// (JOIN, then NETWORK), member order (the daemons' order in the
+/// configuration), the transitional signal before each NETWORK view,
+/// and the VS sets (who came through together: on the merge one set per
+/// side; see [`Seen`] for their order). Neither delivers a TRANSITION
+/// before the merge, which lost no one.
+#[test]
+fn the_client_library_sees_the_same_on_spread_sim_and_real_spread() {
+    let Some(real) = real() else {
+        return;
+    };
+    let on_real = partition_as_clients_see_it(&real);
+    let on_sim = partition_as_clients_see_it(&Backend::Sim);
+    for (i, (r, s)) in on_real.iter().zip(&on_sim).enumerate() {
+        eprintln!("c{} on real Spread: {r:#?}", i + 1);
+        eprintln!("c{} on spread-sim: {s:#?}", i + 1);
+    }
+    for (i, (r, s)) in on_real.iter().zip(&on_sim).enumerate() {
+        assert_eq!(
+            r,
+            s,
+            "c{}: real Spread (left) and spread-sim (right) differ",
+            i + 1
+        );
+    }
+}
