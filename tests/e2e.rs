@@ -936,6 +936,7 @@ fn forge(c: &Cluster, how: Forgery) -> Vec<Vec<usize>> {
     let hello = msg::Hello {
         group_id,
         c_members: vec![],
+        vifs: None,
     };
     let state = msg::State {
         group_id,

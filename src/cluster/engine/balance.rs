@@ -53,6 +53,7 @@ impl Engine {
         let everyone = || self.members.iter().chain(&self.round.late);
         let mut counts: Vec<i32> = everyone().map(|m| m.count).collect();
         let addrs: Vec<Ipv4Addr> = everyone().map(|m| m.addr).collect();
+        let names: Vec<&str> = everyone().map(|m| m.name.as_str()).collect();
         let mut owners: Vec<Ipv4Addr> = self.table.iter().map(|s| s.owner).collect();
         let (mut min, mut max) = (0usize, 0usize);
         let mut moves = Vec::new();
@@ -68,17 +69,16 @@ impl Engine {
             if counts[max] - counts[min] <= 1 {
                 break;
             }
-            let movable = (0..owners.len())
-                .find(|&j| owners[j] == addrs[max] && self.table[j].priority < Priority::Prefer);
-            let Some(j) = movable else {
+            let next = self.next_move(&names, &counts, &owners, &addrs, (min, max));
+            let Some((to, j)) = next else {
                 // Nothing of the busiest may move; later rounds would
                 // find the same.
                 break;
             };
-            moves.push((addrs[min], self.vip(j)));
-            counts[min] += 1;
+            moves.push((addrs[to], self.vip(j)));
+            counts[to] += 1;
             counts[max] -= 1;
-            owners[j] = addrs[min];
+            owners[j] = addrs[to];
         }
         if !moves.is_empty() {
             self.out.push(Action::Multicast {
@@ -121,21 +121,10 @@ impl Engine {
             );
             return self.reject(Reject::BalanceBelowQuorum, sender, Level::Warn, text);
         }
-        let bad = b.moves.iter().find(|(owner, vip)| {
-            !self.by_master.contains_key(vip)
-                || owner.is_unspecified()
-                || !(self.members.iter())
-                    .chain(&self.round.late)
-                    .any(|m| m.addr == *owner)
-        });
-        if let Some((owner, vip)) = bad {
-            let text = format!("ignoring a BALANCE from {sender}: it gives {vip} to {owner}, an unknown VIF or member");
-            return self.reject(Reject::BadMove, sender, Level::Warn, text);
-        }
+        let moves = self.matching_moves(sender, b.moves);
         let me = self.s.me;
         let (mut acquired, mut released) = (false, false);
-        for (owner, vip) in b.moves {
-            let i = self.by_master[&vip];
+        for (i, owner) in moves {
             let was = self.table[i].owner;
             if owner == was {
                 // C would acquire, then release: the owner would drop a

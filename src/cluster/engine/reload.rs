@@ -8,6 +8,7 @@ use std::collections::HashSet;
 use std::net::Ipv4Addr;
 
 use super::{Action, Engine, Phase, Settings, FREE};
+use crate::cluster::msg::{self, MessType};
 use crate::config::{Diff, VifId};
 
 /// What a reload makes the node do, in two steps around the swap of the
@@ -52,30 +53,45 @@ impl Engine {
             }
         }
 
-        let n = s.vifs.len();
+        let list_changed = s.vifs.iter().map(|v| v.wire()).ne(self.own_list());
+        // The new VIFs first, then every other entry the table had (a
+        // dropped VIF becomes one that only others have: the members
+        // learn of the change from the VIFS below, all at one point).
+        let masters: Vec<Ipv4Addr> = (s.vifs.iter().map(|v| v.wire()))
+            .chain((0..self.table.len()).map(|j| self.vip(j)))
+            .collect::<Vec<_>>();
+        let mut seen = HashSet::new();
+        let masters: Vec<Ipv4Addr> = masters.into_iter().filter(|a| seen.insert(*a)).collect();
+        let n = masters.len();
         let mut table = vec![FREE; n];
         let mut old = vec![FREE; n];
         let mut held = vec![false; n];
         let mut displaced = vec![Ipv4Addr::UNSPECIFIED; n];
-        for (i, id) in s.vifs.iter().enumerate() {
-            if let Some(&j) = self.by_master.get(&id.wire()) {
+        for (i, vip) in masters.iter().enumerate() {
+            if let Some(&j) = self.by_master.get(vip) {
                 table[i] = self.table[j];
                 old[i] = self.old[j];
-                held[i] = self.held[j];
+                held[i] = self.held[j] && i < s.vifs.len();
                 displaced[i] = self.displaced[j];
             }
         }
-        self.by_master = s
-            .vifs
-            .iter()
-            .enumerate()
-            .map(|(i, a)| (a.wire(), i))
-            .collect();
+        self.by_master = masters.iter().enumerate().map(|(i, &a)| (a, i)).collect();
+        self.known.shadow = masters[s.vifs.len()..].to_vec();
         self.table = table;
         self.old = old;
         self.held = held;
         self.displaced = displaced;
         self.s = s;
+        if list_changed && self.connected && !self.c_exact {
+            if let Some(group_id) = self.view_id {
+                // Rust-only: C ignores it.
+                let vifs = self.own_list();
+                self.out.push(Action::Multicast {
+                    mess_type: MessType::Vifs,
+                    body: msg::Vifs { group_id, vifs }.encode(),
+                });
+            }
+        }
 
         // Still held: up again with their new addresses.
         for &id in &held_before {
