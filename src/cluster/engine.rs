@@ -316,6 +316,16 @@ impl Engine {
         }
     }
 
+    /// This engine as C 2.1.4 would go on from here (see
+    /// [`Engine::c_exact`]): for tests that check that a node in a view
+    /// with C nodes decides as a C node in its place.
+    pub fn c_twin(&self) -> Engine {
+        Engine {
+            c_exact: true,
+            ..self.clone()
+        }
+    }
+
     pub fn settings(&self) -> &Settings {
         &self.s
     }
