@@ -1309,3 +1309,64 @@ fn a_state_in_another_participant_s_name_is_refused() {
 mod group;
 mod quorum;
 mod reannounce;
+
+/// As C: the moves of a BALANCE that match are applied, one naming a
+/// VIF this node does not have (or nobody in the view) is skipped and
+/// said once per view.
+#[test]
+fn a_balance_applies_the_moves_it_can_match() {
+    let (mut e, _) = in_view(small(2, 4, &[]), 2);
+    deliver(&mut e, 1, MessType::State, &state(1, true, &[], &[]));
+    deliver(&mut e, 2, MessType::State, &state(2, true, &[], &[]));
+    assert_eq!(e.table()[0].owner, node(1));
+    let stranger = Ipv4Addr::new(203, 0, 113, 1);
+    let moves = vec![
+        (node(2), stranger),
+        (node(2), vip(0)),
+        (node(9), vip(2)),
+        (node(2), stranger),
+    ];
+    let acts = deliver(
+        &mut e,
+        1,
+        MessType::Balance,
+        &msg::Balance { moves }.encode(),
+    );
+    assert_eq!(acquired(&acts), [0]);
+    assert_eq!(e.table()[0].owner, node(2));
+    assert_eq!(e.table()[2].owner, node(1));
+    let said = |acts: &[Action]| {
+        acts.iter()
+            .filter(|a| matches!(a, Action::Log(_, t) if t.contains("skipping a move")))
+            .count()
+    };
+    assert_eq!(said(&acts), 1, "{acts:?}");
+    assert_eq!(e.members()[1].count, 3);
+}
+
+/// With a C node in the view (a STATE without HELLO), the counts are
+/// C's: the sender's count from its STATE, VIFs this node does not have
+/// included, kept for the view; claim-unclaimed follows them.
+#[test]
+fn with_a_c_node_in_the_view_counts_are_c_s() {
+    let (mut e, _) = in_view(small(1, 3, &[]), 2);
+    e.old_mature = true;
+    deliver(&mut e, 1, MessType::Hello, &hello_with(&[0, 1, 2]));
+    deliver(&mut e, 1, MessType::State, &state(1, true, &[], &[]));
+    // n2 (C) holds two VIFs n1 does not have.
+    let body = {
+        let mut s = msg::State::decode(&state(2, true, &[], &[]), false).unwrap();
+        s.held = vec![
+            (Ipv4Addr::new(203, 0, 113, 1), Priority::Claimed),
+            (Ipv4Addr::new(203, 0, 113, 2), Priority::Claimed),
+        ];
+        s.encode()
+    };
+    let acts = deliver(&mut e, 2, MessType::State, &body);
+    assert!(!e.rust_view());
+    // C: n2 counts 2, so n1 takes VIF 0 and 1, then VIF 2 too (a tie
+    // at 2 goes to the lower index). A recount from this node's table
+    // would have dealt them n1, n2, n1.
+    assert_eq!(acquired(&acts), [0, 1, 2]);
+    assert_eq!(e.members()[1].count, 2);
+}
