@@ -39,6 +39,22 @@ struct Node {
     /// next view is a flap.
     released_this_view: HashSet<usize>,
     view: Option<View>,
+    /// In mixed clusters, for a Rust node: the C logic fed the same
+    /// events since the last view began from this node's state.
+    twin: Option<Engine>,
+    /// A C node (C 2.1.4's exact logic, no HELLO).
+    c: bool,
+}
+
+/// What the nodes of a schedule run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// The same VIF list everywhere, all the fixed engine (or all C).
+    Same,
+    /// A random part of the VIFs on each node.
+    Lists,
+    /// Some C nodes, some Rust nodes, the same VIF list.
+    Mixed,
 }
 
 struct Sim {
@@ -58,6 +74,7 @@ struct Sim {
     quorum: usize,
     /// CLOSE messages delivered.
     closes: usize,
+    kind: Kind,
 }
 
 /// What a simulated cluster is made of.
@@ -71,6 +88,8 @@ struct Shape {
     rate: u32,
     /// Nodes may prefer a VIF or two.
     prefer: bool,
+    /// What the nodes run, and with which VIF lists.
+    kind: Kind,
 }
 
 fn hint(t: MessType) -> u32 {
@@ -90,6 +109,17 @@ impl Sim {
     /// in C, and the claim rules' invariants hold in every view.
     /// `quorum`: every node runs `Quorum` = a majority of the nodes.
     fn new(seed: u64, rng: &mut Rng, c_exact: bool, closing: bool, quorum: bool) -> Sim {
+        Sim::new_kind(seed, rng, c_exact, closing, quorum, Kind::Same)
+    }
+
+    fn new_kind(
+        seed: u64,
+        rng: &mut Rng,
+        c_exact: bool,
+        closing: bool,
+        quorum: bool,
+        kind: Kind,
+    ) -> Sim {
         let n = 1 + rng.below(8);
         let quorum = if quorum { n / 2 + 1 } else { 0 };
         let v = 1 + rng.below(64);
@@ -105,6 +135,7 @@ impl Sim {
             all,
             rate,
             prefer: true,
+            kind,
         };
         Sim::build(seed, rng, shape, c_exact, closing, quorum)
     }
@@ -125,6 +156,7 @@ impl Sim {
             all,
             rate,
             prefer: may_prefer,
+            kind,
         } = shape;
         let vifs: Vec<Ipv4Addr> = (0..v)
             .map(|i| Ipv4Addr::new(192, 0, 2 + (i / 250) as u8, 1 + (i % 250) as u8))
@@ -132,19 +164,41 @@ impl Sim {
         let names: Vec<String> = (0..n).map(|i| format!("d{i}")).collect();
         let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
         let world = World::new(&name_refs);
+        // In a mixed cluster, node 0 runs C and node 1 Rust; the others
+        // at random.
+        let c_nodes: Vec<bool> = (0..n)
+            .map(|i| kind == Kind::Mixed && (i == 0 || (i > 1 && rng.chance(50))))
+            .collect();
         let nodes = (0..n)
             .map(|i| {
+                // Each node has a random part of the VIFs (in the
+                // common order), or all of them.
+                let mine: Vec<Ipv4Addr> = if kind == Kind::Lists {
+                    let keep = 1 + rng.below(100);
+                    let l: Vec<Ipv4Addr> = vifs
+                        .iter()
+                        .copied()
+                        .filter(|_| rng.below(100) < keep)
+                        .collect();
+                    if l.is_empty() {
+                        vec![vifs[rng.below(v)]]
+                    } else {
+                        l
+                    }
+                } else {
+                    vifs.clone()
+                };
                 // Some nodes prefer a VIF or two; conflicts are allowed.
                 let mut prefer = Vec::new();
                 if may_prefer && rng.chance(30) {
-                    prefer.push(vifs[rng.below(v)]);
+                    prefer.push(mine[rng.below(mine.len())]);
                     if rng.chance(30) {
-                        prefer.push(vifs[rng.below(v)]);
+                        prefer.push(mine[rng.below(mine.len())]);
                     }
                 }
                 let s = Settings {
                     me: Ipv4Addr::new(10, 0, 0, 1 + i as u8),
-                    vifs: vifs.iter().map(|&a| VifId::new(a)).collect(),
+                    vifs: mine.iter().map(|&a| VifId::new(a)).collect(),
                     prefer,
                     balance_rate: rate,
                     complete_balance: all,
@@ -157,7 +211,7 @@ impl Sim {
                 Node {
                     daemon: i,
                     name: format!("n{i}"),
-                    engine: if c_exact {
+                    engine: if c_exact || c_nodes[i] {
                         Engine::c_exact(s)
                     } else {
                         Engine::new(s)
@@ -168,6 +222,8 @@ impl Sim {
                     held: BTreeSet::new(),
                     released_this_view: HashSet::new(),
                     view: None,
+                    twin: None,
+                    c: c_exact || c_nodes[i],
                 }
             })
             .collect();
@@ -183,6 +239,7 @@ impl Sim {
             closing,
             quorum,
             closes: 0,
+            kind,
         }
     }
 
@@ -227,6 +284,9 @@ impl Sim {
     }
 
     fn feed(&mut self, i: usize, ev: Event<'_>) {
+        if let Some(twin) = &mut self.nodes[i].twin {
+            twin.handle(ev.clone());
+        }
         let actions = self.nodes[i].engine.handle(ev);
         self.apply(i, actions);
     }
@@ -339,6 +399,9 @@ impl Sim {
                 ));
                 self.nodes[i].view = Some(v.clone());
                 self.nodes[i].released_this_view.clear();
+                if self.kind == Kind::Mixed && !self.nodes[i].c {
+                    self.nodes[i].twin = Some(self.nodes[i].engine.c_twin());
+                }
                 self.feed(i, Event::View(v));
             }
             Delivery::Transition { .. } => self.feed(i, Event::Transition),
@@ -532,6 +595,115 @@ impl Sim {
 
     /// The invariants, per component (nodes sharing their last view).
     fn check(&self) -> Vec<String> {
+        match self.kind {
+            Kind::Same => self.check_same(),
+            Kind::Lists => self.check_lists(),
+            Kind::Mixed => self.check_mixed(),
+        }
+    }
+
+    /// The components: live nodes by the id of their last view; nodes
+    /// without a link hold nothing.
+    fn components(&self, bad: &mut Vec<String>) -> BTreeMap<[u32; 3], Vec<usize>> {
+        let mut comps: BTreeMap<[u32; 3], Vec<usize>> = BTreeMap::new();
+        for (i, n) in self.nodes.iter().enumerate() {
+            match &n.view {
+                Some(v) if n.session.is_some() => comps.entry(v.id).or_default().push(i),
+                _ => {
+                    if !n.held.is_empty() {
+                        bad.push(format!(
+                            "n{i} holds {:?} without a link to the group",
+                            n.held
+                        ));
+                    }
+                }
+            }
+        }
+        comps
+    }
+
+    /// Different VIF lists: every VIF some member of a component has is
+    /// held by exactly one member that has it, and the members that have
+    /// a VIF agree on its entry.
+    fn check_lists(&self) -> Vec<String> {
+        let mut bad = self.faults.clone();
+        for (id, members) in self.components(&mut bad) {
+            if !members.iter().all(|&i| self.nodes[i].engine.is_mature()) {
+                bad.push(format!(
+                    "view {id:?}: not every node is mature after settling"
+                ));
+                continue;
+            }
+            for (v, &addr) in self.vifs.iter().enumerate() {
+                let vid = VifId::new(addr);
+                let has: Vec<usize> = members
+                    .iter()
+                    .copied()
+                    .filter(|&i| self.nodes[i].engine.settings().vifs.contains(&vid))
+                    .collect();
+                let holders: Vec<usize> = members
+                    .iter()
+                    .copied()
+                    .filter(|&i| self.nodes[i].held.contains(&v))
+                    .collect();
+                if has.is_empty() {
+                    if !holders.is_empty() {
+                        bad.push(format!(
+                            "view {id:?}: VIF {v}, which no member has, held by {holders:?}"
+                        ));
+                    }
+                    continue;
+                }
+                if holders.len() != 1 || !has.contains(&holders[0]) {
+                    bad.push(format!(
+                        "view {id:?}: VIF {v} (on {has:?}) held by {holders:?}"
+                    ));
+                }
+                let slots: Vec<_> = has
+                    .iter()
+                    .map(|&i| self.nodes[i].engine.slot(vid).unwrap())
+                    .collect();
+                if slots.iter().any(|s| *s != slots[0]) {
+                    bad.push(format!(
+                        "view {id:?}: the nodes that have VIF {v} disagree on it: {has:?} {slots:?}"
+                    ));
+                }
+            }
+        }
+        bad
+    }
+
+    /// C and Rust nodes: in a view with a C node, every Rust node
+    /// decides as C's logic would in its place (its C twin, fed the same
+    /// events from the start of the view, has the same table).
+    fn check_mixed(&self) -> Vec<String> {
+        let mut bad = Vec::new();
+        let comps = self.components(&mut Vec::new());
+        for (id, members) in comps {
+            if members.iter().all(|&i| !self.nodes[i].c) {
+                continue;
+            }
+            for &i in &members {
+                let n = &self.nodes[i];
+                let Some(twin) = &n.twin else { continue };
+                if n.engine.rust_view() {
+                    bad.push(format!(
+                        "view {id:?}: n{i} thinks a view with a C node is all Rust"
+                    ));
+                }
+                if n.engine.table() != twin.table() {
+                    bad.push(format!(
+                        "view {id:?}: n{i} decided unlike C in its place: {:?} vs C {:?}",
+                        n.engine.table(),
+                        twin.table()
+                    ));
+                }
+            }
+        }
+        bad
+    }
+
+    fn check_same(&self) -> Vec<String> {
         let mut bad = self.faults.clone();
         let mut comps: BTreeMap<[u32; 3], Vec<usize>> = BTreeMap::new();
         for (i, n) in self.nodes.iter().enumerate() {
@@ -723,8 +895,18 @@ fn run(seed: u64) -> Result<(), String> {
 
 /// Runs one schedule; `Ok` with the number of CLOSEs delivered.
 fn run_with(seed: u64, c_exact: bool, closing: bool, quorum: bool) -> Result<usize, String> {
+    run_kind(seed, c_exact, closing, quorum, Kind::Same)
+}
+
+fn run_kind(
+    seed: u64,
+    c_exact: bool,
+    closing: bool,
+    quorum: bool,
+    kind: Kind,
+) -> Result<usize, String> {
     let mut rng = Rng::new(seed);
-    let mut sim = Sim::new(seed, &mut rng, c_exact, closing, quorum);
+    let mut sim = Sim::new_kind(seed, &mut rng, c_exact, closing, quorum, kind);
     for i in 0..sim.nodes.len() {
         sim.connect(i);
     }
@@ -773,6 +955,7 @@ fn run_cold_start(seed: u64) -> Result<(), String> {
         all: true,
         rate: 75,
         prefer: false,
+        kind: Kind::Same,
     };
     let mut sim = Sim::build(seed, &mut rng, shape, false, false, 0);
     let split: Vec<Vec<usize>> = match rng.below(3) {
@@ -1018,4 +1201,72 @@ fn the_checks_catch_broken_clusters() {
         .check()
         .iter()
         .any(|l| l.contains(&format!("VIF {v} held by []"))));
+}
+
+fn schedules(default: u64) -> u64 {
+    std::env::var("WACKAMOLE_SIM_SCHEDULES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Every node has its own part of the VIFs (configs that differ, or a
+/// reload half done): every VIF a member has is held by exactly one
+/// member that has it, and the members that have it agree on it.
+/// `WACKAMOLE_SIM_LISTS_SEED=S` replays one.
+#[test]
+fn random_vif_lists_keep_each_vif_on_one_node_that_has_it() {
+    if let Ok(seed) = std::env::var("WACKAMOLE_SIM_LISTS_SEED") {
+        run_kind(
+            seed.parse().expect("a seed"),
+            false,
+            false,
+            false,
+            Kind::Lists,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        return;
+    }
+    let n = schedules(3_000);
+    let failures: Vec<String> = (0..n)
+        .filter_map(|seed| run_kind(seed, false, false, false, Kind::Lists).err())
+        .collect();
+    summarize(&failures);
+    assert!(
+        failures.is_empty(),
+        "{} of {n} schedules broke an invariant; the first:\n{}",
+        failures.len(),
+        failures[0]
+    );
+}
+
+/// C and Rust nodes in one group: in every view with a C node, each
+/// Rust node's table is the one C's logic computes in its place.
+/// `WACKAMOLE_SIM_MIXED_SEED=S` replays one.
+#[test]
+fn rust_nodes_in_a_view_with_c_nodes_decide_as_c() {
+    if let Ok(seed) = std::env::var("WACKAMOLE_SIM_MIXED_SEED") {
+        run_kind(
+            seed.parse().expect("a seed"),
+            false,
+            false,
+            false,
+            Kind::Mixed,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        return;
+    }
+    // The old rule (counts from the table whoever is in the view) shows
+    // in about one schedule in 700.
+    let n = schedules(6_000);
+    let failures: Vec<String> = (0..n)
+        .filter_map(|seed| run_kind(seed, false, false, false, Kind::Mixed).err())
+        .collect();
+    summarize(&failures);
+    assert!(
+        failures.is_empty(),
+        "{} of {n} schedules broke an invariant; the first:\n{}",
+        failures.len(),
+        failures[0]
+    );
 }

@@ -263,6 +263,9 @@ pub struct Engine {
     network_change: bool,
     /// This node, leading, sent a BALANCE that has not come back yet.
     balance_in_flight: bool,
+    /// The members' VIF lists, and the table's entries for VIFs only
+    /// others have (see `vifs`).
+    known: vifs::Known,
     out: Vec<Action>,
 }
 
@@ -304,6 +307,7 @@ impl Engine {
             prefers: Vec::new(),
             network_change: false,
             balance_in_flight: false,
+            known: Default::default(),
             out: Vec::new(),
         }
     }
@@ -321,6 +325,16 @@ impl Engine {
         }
     }
 
+    /// This engine as C 2.1.4 would go on from here (see
+    /// [`Engine::c_exact`]): for tests that check that a node in a view
+    /// with C nodes decides as a C node in its place.
+    pub fn c_twin(&self) -> Engine {
+        Engine {
+            c_exact: true,
+            ..self.clone()
+        }
+    }
+
     pub fn settings(&self) -> &Settings {
         &self.s
     }
@@ -333,9 +347,22 @@ impl Engine {
     pub fn is_connected(&self) -> bool {
         self.connected
     }
-    /// The allocation table as this node sees it now (partial in GATHER).
+    /// The allocation table of this node's VIFs, in config order, as
+    /// this node sees it now (partial in GATHER).
     pub fn table(&self) -> &[Slot] {
-        &self.table
+        &self.table[..self.local()]
+    }
+    /// The entries this node keeps for VIFs only other members have
+    /// (see `vifs`), by master address.
+    pub fn shadow_table(&self) -> impl Iterator<Item = (Ipv4Addr, Slot)> + '_ {
+        (self.known.shadow.iter())
+            .zip(&self.table[self.local()..])
+            .map(|(&a, &s)| (a, s))
+    }
+    /// Every participant of this view sent HELLO: the claim rules work
+    /// over the members' VIF lists (see `vifs`).
+    pub fn rust_view(&self) -> bool {
+        self.known.rust_view
     }
     pub fn members(&self) -> &[Member] {
         &self.members
@@ -367,7 +394,9 @@ impl Engine {
     /// The table entry of a VIF (partial in GATHER); `None` for a VIF
     /// the configuration does not have.
     pub fn slot(&self, id: VifId) -> Option<Slot> {
-        self.by_master.get(&id.wire()).map(|&i| self.table[i])
+        (self.by_master.get(&id.wire()))
+            .filter(|&&i| !self.is_shadow(i))
+            .map(|&i| self.table[i])
     }
 
     pub fn handle(&mut self, ev: Event<'_>) -> Vec<Action> {
@@ -394,12 +423,16 @@ impl Engine {
     }
 
     fn vip(&self, i: usize) -> Ipv4Addr {
-        self.s.vifs[i].wire()
+        match self.s.vifs.get(i) {
+            Some(v) => v.wire(),
+            None => self.known.shadow[i - self.local()],
+        }
     }
 
     /// `from`: who held VIF `i` before (0.0.0.0 or this node: nobody).
+    /// A VIF this node does not have is never brought up.
     fn acquire(&mut self, i: usize, from: Ipv4Addr) -> bool {
-        if self.held[i] {
+        if self.held[i] || self.is_shadow(i) {
             return false;
         }
         self.held[i] = true;
@@ -445,6 +478,7 @@ impl Engine {
         self.members.clear();
         self.view_id = None;
         self.forget_view_extras();
+        self.forget_vif_lists();
         self.out
             .push(Action::StartTimer(Timer::Maturity, self.s.mature));
         self.out.push(Action::ShareArpCache);
@@ -464,6 +498,7 @@ impl Engine {
         self.view_id = None;
         self.round = round::Round::default();
         self.forget_view_extras();
+        self.forget_vif_lists();
         for t in [
             Timer::Maturity,
             Timer::Balance,
@@ -518,6 +553,7 @@ impl Engine {
             })
             .collect();
         self.my_index = v.my_index;
+        self.forget_vif_lists();
         if matches!(self.phase, Phase::Run | Phase::Balance) {
             self.old.clone_from(&self.table);
         }
@@ -546,8 +582,7 @@ impl Engine {
     /// STATE: what `old` says we hold, with its priorities.
     fn send_state(&mut self) {
         let me = self.s.me;
-        let held: Vec<(Ipv4Addr, Priority)> = self
-            .old
+        let held: Vec<(Ipv4Addr, Priority)> = self.old[..self.local()]
             .iter()
             .enumerate()
             .filter(|(_, o)| o.owner == me)
@@ -628,6 +663,7 @@ impl Engine {
             }
             MessType::Hello => self.on_hello(sender, swapped, body),
             MessType::Close => self.on_close(sender, swapped, body),
+            MessType::Vifs => self.on_vifs(sender, swapped, body),
             MessType::Operator => {}
         }
     }
@@ -722,8 +758,11 @@ impl Engine {
                     priority: prio,
                 };
             } else if cur.priority == Priority::PreferClaimed || cur.priority == prio {
-                // The sender loses it.
-                self.members[idx].count -= 1;
+                // The sender loses it. (C has no entry for a VIF only
+                // others have: its counts never see that conflict.)
+                if !self.is_shadow(j) {
+                    self.members[idx].count -= 1;
+                }
                 // ...unless its own preference below takes it straight
                 // back: then keep it up rather than drop and re-add it
                 // (the table is the same either way).
@@ -741,7 +780,8 @@ impl Engine {
                 if cur.owner == me {
                     released |= self.release(j);
                 }
-                for k in &mut self.members {
+                let shadow = self.is_shadow(j);
+                for k in self.members.iter_mut().filter(|_| !shadow) {
                     if k.addr == cur.owner {
                         k.count -= 1;
                     }
@@ -782,6 +822,7 @@ impl Engine {
     fn exchange_done(&mut self) {
         self.out.push(Action::CancelTimer(Timer::Gather));
         self.check_identities();
+        self.settle_vif_lists();
         if self.mature {
             let before = self.held.clone();
             self.claim_round();
@@ -869,6 +910,7 @@ mod quorum;
 mod reject;
 mod reload;
 mod round;
+mod vifs;
 
 use reject::Reject;
 

@@ -9,7 +9,7 @@ mod round;
 use std::fmt;
 use std::net::Ipv4Addr;
 
-pub use round::{Close, Hello};
+pub use round::{Close, Hello, Vifs};
 
 /// The 16-bit message types of the group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -23,6 +23,8 @@ pub enum MessType {
     Hello = 6,
     /// Not in C: see [`round`].
     Close = 7,
+    /// Not in C: see [`round`].
+    Vifs = 8,
 }
 
 impl MessType {
@@ -36,6 +38,7 @@ impl MessType {
             MessType::ArpCache => "ARPCACHE",
             MessType::Hello => "HELLO",
             MessType::Close => "CLOSE",
+            MessType::Vifs => "VIFS",
         }
     }
 
@@ -48,6 +51,7 @@ impl MessType {
             5 => MessType::ArpCache,
             6 => MessType::Hello,
             7 => MessType::Close,
+            8 => MessType::Vifs,
             _ => return None,
         })
     }

@@ -73,6 +73,7 @@ impl Engine {
         let everyone = || self.members.iter().chain(&self.round.late);
         let mut counts: Vec<i32> = everyone().map(|m| m.count).collect();
         let addrs: Vec<Ipv4Addr> = everyone().map(|m| m.addr).collect();
+        let names: Vec<&str> = everyone().map(|m| m.name.as_str()).collect();
         let mut owners: Vec<Ipv4Addr> = self.table.iter().map(|s| s.owner).collect();
         let (mut min, mut max) = (0usize, 0usize);
         let mut moves = Vec::new();
@@ -88,19 +89,19 @@ impl Engine {
             if counts[max] - counts[min] <= 1 {
                 break;
             }
-            let movable = (0..owners.len()).find(|&j| self.movable(j, &owners, addrs[max]));
-            let Some(j) = movable else {
+            let next = self.next_move(&names, &counts, &owners, &addrs, (min, max));
+            let Some((to, j)) = next else {
                 // Nothing of the busiest may move; later rounds would
                 // find the same.
                 break;
             };
-            moves.push((addrs[min], self.vip(j)));
-            counts[min] += 1;
+            moves.push((addrs[to], self.vip(j)));
+            counts[to] += 1;
             counts[max] -= 1;
-            owners[j] = addrs[min];
+            owners[j] = addrs[to];
         }
         let follow_up =
-            !rearm && !moves.is_empty() && self.follow_up_balance(&counts, &addrs, &owners);
+            !rearm && !moves.is_empty() && self.follow_up_balance(&names, &counts, &addrs, &owners);
         if !moves.is_empty() {
             self.balance_in_flight = true;
             self.out.push(Action::Multicast {
@@ -127,9 +128,15 @@ impl Engine {
     /// With `all`, after a round whose moves give `counts` (members'
     /// addresses `addrs`, VIF owners `owners`): would another round
     /// move anything? Yes while the busiest and idlest differ by more
-    /// than one and the busiest (as a round picks it) holds a VIF that
-    /// may move. Not in C, which stops after one round.
-    fn follow_up_balance(&self, counts: &[i32], addrs: &[Ipv4Addr], owners: &[Ipv4Addr]) -> bool {
+    /// than one and a round would find a move (see
+    /// [`Engine::next_move`]). Not in C, which stops after one round.
+    fn follow_up_balance(
+        &self,
+        names: &[&str],
+        counts: &[i32],
+        addrs: &[Ipv4Addr],
+        owners: &[Ipv4Addr],
+    ) -> bool {
         if self.c_exact || counts.is_empty() {
             return false;
         }
@@ -143,7 +150,43 @@ impl Engine {
             }
         }
         counts[max] - counts[min] > 1
-            && (0..owners.len()).any(|j| self.movable(j, owners, addrs[max]))
+            && (self.next_move(names, counts, owners, addrs, (min, max))).is_some()
+    }
+
+    /// The leader's next move: from the busiest member `max`, its first
+    /// movable VIF (see [`Engine::movable`]) in the claim order, to the
+    /// idlest `min` (C's choice). In a Rust view only to a member that
+    /// has the VIF (every member has every standby placeholder): if
+    /// `min` lacks it, the least-loaded member that has it and holds at
+    /// least two fewer than `max`. Returns (recipient, entry).
+    pub(super) fn next_move(
+        &self,
+        names: &[&str],
+        counts: &[i32],
+        owners: &[Ipv4Addr],
+        addrs: &[Ipv4Addr],
+        (min, max): (usize, usize),
+    ) -> Option<(usize, usize)> {
+        let movable = |j: usize| self.movable(j, owners, addrs[max]);
+        if !self.known.rust_view {
+            return (0..self.local()).find(|&j| movable(j)).map(|j| (min, j));
+        }
+        for j in self.claim_order() {
+            if !movable(j) {
+                continue;
+            }
+            let vip = self.vip(j);
+            if self.has_vif(names[min], vip) {
+                return Some((min, j));
+            }
+            let to = (0..counts.len())
+                .filter(|&k| counts[max] - counts[k] > 1 && self.has_vif(names[k], vip))
+                .min_by_key(|&k| (counts[k], k));
+            if let Some(k) = to {
+                return Some((k, j));
+            }
+        }
+        None
     }
 
     /// May a round move VIF `j` (owned per `owners`) away from `from`?
@@ -151,7 +194,7 @@ impl Engine {
     /// a BALANCE names VIFs by master, and 0.0.0.0 moves the first
     /// placeholder on every node (C 2.1.4's leader would send it all
     /// the same, and move what it did not mean to).
-    fn movable(&self, j: usize, owners: &[Ipv4Addr], from: Ipv4Addr) -> bool {
+    pub(super) fn movable(&self, j: usize, owners: &[Ipv4Addr], from: Ipv4Addr) -> bool {
         owners[j] == from
             && self.table[j].priority < Priority::Prefer
             && (self.c_exact || self.by_master.get(&self.vip(j)) == Some(&j))
@@ -188,21 +231,10 @@ impl Engine {
             );
             return self.reject(Reject::BalanceBelowQuorum, sender, Level::Warn, text);
         }
-        let bad = b.moves.iter().find(|(owner, vip)| {
-            !self.by_master.contains_key(vip)
-                || owner.is_unspecified()
-                || !(self.members.iter())
-                    .chain(&self.round.late)
-                    .any(|m| m.addr == *owner)
-        });
-        if let Some((owner, vip)) = bad {
-            let text = format!("ignoring a BALANCE from {sender}: it gives {vip} to {owner}, an unknown VIF or member");
-            return self.reject(Reject::BadMove, sender, Level::Warn, text);
-        }
+        let moves = self.matching_moves(sender, b.moves);
         let me = self.s.me;
         let (mut acquired, mut released) = (false, false);
-        for (owner, vip) in b.moves {
-            let i = self.by_master[&vip];
+        for (i, owner) in moves {
             let was = self.table[i].owner;
             if owner == was {
                 // C would acquire, then release: the owner would drop a

@@ -35,7 +35,7 @@ impl Engine {
         }
         let me = self.s.me;
         let (mut up, mut down) = (false, false);
-        for i in 0..self.table.len() {
+        for i in 0..self.local() {
             let mine = self.table[i].owner == me;
             if mine != self.held[i] {
                 let vip = self.vip(i);
@@ -73,6 +73,11 @@ impl Engine {
         let (mut acquired, mut released) = (false, false);
         for i in 0..self.table.len() {
             if self.table[i].priority != Priority::Prefer {
+                continue;
+            }
+            if self.is_shadow(i) {
+                // Not in C's table; a Rust view recounts.
+                self.table[i].priority = Priority::PreferClaimed;
                 continue;
             }
             let new = self.table[i].owner;
@@ -113,10 +118,17 @@ impl Engine {
         acquired
     }
 
-    /// Every member's count, from the table.
+    /// Every member's count, from the table: in a Rust view the union
+    /// of the members' VIFs (the same on every node), else this node's
+    /// own VIFs, as C.
     pub(super) fn recount(&mut self) {
+        let n = if self.known.rust_view {
+            self.table.len()
+        } else {
+            self.local()
+        };
         for m in &mut self.members {
-            m.count = self.table.iter().filter(|s| s.owner == m.addr).count() as i32;
+            m.count = self.table[..n].iter().filter(|s| s.owner == m.addr).count() as i32;
         }
     }
 
@@ -125,27 +137,25 @@ impl Engine {
         if self.members.is_empty() {
             return false;
         }
-        if !self.c_exact {
+        if self.known.rust_view {
             // C rebuilds the counts from the table only the first time a
             // node is mature; otherwise they come from the STATEs and are
             // adjusted against each node's own `old`, which differs
             // between nodes that come from different components, so
             // their claims can differ. The table itself is the same on
-            // every node: count from it. Where C nodes agree, their
-            // counts are these.
+            // every node: count from it. With a C node in the view, C's
+            // counts, so that this node claims as its C peers do.
             self.recount();
         }
-        for i in 0..self.table.len() {
+        for i in self.claim_order() {
             if self.table[i].priority != Priority::Unclaimed {
                 continue;
             }
-            // Fewest VIFs, lowest index on ties.
-            let mut m = 0;
-            for j in 1..self.members.len() {
-                if self.members[j].count < self.members[m].count {
-                    m = j;
-                }
-            }
+            // Fewest VIFs, lowest index on ties (in a Rust view, among
+            // the members that have it).
+            let Some(m) = self.claimant(i) else {
+                continue;
+            };
             if m == self.my_index {
                 // Unclaimed: nobody holds it in this view.
                 acquired |= self.acquire(i, Ipv4Addr::UNSPECIFIED);

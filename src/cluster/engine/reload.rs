@@ -8,6 +8,7 @@ use std::collections::HashSet;
 use std::net::Ipv4Addr;
 
 use super::{Action, Engine, Phase, Settings, FREE};
+use crate::cluster::msg::{self, MessType};
 use crate::config::{Diff, VifId};
 
 /// What a reload makes the node do, in two steps around the swap of the
@@ -52,30 +53,77 @@ impl Engine {
             }
         }
 
-        let n = s.vifs.len();
+        let list_changed = s
+            .vifs
+            .iter()
+            .map(|v| v.wire())
+            .filter(|a| !a.is_unspecified())
+            .ne(self.own_list());
+        // The new VIFs first, then every other entry the table had (a
+        // dropped VIF becomes one that only others have: the members
+        // learn of the change from the VIFS below, all at one point).
+        // Standby placeholders (all 0.0.0.0) never become shadows; the
+        // k-th of the new file keeps what the k-th of the old one had.
+        let local = s.vifs.len();
+        let new: HashSet<Ipv4Addr> = s.vifs.iter().map(|v| v.wire()).collect();
+        let mut seen = HashSet::new();
+        let shadows: Vec<Ipv4Addr> = (0..self.table.len())
+            .map(|j| self.vip(j))
+            .filter(|a| !a.is_unspecified() && !new.contains(a) && seen.insert(*a))
+            .collect();
+        let old_placeholders: Vec<usize> = (0..self.local())
+            .filter(|&j| self.vip(j).is_unspecified())
+            .collect();
+        let mut placeholders = old_placeholders.into_iter();
+        let from: Vec<Option<usize>> = (s.vifs.iter().map(|v| v.wire()))
+            .chain(shadows.iter().copied())
+            .map(|a| {
+                if a.is_unspecified() {
+                    placeholders.next()
+                } else {
+                    self.by_master.get(&a).copied()
+                }
+            })
+            .collect();
+        let n = from.len();
         let mut table = vec![FREE; n];
         let mut old = vec![FREE; n];
         let mut held = vec![false; n];
         let mut displaced = vec![Ipv4Addr::UNSPECIFIED; n];
-        for (i, id) in s.vifs.iter().enumerate() {
-            if let Some(&j) = self.by_master.get(&id.wire()) {
+        for (i, j) in from.into_iter().enumerate() {
+            if let Some(j) = j {
                 table[i] = self.table[j];
                 old[i] = self.old[j];
-                held[i] = self.held[j];
+                held[i] = self.held[j] && i < local;
                 displaced[i] = self.displaced[j];
             }
         }
-        self.by_master = s
-            .vifs
+        // As C, an entry naming 0.0.0.0 is the first placeholder's.
+        let masters: Vec<Ipv4Addr> = (s.vifs.iter().map(|v| v.wire()))
+            .chain(shadows.iter().copied())
+            .collect();
+        self.by_master = masters
             .iter()
             .enumerate()
-            .map(|(i, a)| (a.wire(), i))
+            .rev()
+            .map(|(i, &a)| (a, i))
             .collect();
+        self.known.shadow = shadows;
         self.table = table;
         self.old = old;
         self.held = held;
         self.displaced = displaced;
         self.s = s;
+        if list_changed && self.connected && !self.c_exact {
+            if let Some(group_id) = self.view_id {
+                // Rust-only: C ignores it.
+                let vifs = self.own_list();
+                self.out.push(Action::Multicast {
+                    mess_type: MessType::Vifs,
+                    body: msg::Vifs { group_id, vifs }.encode(),
+                });
+            }
+        }
 
         // Still held: up again with their new addresses.
         for &id in &held_before {

@@ -61,6 +61,7 @@ impl Engine {
         let hello = msg::Hello {
             group_id: self.view_id.unwrap_or_default(),
             c_members,
+            vifs: Some(self.own_list()),
         };
         self.out.push(Action::Multicast {
             mess_type: MessType::Hello,
@@ -95,6 +96,7 @@ impl Engine {
         }
         self.round.hello.insert(sender.to_string());
         self.c_nodes.remove(sender);
+        self.learn_list(sender, h.vifs);
         if let Some(c) = h.c_members.iter().find(|n| self.round.view.contains(n)) {
             let why = format!("{sender} knows {c} for a C node");
             self.block_closing(c.clone(), why);

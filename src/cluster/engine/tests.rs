@@ -749,7 +749,7 @@ fn hostile_and_stale_input_is_ignored() {
     let table = e.table().to_vec();
     for (from, moves, log) in [
         (2, vec![(node(2), vip(1))], "does not lead"),
-        (1, vec![(node(9), vip(1))], "unknown VIF or member"),
+        (1, vec![(node(9), vip(1))], "an address no member has"),
         // The same kind from the same sender: counted, not logged.
         (1, vec![(node(2), Ipv4Addr::new(203, 0, 113, 1))], ""),
     ] {
@@ -814,9 +814,14 @@ fn two_members_with_one_identity_are_reported() {
 #[test]
 fn a_reload_keeps_unchanged_vifs_and_claims_new_ones() {
     let (mut e, _) = in_view(small(1, 3, &[]), 2);
+    let list: Vec<u8> = vec![0, 1, 2];
+    for n in 1..=2 {
+        deliver(&mut e, n, MessType::Hello, &hello_with(&list));
+    }
     deliver(&mut e, 1, MessType::State, &state(1, true, &[], &[]));
     let acts = deliver(&mut e, 2, MessType::State, &state(2, true, &[], &[]));
     assert_eq!(acquired(&acts), [0, 2]);
+    assert!(e.rust_view());
     // VIF 1 (n2's) is removed, VIF 3 and 4 are added, VIF 0 and 2 stay.
     let mut s = small(1, 5, &[]);
     s.vifs = vec![vid(3), vid(2), vid(0), vid(4)];
@@ -829,19 +834,41 @@ fn a_reload_keeps_unchanged_vifs_and_claims_new_ones() {
     let mut held = held(&e);
     held.sort();
     assert_eq!(held, [vip(0), vip(2)]);
-    // The new VIFs are dealt by claim-unclaimed: counts 2 (n1) and 0 (n2).
+    // The group learns the new list first: nothing is claimed yet.
     assert_eq!(acquired(&step.after), Vec::<usize>::new());
-    assert_eq!(e.table()[0].owner, node(2));
-    assert_eq!(e.table()[3].owner, node(2));
-    assert_eq!(e.slot(vid(3)).unwrap().owner, node(2));
+    let vifs = multicast_body(&step.after, MessType::Vifs);
+    // VIF 1 stays n2's: n2 has it.
     assert_eq!(e.slot(vid(1)), None);
+    assert_eq!(
+        e.shadow_table().collect::<Vec<_>>(),
+        [(
+            vip(1),
+            Slot {
+                owner: node(2),
+                priority: Priority::Claimed
+            }
+        )]
+    );
+    // At the VIFS, on every node alike: the new VIFs only n1 has are n1's.
+    let acts = deliver(&mut e, 1, MessType::Vifs, &vifs);
+    let mut got = acquired(&acts);
+    got.sort();
+    assert_eq!(got, [3, 4]);
+    assert_eq!(e.slot(vid(3)).unwrap().owner, node(1));
+    assert_eq!(e.shadow_table().next().unwrap().1.owner, node(2));
     // Removing a held VIF releases it before the swap, by its identity.
     let mut s = small(1, 5, &[]);
     s.vifs = vec![vid(3), vid(0), vid(4)];
     let step = e.reconfigure(s, &diff(&[], &[2], &[], &[3, 0, 4]));
     assert_eq!(step.before, [Action::Release(vid(2))]);
     assert!(step.after.contains(&Action::PostDown));
-    assert_eq!(e.held().collect::<Vec<_>>(), [vid(0)]);
+    assert_eq!(e.held().collect::<Vec<_>>(), [vid(3), vid(0), vid(4)]);
+    // n2 has VIF 2: at the VIFS it goes to n2, not back up here.
+    let vifs = multicast_body(&step.after, MessType::Vifs);
+    let acts = deliver(&mut e, 1, MessType::Vifs, &vifs);
+    assert_eq!(acquired(&acts), Vec::<usize>::new());
+    let two = e.shadow_table().find(|(a, _)| *a == vip(2)).unwrap();
+    assert_eq!(two.1.owner, node(2));
 }
 
 #[test]
@@ -1019,6 +1046,17 @@ fn hello(c_members: &[&str]) -> Vec<u8> {
     msg::Hello {
         group_id: ID,
         c_members: c_members.iter().map(|s| s.to_string()).collect(),
+        vifs: None,
+    }
+    .encode()
+}
+
+/// A HELLO with the sender's VIF list.
+fn hello_with(vifs: &[u8]) -> Vec<u8> {
+    msg::Hello {
+        group_id: ID,
+        c_members: vec![],
+        vifs: Some(vifs.iter().map(|&i| vip(i)).collect()),
     }
     .encode()
 }
@@ -1273,3 +1311,64 @@ mod group;
 mod placeholder;
 mod quorum;
 mod reannounce;
+
+/// As C: the moves of a BALANCE that match are applied, one naming a
+/// VIF this node does not have (or nobody in the view) is skipped and
+/// said once per view.
+#[test]
+fn a_balance_applies_the_moves_it_can_match() {
+    let (mut e, _) = in_view(small(2, 4, &[]), 2);
+    deliver(&mut e, 1, MessType::State, &state(1, true, &[], &[]));
+    deliver(&mut e, 2, MessType::State, &state(2, true, &[], &[]));
+    assert_eq!(e.table()[0].owner, node(1));
+    let stranger = Ipv4Addr::new(203, 0, 113, 1);
+    let moves = vec![
+        (node(2), stranger),
+        (node(2), vip(0)),
+        (node(9), vip(2)),
+        (node(2), stranger),
+    ];
+    let acts = deliver(
+        &mut e,
+        1,
+        MessType::Balance,
+        &msg::Balance { moves }.encode(),
+    );
+    assert_eq!(acquired(&acts), [0]);
+    assert_eq!(e.table()[0].owner, node(2));
+    assert_eq!(e.table()[2].owner, node(1));
+    let said = |acts: &[Action]| {
+        acts.iter()
+            .filter(|a| matches!(a, Action::Log(_, t) if t.contains("skipping a move")))
+            .count()
+    };
+    assert_eq!(said(&acts), 1, "{acts:?}");
+    assert_eq!(e.members()[1].count, 3);
+}
+
+/// With a C node in the view (a STATE without HELLO), the counts are
+/// C's: the sender's count from its STATE, VIFs this node does not have
+/// included, kept for the view; claim-unclaimed follows them.
+#[test]
+fn with_a_c_node_in_the_view_counts_are_c_s() {
+    let (mut e, _) = in_view(small(1, 3, &[]), 2);
+    e.old_mature = true;
+    deliver(&mut e, 1, MessType::Hello, &hello_with(&[0, 1, 2]));
+    deliver(&mut e, 1, MessType::State, &state(1, true, &[], &[]));
+    // n2 (C) holds two VIFs n1 does not have.
+    let body = {
+        let mut s = msg::State::decode(&state(2, true, &[], &[]), false).unwrap();
+        s.held = vec![
+            (Ipv4Addr::new(203, 0, 113, 1), Priority::Claimed),
+            (Ipv4Addr::new(203, 0, 113, 2), Priority::Claimed),
+        ];
+        s.encode()
+    };
+    let acts = deliver(&mut e, 2, MessType::State, &body);
+    assert!(!e.rust_view());
+    // C: n2 counts 2, so n1 takes VIF 0 and 1, then VIF 2 too (a tie
+    // at 2 goes to the lower index). A recount from this node's table
+    // would have dealt them n1, n2, n1.
+    assert_eq!(acquired(&acts), [0, 1, 2]);
+    assert_eq!(e.members()[1].count, 2);
+}

@@ -78,6 +78,16 @@ impl Group {
         self.drain(q);
     }
 
+    /// Node `i` reloads with settings `s` (`diff` from its last ones)
+    /// and what follows is delivered.
+    pub fn reconfigure(&mut self, i: usize, s: Settings, diff: &Diff) {
+        let mut q = VecDeque::new();
+        let step = self.e[i].reconfigure(s, diff);
+        self.take(i, step.before, &mut q);
+        self.take(i, step.after, &mut q);
+        self.drain(q);
+    }
+
     /// Fires timer `t` of node `i` and delivers what follows.
     pub fn fire(&mut self, i: usize, t: Timer) {
         let mut q = VecDeque::new();

@@ -117,3 +117,100 @@ fn holding_two_placeholders_does_not_flap_the_first() {
     let counts: Vec<usize> = (0..2).map(|i| g.e[i].held().count()).collect();
     assert!(counts.iter().all(|&c| c >= 1), "{counts:?} {t:?}");
 }
+
+/// Placeholders and VIF lists (an all-Rust view): placeholders are in
+/// no HELLO or VIFS list, every member has every placeholder, and none
+/// becomes a shadow entry. 4 hosts, 2 VIPs, 2 placeholders; n4 also has
+/// a VIP the others lack (between its VIPs: the claim order is still
+/// the same everywhere). Every VIP is held once, the extra one by n4,
+/// each placeholder by one host, and the tables agree; so after a
+/// failover, and after n4 drops the extra VIP in a reload.
+#[test]
+fn placeholders_with_vif_lists_that_differ_are_each_held_once() {
+    let mut g = Group::with(4, 4, &[], |s| {
+        s.vifs = vec![vid(0), vid(1), PH, PH];
+        s.balance_rate = 2;
+    });
+    let mut s = g.e[3].settings().clone();
+    s.vifs = vec![vid(0), vid(4), vid(1), PH, PH];
+    g.e[3] = Engine::new(s);
+    g.e[3].handle(Event::Connected {
+        private_group: &group::name(3),
+    });
+    let check = |g: &Group, among: &[usize], extra: bool| {
+        for &i in among {
+            assert!(g.e[i].rust_view(), "n{}", i + 1);
+            assert!(
+                g.e[i].shadow_table().all(|(a, _)| !a.is_unspecified()),
+                "n{}: a placeholder shadow",
+                i + 1
+            );
+        }
+        let shared = [vid(0), vid(1)];
+        let vips = if extra {
+            vec![vid(0), vid(1), vid(4)]
+        } else {
+            shared.to_vec()
+        };
+        for v in vips {
+            let holders: Vec<usize> = (among.iter().copied())
+                .filter(|&i| g.e[i].held().any(|id| id == v))
+                .collect();
+            assert_eq!(holders.len(), 1, "{v} held by {holders:?}");
+            if v == vid(4) {
+                assert_eq!(holders, [3], "only n4 has {v}");
+            }
+            for &i in among {
+                if let Some(slot) = g.e[i].slot(v) {
+                    assert_eq!(slot.owner, node(holders[0] as u8 + 1), "n{}: {v}", i + 1);
+                }
+            }
+        }
+        // Each placeholder is one host's, and all agree who has which.
+        let ph = |i: usize| -> Vec<Ipv4Addr> {
+            let e = &g.e[i];
+            (e.settings().vifs.iter().zip(e.table()))
+                .filter(|(id, _)| **id == PH)
+                .map(|(_, s)| s.owner)
+                .collect()
+        };
+        let first = ph(among[0]);
+        for &i in among {
+            assert_eq!(ph(i), first, "n{}: placeholders", i + 1);
+        }
+        let held: usize = (among.iter())
+            .map(|&i| g.e[i].held().filter(|&id| id == PH).count())
+            .sum();
+        assert_eq!(held, 2, "placeholders held: {first:?}");
+        for (k, o) in first.iter().enumerate() {
+            let i = among.iter().position(|&i| node(i as u8 + 1) == *o);
+            let i = among[i.unwrap_or_else(|| panic!("placeholder {k} to {o}"))];
+            assert!(g.e[i].held().any(|id| id == PH), "n{} holds {k}", i + 1);
+        }
+        // Within one of each other (5 or 4 entries, the union).
+        let counts: Vec<usize> = among.iter().map(|&i| g.e[i].held().count()).collect();
+        let (min, max) = (counts.iter().min().unwrap(), counts.iter().max().unwrap());
+        assert!(max - min <= 1, "{counts:?}");
+    };
+    g.view(&[0, 1, 2, 3], Cause::Join);
+    g.fire(0, Timer::Maturity);
+    check(&g, &[0, 1, 2, 3], true);
+    // n3's host fails.
+    g.view(&[0, 1, 3], Cause::Disconnect);
+    check(&g, &[0, 1, 3], true);
+    g.view(&[0, 1, 2, 3], Cause::Join);
+    check(&g, &[0, 1, 2, 3], true);
+    // n4 drops the extra VIP; its VIFS deals the table out again.
+    let mut s = g.e[3].settings().clone();
+    s.vifs = vec![vid(0), vid(1), PH, PH];
+    g.reconfigure(3, s, &diff(&[], &[4], &[], &[0, 1]));
+    check(&g, &[0, 1, 2, 3], false);
+    for i in 0..4 {
+        assert!(
+            g.e[i].shadow_table().all(|(_, s)| s.owner.is_unspecified()),
+            "n{}: {v4} is nobody's now",
+            i + 1,
+            v4 = vip(4)
+        );
+    }
+}
