@@ -10,7 +10,7 @@ mod common;
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
-use common::cluster::{vif_lines, Backend, Cluster, Conf};
+use common::cluster::{held_in, vif_lines, Backend, Cluster, Conf};
 use common::hex::mac_string;
 use common::netns::can_run;
 use common::scenarios::{self, log_marks, log_since, started, trl_json, wait_steady, wait_view};
