@@ -1,10 +1,15 @@
-//! C and Rust nodes in one group, over spread-sim: the C wackamole 2.1.4
-//! built from `../shared/thirdparty/` (its libspread speaks to spread-sim
-//! as to a real daemon) on hosts of their own (`common::c_node`).
-//! Skipped without root or without the thirdparty build.
+//! C and Rust nodes in one group: the C wackamole 2.1.4 built from
+//! `../shared/thirdparty/` on hosts of their own (`common::c_node`),
+//! over spread-sim (C's libspread speaks to it as to a real daemon) and
+//! over real Spread 5.0.1 (`common::real_spread`: a daemon per host,
+//! which C and Rust nodes alike reach as `4803@10.80.0.N`). Skipped
+//! without root or without the thirdparty build (a failure under
+//! `WACKAMOLE_REQUIRE_THIRDPARTY=1`, `make test-real`).
 //!
-//! The scenarios take the cluster as `&mut Cluster` and the host kinds
-//! as a list, so that they can run again on another Spread backend.
+//! The failover and rolling-upgrade scenarios take the backend, so that
+//! each runs once per Spread (`..._on_real_spread` on the real one), with
+//! the same steps and assertions; they print their times as `TIMING`
+//! lines (`--nocapture`).
 
 mod common;
 
@@ -13,8 +18,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::c_node::{self, Kind, Reference};
-use common::cluster::{Cluster, Conf};
+use common::cluster::{Backend, Cluster, Conf};
 use common::netns::can_run;
+use common::scenarios::timing;
 use common::scratch::text;
 use common::watch::{self, Watch};
 
@@ -28,10 +34,21 @@ fn setup() -> Option<Reference> {
     c_node::reference()
 }
 
-/// A cluster of `kinds.len()` hosts sharing `vips` VIPs, C's default
-/// Balance made explicit (C needs an Interval), all started as `kinds`.
+/// Real Spread from the reference build, or SKIPPED.
+fn real() -> Option<Backend> {
+    common::thirdparty::real_prefix().map(Backend::Real)
+}
+
+/// A cluster of `kinds.len()` hosts sharing `vips` VIPs on `b`, C's
+/// default Balance made explicit (C needs an Interval), all started as
+/// `kinds`.
 fn mixed(tag: &str, kinds: &[Kind], vips: usize, r: &Reference) -> Cluster {
-    let mut c = Cluster::new(tag, kinds.len(), vips, "");
+    mixed_on(&Backend::Sim, tag, kinds, vips, r)
+}
+
+/// [`mixed`] on `b`.
+fn mixed_on(b: &Backend, tag: &str, kinds: &[Kind], vips: usize, r: &Reference) -> Cluster {
+    let mut c = Cluster::new_on(b, tag, kinds.len(), vips, "");
     let all = c.vips.clone();
     for i in 0..kinds.len() {
         c.write_conf_with(
@@ -65,7 +82,7 @@ fn settled_and_balanced(c: &Cluster, live: &[usize]) {
 /// daemon gone) and comes back: each time the survivors hold every VIP
 /// once, and a survivor of the other kind takes a share of the dead
 /// host's VIPs.
-fn failover_both_ways(c: &mut Cluster, kinds: &[Kind], r: &Reference) {
+fn failover_both_ways(b: &Backend, c: &mut Cluster, kinds: &[Kind], r: &Reference) {
     let all: Vec<usize> = (0..kinds.len()).collect();
     settled_and_balanced(c, &all);
     for dead_kind in [Kind::C, Kind::Rust] {
@@ -76,13 +93,21 @@ fn failover_both_ways(c: &mut Cluster, kinds: &[Kind], r: &Reference) {
         let t0 = Instant::now();
         c.crash_host(dead);
         c.wait_settled_among(&lost, &live, SETTLE);
-        eprintln!(
-            "{:?} h{} died: its VIPs held again after {:?}",
-            dead_kind,
-            dead + 1,
-            t0.elapsed()
+        let kinds_name = kinds_name(kinds);
+        timing(
+            b,
+            &format!(
+                "{kinds_name}: {dead_kind:?} h{} died, its VIPs held again",
+                dead + 1
+            ),
+            t0.elapsed(),
         );
         settled_and_balanced(c, &live);
+        timing(
+            b,
+            &format!("{kinds_name}: {dead_kind:?} h{} died, balanced", dead + 1),
+            t0.elapsed(),
+        );
         let other: Vec<usize> = live
             .iter()
             .copied()
@@ -105,24 +130,73 @@ fn failover_both_ways(c: &mut Cluster, kinds: &[Kind], r: &Reference) {
     }
 }
 
+/// `2C+1Rust` for `[C, C, Rust]`, for messages.
+fn kinds_name(kinds: &[Kind]) -> String {
+    let n = |k: Kind| kinds.iter().filter(|&&x| x == k).count();
+    format!("{}C+{}Rust", n(Kind::C), n(Kind::Rust))
+}
+
+/// The C reference for a scenario on `b` (on real Spread, the build
+/// the backend came from).
+fn reference_for(b: &Backend) -> Reference {
+    match b {
+        Backend::Real(prefix) => Reference {
+            prefix: prefix.clone(),
+        },
+        Backend::Sim => c_node::reference().expect("the C reference"),
+    }
+}
+
+/// spread-sim, when this machine can run the mixed tests (root, the C
+/// reference), or SKIPPED.
+fn sim() -> Option<Backend> {
+    setup().map(|_| Backend::Sim)
+}
+
+/// Two C nodes and a Rust node, 6 VIPs: a C node dies and comes back,
+/// then the Rust node (see [`failover_both_ways`]).
+fn two_c_and_one_rust(b: &Backend, tag: &str) {
+    let r = reference_for(b);
+    let kinds = [Kind::C, Kind::C, Kind::Rust];
+    let mut c = mixed_on(b, tag, &kinds, 6, &r);
+    failover_both_ways(b, &mut c, &kinds, &r);
+}
+
+/// A C node between two Rust nodes, 6 VIPs: the C node dies and comes
+/// back, then a Rust node.
+fn one_c_and_two_rust(b: &Backend, tag: &str) {
+    let r = reference_for(b);
+    let kinds = [Kind::Rust, Kind::C, Kind::Rust];
+    let mut c = mixed_on(b, tag, &kinds, 6, &r);
+    failover_both_ways(b, &mut c, &kinds, &r);
+}
+
 #[test]
 fn two_c_and_one_rust_fail_over_both_ways() {
-    let Some(r) = setup() else {
-        return;
-    };
-    let kinds = [Kind::C, Kind::C, Kind::Rust];
-    let mut c = mixed("mx21", &kinds, 6, &r);
-    failover_both_ways(&mut c, &kinds, &r);
+    if let Some(b) = sim() {
+        two_c_and_one_rust(&b, "mx21");
+    }
 }
 
 #[test]
 fn one_c_and_two_rust_fail_over_both_ways() {
-    let Some(r) = setup() else {
-        return;
-    };
-    let kinds = [Kind::Rust, Kind::C, Kind::Rust];
-    let mut c = mixed("mx12", &kinds, 6, &r);
-    failover_both_ways(&mut c, &kinds, &r);
+    if let Some(b) = sim() {
+        one_c_and_two_rust(&b, "mx12");
+    }
+}
+
+#[test]
+fn two_c_and_one_rust_fail_over_both_ways_on_real_spread() {
+    if let Some(b) = real() {
+        two_c_and_one_rust(&b, "rmx21");
+    }
+}
+
+#[test]
+fn one_c_and_two_rust_fail_over_both_ways_on_real_spread() {
+    if let Some(b) = real() {
+        one_c_and_two_rust(&b, "rmx12");
+    }
 }
 
 /// With a silent member in the group, a group of C and Rust nodes keeps
@@ -237,13 +311,10 @@ fn each_wackatrl_lists_a_daemon_of_the_other_kind() {
 /// catch both within a millisecond; those are counted and printed),
 /// and none may be gone longer than twice one takeover plus 250 ms
 /// (scheduling on a loaded 2-core machine).
-#[test]
-fn a_rolling_upgrade_from_c_to_rust_keeps_every_vip_once() {
-    let Some(r) = setup() else {
-        return;
-    };
+fn rolling_upgrade(b: &Backend, tag: &str) {
+    let r = reference_for(b);
     let kinds = [Kind::C, Kind::C, Kind::C];
-    let mut c = mixed("mxroll", &kinds, 6, &r);
+    let mut c = mixed_on(b, tag, &kinds, 6, &r);
     let all = [0, 1, 2];
     settled_and_balanced(&c, &all);
     let vips = c.vips.clone();
@@ -270,8 +341,14 @@ fn a_rolling_upgrade_from_c_to_rust_keeps_every_vip_once() {
     let (base, _) = watch::longest_gap(watch::between(&samples, phases[0].2, phases[0].3));
     let bound = base * 2 + Duration::from_millis(250);
     eprintln!(
-        "one takeover (C h1 stopped and restarted): {base:?}; bound {bound:?}; {} samples",
+        "{}: one takeover (C h1 stopped and restarted): {base:?}; bound {bound:?}; {} samples",
+        b.name(),
         samples.len()
+    );
+    timing(
+        b,
+        "rolling upgrade: one takeover (C h1 restarted as C)",
+        base,
     );
     let mut problems = Vec::new();
     for &(i, to, from, until) in &phases[1..] {
@@ -284,10 +361,16 @@ fn a_rolling_upgrade_from_c_to_rust_keeps_every_vip_once() {
             .map(|p| p[1].clone())
             .collect();
         eprintln!(
-            "h{} -> {to:?}: {} samples, longest gap {gap:?} (VIP {v:?}), {} single samples on two hosts",
+            "{}: h{} -> {to:?}: {} samples, longest gap {gap:?} (VIP {v:?}), {} single samples on two hosts",
+            b.name(),
             i + 1,
             s.len(),
             two.len()
+        );
+        timing(
+            b,
+            &format!("rolling upgrade: h{} -> {to:?}, longest gap", i + 1),
+            gap,
         );
         if gap > bound {
             problems.push(format!("h{}: a VIP gone {gap:?} > {bound:?}", i + 1));
@@ -302,5 +385,19 @@ fn a_rolling_upgrade_from_c_to_rust_keeps_every_vip_once() {
     assert!(problems.is_empty(), "{problems:?}\n{}", c.logs());
     for i in all {
         assert!(c.log(i).contains("members, "), "h{} is not Rust now", i + 1);
+    }
+}
+
+#[test]
+fn a_rolling_upgrade_from_c_to_rust_keeps_every_vip_once() {
+    if let Some(b) = sim() {
+        rolling_upgrade(&b, "mxroll");
+    }
+}
+
+#[test]
+fn a_rolling_upgrade_from_c_to_rust_keeps_every_vip_once_on_real_spread() {
+    if let Some(b) = real() {
+        rolling_upgrade(&b, "rmxroll");
     }
 }

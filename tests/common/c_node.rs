@@ -1,8 +1,11 @@
 //! C wackamole 2.1.4 nodes in a test [`Cluster`]: the reference built
 //! from `../shared/thirdparty/` (or found at `$WACKAMOLE_THIRDPARTY`),
-//! started on a host of the cluster instead of the Rust daemon. Its
-//! libspread reaches Spread "PORT" at `/tmp/PORT`: a symlink to the
-//! host's simulated daemon socket. C takes its identity from the host
+//! started on a host of the cluster instead of the Rust daemon. On
+//! spread-sim its libspread reaches Spread "PORT" at `/tmp/PORT`: a
+//! symlink to the host's simulated daemon socket. On real Spread
+//! ([`super::cluster::Backend::Real`]) it names the host's daemon as
+//! the Rust node does, `4803@10.80.0.N` (libspread's PORT@HOST, over
+//! TCP), and needs no link. C takes its identity from the host
 //! name: each C process runs under `unshare --uts` with a name of its
 //! own, resolved through the namespace's `/etc/netns/NS/hosts` (which
 //! `ip netns exec` mounts over `/etc/hosts`). Everything is removed with
@@ -10,7 +13,7 @@
 //!
 //! A host's config is written once, in the common grammar (see
 //! [`Cluster::write_conf_with`]); the C node reads a copy with `Spread =
-//! PORT` and without the lines C does not know (`NodeAddress`).
+//! PORT` (spread-sim) or `Spread = 4803@ADDR` (real Spread) and without the lines C does not know (`NodeAddress`).
 
 #![allow(dead_code)]
 
@@ -51,8 +54,9 @@ pub fn reference() -> Option<Reference> {
     super::thirdparty::real_prefix().map(|prefix| Reference { prefix })
 }
 
-/// What a C node leaves behind: its `/tmp/PORT` link and its
-/// namespace's hosts file. Removed on drop.
+/// What a C node leaves behind: its `/tmp/PORT` link (spread-sim; an
+/// empty path on real Spread) and its namespace's hosts file. Removed on
+/// drop.
 struct CSide {
     link: PathBuf,
     hosts_dir: PathBuf,
@@ -91,13 +95,19 @@ impl Cluster {
     /// Host `i`'s config as C reads it: the same file with `Spread =
     /// PORT` and without `NodeAddress`. Returns its path.
     pub fn c_conf(&self, i: usize, port: u16) -> PathBuf {
+        self.c_conf_spread(i, &port.to_string())
+    }
+
+    /// Host `i`'s config as C reads it, naming its Spread daemon
+    /// `spread` (`PORT` or `PORT@HOST`). Returns its path.
+    pub fn c_conf_spread(&self, i: usize, spread: &str) -> PathBuf {
         let text = std::fs::read_to_string(&self.hosts[i].conf).unwrap();
         let lines: Vec<String> = text
             .lines()
             .filter(|l| !l.trim_start().starts_with("NodeAddress"))
             .map(|l| {
                 if l.trim_start().starts_with("Spread =") {
-                    format!("Spread = {port}")
+                    format!("Spread = {spread}")
                 } else {
                     l.to_string()
                 }
@@ -112,8 +122,15 @@ impl Cluster {
     /// host `i`'s config; its output goes to host `i`'s log. Stop it as
     /// a Rust daemon: [`Cluster::kill`], [`Cluster::signal`].
     pub fn start_c(&mut self, i: usize, r: &Reference) {
-        let sock = super::spread_sim::daemon_socket(&self.dir.0, i + 1);
-        let (port, link) = port_link(&sock);
+        // Real Spread: the host's daemon over TCP, as the Rust node has
+        // it. spread-sim: a `/tmp/PORT` link to its simulated daemon.
+        let (spread, link) = if self.real.is_some() {
+            (self.spread_address(i), PathBuf::new())
+        } else {
+            let sock = super::spread_sim::daemon_socket(&self.dir.0, i + 1);
+            let (port, link) = port_link(&sock);
+            (port.to_string(), link)
+        };
         let h = &self.hosts[i];
         let name = c_host_name(i);
         let hosts_dir = PathBuf::from(format!("/etc/netns/{}", h.ns.name));
@@ -124,7 +141,7 @@ impl Cluster {
         )
         .unwrap();
         let side = CSide { link, hosts_dir };
-        let conf = self.c_conf(i, port);
+        let conf = self.c_conf_spread(i, &spread);
         let h = &mut self.hosts[i];
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -183,7 +200,8 @@ impl Cluster {
 
     /// Brings host `i` back after [`Cluster::crash_host`]: the VIPs its
     /// killed daemon left up are taken down, its link comes up, its
-    /// Spread daemon restarts, and it starts as `kind`.
+    /// Spread daemon restarts (on real Spread: and has joined the
+    /// running daemons' ring), and it starts as `kind`.
     pub fn revive(&mut self, i: usize, kind: Kind, r: &Reference) {
         for v in self.held(i) {
             self.hosts[i]
@@ -192,6 +210,10 @@ impl Cluster {
         }
         self.hosts[i].ns.ip(&["link", "set", "e0", "up"]);
         self.restart_spread(i);
+        if let Some(real) = &self.real {
+            let up: Vec<usize> = (0..self.hosts.len()).filter(|&j| real.running(j)).collect();
+            real.wait_ring(&up, Duration::from_secs(30));
+        }
         self.start_as(i, kind, r);
     }
 
