@@ -47,6 +47,16 @@ pub struct RealSpread {
 impl RealSpread {
     /// Writes `dir/spread.conf` for `hosts` (namespace, address; daemon
     /// `hI` is host I from 1) on `subnet.0/24`. Starts nothing.
+    ///
+    /// `SocketPortReuse = ON`: a daemon restarted on its host (after
+    /// [`RealSpread::kill`]) must bind TCP 4803 again while a session the
+    /// old one closed first (a client's SP_disconnect: the daemon closes,
+    /// e.g. [`RealSpread::wait_ring`]'s probes) is still in TIME-WAIT on
+    /// that port for 60 s. Spread's default (AUTO) sets SO_REUSEADDR only
+    /// when bound to one interface, not to 0.0.0.0, so the restart then
+    /// failed with "Address already in use" (seen about once in ten runs
+    /// of `tests/mixed.rs`'s failovers). Each daemon has a namespace of
+    /// its own: no other user can bind the port twice.
     pub fn new(
         prefix: &Path,
         dir: &Path,
@@ -62,7 +72,7 @@ impl RealSpread {
             dir.join("spread.conf"),
             format!(
                 "Spread_Segment {subnet}.255:{PORT} {{\n{}\n}}\nDaemonUser = root\nDaemonGroup = root\n\
-                 RuntimeDir = /tmp/run\n{TIMEOUTS}",
+                 RuntimeDir = /tmp/run\nSocketPortReuse = ON\n{TIMEOUTS}",
                 members.join("\n")
             ),
         )
