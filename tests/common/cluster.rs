@@ -103,6 +103,32 @@ impl Cluster {
         vips: usize,
         extra_conf: &str,
     ) -> Cluster {
+        Cluster::build(backend, tag, n, vips, extra_conf, true)
+    }
+
+    /// Like [`Cluster::new_on`], but on real Spread no daemon is started
+    /// (a cold start: [`Cluster::restart_spread`] starts each). Restarting
+    /// a daemon the harness killed can fail: its port may still be taken
+    /// by a TIME_WAIT connection, and Spread does not set SO_REUSEADDR
+    /// ("Sess_init: unable to bind to port"). spread-sim starts as usual.
+    pub fn new_cold_on(
+        backend: &Backend,
+        tag: &str,
+        n: usize,
+        vips: usize,
+        extra_conf: &str,
+    ) -> Cluster {
+        Cluster::build(backend, tag, n, vips, extra_conf, false)
+    }
+
+    fn build(
+        backend: &Backend,
+        tag: &str,
+        n: usize,
+        vips: usize,
+        extra_conf: &str,
+        start_spread: bool,
+    ) -> Cluster {
         let dir = Scratch::new(&format!("wkm-{tag}"));
         let sim = match backend {
             Backend::Sim => {
@@ -149,8 +175,10 @@ impl Cluster {
             Backend::Real(prefix) => {
                 let named = hosts.iter().map(|h| (h.ns.name.clone(), h.addr)).collect();
                 let mut r = RealSpread::new(prefix, &dir.0, SUBNET, named);
-                for i in 0..n {
-                    r.start(i);
+                if start_spread {
+                    for i in 0..n {
+                        r.start(i);
+                    }
                 }
                 Some(r)
             }
@@ -163,7 +191,7 @@ impl Cluster {
             hosts,
             vips,
         };
-        if let Some(r) = &c.real {
+        if let Some(r) = c.real.as_ref().filter(|_| start_spread) {
             let all: Vec<usize> = (0..n).collect();
             r.wait_ring(&all, Duration::from_secs(30));
         }
