@@ -294,6 +294,19 @@ fn systemd_hears_ready_and_the_status() {
             }
         }
     }
+    // Out on purpose: the status says why.
+    let forced = c.wackatrl(0, &["-f"]);
+    let deadline = std::time::Instant::now() + SETTLE;
+    while std::time::Instant::now() < deadline {
+        if let Ok(n) = rx.recv(&mut buf) {
+            let m = String::from_utf8_lossy(&buf[..n]).into_owned();
+            let done = m.contains("out by wackatrl -f");
+            got.push(m);
+            if done {
+                break;
+            }
+        }
+    }
     let _ = std::process::Command::new("kill")
         .arg(child.id().to_string())
         .status();
@@ -302,6 +315,14 @@ fn systemd_hears_ready_and_the_status() {
     assert!(
         got.iter()
             .any(|m| m == "STATUS=RUN, holding 2 of 2 VIFs, 1 members"),
+        "{got:?}"
+    );
+    assert!(forced.status.success(), "{forced:?}");
+    assert!(
+        got.iter().any(
+            |m| m.starts_with("STATUS=DISCONNECTED, holding 0 of 2 VIFs")
+                && m.ends_with(", out by wackatrl -f")
+        ),
         "{got:?}"
     );
 }

@@ -76,8 +76,20 @@ impl Node {
         } else {
             ""
         };
+        // Why a node is out of its group, when it is out on purpose.
+        let down: Vec<&str> = snap
+            .checks
+            .iter()
+            .filter(|c| c.state == crate::health::State::Down)
+            .map(|c| c.run.as_str())
+            .collect();
+        let why = match (snap.failure_simulated, down.is_empty()) {
+            (true, _) => ", out by wackatrl -f".to_string(),
+            (false, false) => format!(", out: check down ({})", down.join(" ")),
+            (false, true) => String::new(),
+        };
         let status = format!(
-            "{}, holding {held} of {} VIFs, {} members{below}",
+            "{}, holding {held} of {} VIFs, {} members{below}{why}",
             snap.state,
             snap.vifs.len(),
             snap.members.len()
