@@ -96,7 +96,7 @@ pub(super) fn render(c: &Config, identity: Option<&str>) -> String {
             let _ = writeln!(
                 w,
                 "  Balance              all: up to {rate} moves right after each state exchange, then every {} while unbalanced",
-                duration(b.interval.max(std::time::Duration::from_secs(1)))
+                duration(b.interval)
             );
         }
         BalanceRate::PerRound(k) => {

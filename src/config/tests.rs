@@ -1171,13 +1171,11 @@ fn zero_intervals_of_repeating_timers_become_one_second() {
             "t.conf:5:22: warning: Interval = 0s would run its timer without pause; 1s is used",
         ]
     );
-    // With `all` the interval only spaces the follow-up rounds, which
-    // wait at least 1s anyway (see the engine's balance).
-    assert!(
-        ok_with("Balance { AcquisitionsPerRound = all Interval = 0s }")
-            .warnings
-            .is_empty()
-    );
+    // With `all` the interval spaces the rounds after the first: 0s
+    // would spin as well.
+    let l = ok_with("Balance { AcquisitionsPerRound = all Interval = 0s }");
+    assert_eq!(l.config.balance().interval, Duration::from_secs(1));
+    assert_eq!(warnings(&l).len(), 1, "{:?}", warnings(&l));
 }
 
 #[test]

@@ -279,18 +279,14 @@ pub(super) fn finish(
         (None, Some((n, _))) => BalanceRate::PerRound(n),
         (None, None) => BalanceRate::PerRound(defaults::ACQUISITIONS_PER_ROUND),
     };
-    // With `all` the interval is unused, so a 0s there is harmless.
-    let interval = match rate {
-        BalanceRate::All => d
-            .balance_interval
-            .map_or(defaults::BALANCE_INTERVAL, |(t, _)| t),
-        BalanceRate::PerRound(_) => repeating(
-            &mut cx,
-            d.balance_interval,
-            defaults::BALANCE_INTERVAL,
-            "Interval",
-        ),
-    };
+    // With `all` too: it spaces the rounds that follow the first while
+    // members differ by more than one.
+    let interval = repeating(
+        &mut cx,
+        d.balance_interval,
+        defaults::BALANCE_INTERVAL,
+        "Interval",
+    );
     let balance = Balance { rate, interval };
     let spread_retry_interval = repeating(
         &mut cx,
