@@ -1004,27 +1004,54 @@ fn run_cold_start(seed: u64) -> Result<(), String> {
 /// each, whatever the order of the merge, the maturity and the claims.
 #[test]
 fn cold_starts_of_three_hosts_with_150_vifs_end_balanced() {
-    if let Ok(seed) = std::env::var("WACKAMOLE_SIM_COLD_SEED") {
-        run_cold_start(seed.parse().expect("a seed")).unwrap_or_else(|e| panic!("{e}"));
-        return;
-    }
-    let n: u64 = std::env::var("WACKAMOLE_SIM_SCHEDULES")
+    sweep(
+        "WACKAMOLE_SIM_COLD_SEED",
+        400,
+        "cold starts",
+        run_cold_start,
+    );
+}
+
+/// How many schedules a sweep runs: `WACKAMOLE_SIM_SCHEDULES`, else
+/// `default`.
+fn schedules(default: u64) -> u64 {
+    std::env::var("WACKAMOLE_SIM_SCHEDULES")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(400);
+        .unwrap_or(default)
+}
+
+/// Runs `one` on the seed in `$seed_env` when it is set (a replay, which
+/// panics on failure; `None`), else on seeds `0..schedules(default)`,
+/// failing the test if any of them broke an invariant (`what` names
+/// them); returns what the seeds returned.
+fn sweep<T>(
+    seed_env: &str,
+    default: u64,
+    what: &str,
+    one: impl Fn(u64) -> Result<T, String>,
+) -> Option<Vec<T>> {
+    if let Ok(seed) = std::env::var(seed_env) {
+        one(seed.parse().expect("a seed")).unwrap_or_else(|e| panic!("{e}"));
+        return None;
+    }
+    let n = schedules(default);
     let mut failures = Vec::new();
+    let mut done = Vec::new();
     for seed in 0..n {
-        if let Err(e) = run_cold_start(seed) {
-            failures.push(e);
+        match one(seed) {
+            Ok(v) => done.push(v),
+            Err(e) => failures.push(e),
         }
     }
     summarize(&failures);
     assert!(
         failures.is_empty(),
-        "{} of {n} cold starts broke an invariant; the first:\n{}",
+        "{} of {n} {what} broke an invariant; the first:\n{}",
         failures.len(),
         failures[0]
     );
+    Some(done)
 }
 
 /// With WACKAMOLE_SIM_SUMMARY, one line per failed schedule.
@@ -1043,28 +1070,7 @@ fn summarize(failures: &[String]) {
 
 #[test]
 fn random_schedules_keep_the_invariants() {
-    if let Ok(seed) = std::env::var("WACKAMOLE_SIM_SEED") {
-        run(seed.parse().expect("a seed")).unwrap_or_else(|e| panic!("{e}"));
-        return;
-    }
-    let n: u64 = std::env::var("WACKAMOLE_SIM_SCHEDULES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(10_000);
-    let mut failures = Vec::new();
-    for seed in 0..n {
-        if let Err(e) = run(seed) {
-            failures.push(e);
-        }
-    }
-    summarize(&failures);
-    if !failures.is_empty() {
-        panic!(
-            "{} of {n} schedules broke an invariant; the first:\n{}",
-            failures.len(),
-            failures[0]
-        );
-    }
+    sweep("WACKAMOLE_SIM_SEED", 10_000, "schedules", run);
 }
 
 /// The same schedules with rounds that close without slow nodes (the
@@ -1074,31 +1080,13 @@ fn random_schedules_keep_the_invariants() {
 /// for a round gets its share by balance, at AcquisitionsPerRound.
 #[test]
 fn random_schedules_with_closing_rounds_keep_one_holder_per_vif() {
-    if let Ok(seed) = std::env::var("WACKAMOLE_SIM_CLOSING_SEED") {
-        run_with(seed.parse().expect("a seed"), false, true, false)
-            .unwrap_or_else(|e| panic!("{e}"));
+    let Some(closes) = sweep("WACKAMOLE_SIM_CLOSING_SEED", 3_000, "schedules", |seed| {
+        run_with(seed, false, true, false)
+    }) else {
         return;
-    }
-    let n: u64 = std::env::var("WACKAMOLE_SIM_SCHEDULES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(3_000);
-    let mut failures = Vec::new();
-    let mut closed = 0;
-    for seed in 0..n {
-        match run_with(seed, false, true, false) {
-            Err(e) => failures.push(e),
-            Ok(0) => {}
-            Ok(_) => closed += 1,
-        }
-    }
-    summarize(&failures);
-    assert!(
-        failures.is_empty(),
-        "{} of {n} schedules broke an invariant; the first:\n{}",
-        failures.len(),
-        failures[0]
-    );
+    };
+    let n = closes.len();
+    let closed = closes.iter().filter(|&&c| c > 0).count();
     assert!(
         closed > n / 10,
         "only {closed} of {n} schedules closed a round"
@@ -1110,28 +1098,9 @@ fn random_schedules_with_closing_rounds_keep_one_holder_per_vif() {
 /// and its tables are empty, the others keep every invariant.
 #[test]
 fn random_schedules_under_a_quorum_hold_nothing_below_it() {
-    if let Ok(seed) = std::env::var("WACKAMOLE_SIM_QUORUM_SEED") {
-        run_with(seed.parse().expect("a seed"), false, false, true)
-            .unwrap_or_else(|e| panic!("{e}"));
-        return;
-    }
-    let n: u64 = std::env::var("WACKAMOLE_SIM_SCHEDULES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(3_000);
-    let mut failures = Vec::new();
-    for seed in 0..n {
-        if let Err(e) = run_with(seed, false, false, true) {
-            failures.push(e);
-        }
-    }
-    summarize(&failures);
-    assert!(
-        failures.is_empty(),
-        "{} of {n} schedules broke an invariant; the first:\n{}",
-        failures.len(),
-        failures[0]
-    );
+    sweep("WACKAMOLE_SIM_QUORUM_SEED", 3_000, "schedules", |seed| {
+        run_with(seed, false, false, true)
+    });
 }
 
 /// The same schedules with C 2.1.4's exact logic: its defects show up,
@@ -1203,41 +1172,15 @@ fn the_checks_catch_broken_clusters() {
         .any(|l| l.contains(&format!("VIF {v} held by []"))));
 }
 
-fn schedules(default: u64) -> u64 {
-    std::env::var("WACKAMOLE_SIM_SCHEDULES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default)
-}
-
 /// Every node has its own part of the VIFs (configs that differ, or a
 /// reload half done): every VIF a member has is held by exactly one
 /// member that has it, and the members that have it agree on it.
 /// `WACKAMOLE_SIM_LISTS_SEED=S` replays one.
 #[test]
 fn random_vif_lists_keep_each_vif_on_one_node_that_has_it() {
-    if let Ok(seed) = std::env::var("WACKAMOLE_SIM_LISTS_SEED") {
-        run_kind(
-            seed.parse().expect("a seed"),
-            false,
-            false,
-            false,
-            Kind::Lists,
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
-        return;
-    }
-    let n = schedules(3_000);
-    let failures: Vec<String> = (0..n)
-        .filter_map(|seed| run_kind(seed, false, false, false, Kind::Lists).err())
-        .collect();
-    summarize(&failures);
-    assert!(
-        failures.is_empty(),
-        "{} of {n} schedules broke an invariant; the first:\n{}",
-        failures.len(),
-        failures[0]
-    );
+    sweep("WACKAMOLE_SIM_LISTS_SEED", 3_000, "schedules", |seed| {
+        run_kind(seed, false, false, false, Kind::Lists)
+    });
 }
 
 /// C and Rust nodes in one group: in every view with a C node, each
@@ -1245,28 +1188,9 @@ fn random_vif_lists_keep_each_vif_on_one_node_that_has_it() {
 /// `WACKAMOLE_SIM_MIXED_SEED=S` replays one.
 #[test]
 fn rust_nodes_in_a_view_with_c_nodes_decide_as_c() {
-    if let Ok(seed) = std::env::var("WACKAMOLE_SIM_MIXED_SEED") {
-        run_kind(
-            seed.parse().expect("a seed"),
-            false,
-            false,
-            false,
-            Kind::Mixed,
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
-        return;
-    }
     // The old rule (counts from the table whoever is in the view) shows
     // in about one schedule in 700.
-    let n = schedules(6_000);
-    let failures: Vec<String> = (0..n)
-        .filter_map(|seed| run_kind(seed, false, false, false, Kind::Mixed).err())
-        .collect();
-    summarize(&failures);
-    assert!(
-        failures.is_empty(),
-        "{} of {n} schedules broke an invariant; the first:\n{}",
-        failures.len(),
-        failures[0]
-    );
+    sweep("WACKAMOLE_SIM_MIXED_SEED", 6_000, "schedules", |seed| {
+        run_kind(seed, false, false, false, Kind::Mixed)
+    });
 }
