@@ -705,21 +705,7 @@ impl Sim {
 
     fn check_same(&self) -> Vec<String> {
         let mut bad = self.faults.clone();
-        let mut comps: BTreeMap<[u32; 3], Vec<usize>> = BTreeMap::new();
-        for (i, n) in self.nodes.iter().enumerate() {
-            match &n.view {
-                Some(v) if n.session.is_some() => comps.entry(v.id).or_default().push(i),
-                _ => {
-                    if !n.held.is_empty() {
-                        bad.push(format!(
-                            "n{i} holds {:?} without a link to the group",
-                            n.held
-                        ));
-                    }
-                }
-            }
-        }
-        for (id, members) in comps {
+        for (id, members) in self.components(&mut bad) {
             let first = &self.nodes[members[0]];
             let view = first.view.as_ref().unwrap();
             let names: Vec<String> = members
