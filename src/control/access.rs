@@ -15,7 +15,7 @@ use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
 use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
-use nix::unistd::{Gid, Group, Uid, User};
+use nix::unistd::{Gid, Group, Uid};
 
 /// The group of `ControlGroup`, resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -222,9 +222,9 @@ pub fn read_peer(sock: &impl AsFd, access: &Access) -> io::Result<Peer> {
 
 /// A uid for the log: `1000 (alice)`, or the bare number.
 pub fn user_text(uid: u32) -> String {
-    match User::from_uid(Uid::from_raw(uid)) {
-        Ok(Some(u)) => format!("{uid} ({})", u.name),
-        _ => uid.to_string(),
+    match crate::trust::user_name(uid) {
+        Some(name) => format!("{uid} ({name})"),
+        None => uid.to_string(),
     }
 }
 
