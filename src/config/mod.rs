@@ -549,12 +549,15 @@ impl Config {
     pub fn vif_at(&self, id: VifId) -> Option<(usize, &Vif)> {
         self.vif_index.get(&id).map(|&i| (i, &self.vifs[i]))
     }
+    /// The VIFs that put addresses on interfaces (all but the standby
+    /// placeholders), in config order.
+    pub fn addressed_vifs(&self) -> impl Iterator<Item = &Vif> {
+        self.vifs.iter().filter(|v| !v.is_placeholder())
+    }
     /// Every IPv4 VIP of every VIF, in config order (what the node's
     /// identity must not be).
     pub fn vip_addrs(&self) -> Vec<Ipv4Addr> {
-        self.vifs
-            .iter()
-            .filter(|v| !v.is_placeholder())
+        self.addressed_vifs()
             .flat_map(|v| v.v4().map(|a| a.addr))
             .collect()
     }

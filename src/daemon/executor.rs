@@ -129,15 +129,12 @@ impl Executor {
     /// At start: promote_secondaries on every VIF interface, and no VIP
     /// left behind by a crashed run.
     pub fn prepare(&mut self, cfg: &Config) {
-        for v in cfg.vifs().iter().filter(|v| !v.is_placeholder()) {
+        for v in cfg.addressed_vifs() {
             for a in &v.addrs {
                 self.promote(a.ifname());
             }
         }
-        let v4: Vec<&config::IfAddr> = (cfg.vifs().iter())
-            .filter(|v| !v.is_placeholder())
-            .flat_map(|v| v.v4())
-            .collect();
+        let v4: Vec<&config::IfAddr> = cfg.addressed_vifs().flat_map(|v| v.v4()).collect();
         for (a, r) in self.ifs.remove_stale(&v4) {
             match r {
                 Ok(Released::Removed { label }) => {
@@ -574,10 +571,7 @@ impl Executor {
     /// up (a failed release) goes too, so that no peer takes over an
     /// address that is still here.
     pub fn remove_leftovers(&mut self, cfg: &Config) {
-        let configured: Vec<&config::IfAddr> = (cfg.vifs().iter())
-            .filter(|v| !v.is_placeholder())
-            .flat_map(|v| v.v4())
-            .collect();
+        let configured: Vec<&config::IfAddr> = cfg.addressed_vifs().flat_map(|v| v.v4()).collect();
         for (a, r) in self.ifs.remove_stale(&configured) {
             match r {
                 Ok(Released::Removed { label }) => warn!("{a} was still up on {label}: removed"),
