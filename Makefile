@@ -14,6 +14,13 @@ SYSTEMDDIR ?= $(PREFIX)/lib/systemd/system
 DESTDIR    ?=
 INSTALL    ?= install
 
+# Cargo features. `corosync` builds in the Corosync CPG membership
+# backend (`Membership = corosync`; links libcpg, Debian's libcpg-dev).
+# On by default where libcpg's header is installed; `FEATURES=` builds
+# Spread only, `FEATURES=corosync` insists on it.
+FEATURES      ?= $(shell test -e /usr/include/corosync/cpg.h && echo corosync)
+FEATURE_FLAGS  = $(if $(strip $(FEATURES)),--features "$(strip $(FEATURES))")
+
 # Compiled into the binaries as the default config directory.
 BUILD_ENV = WACKAMOLE_SYSCONFDIR=$(SYSCONFDIR)
 
@@ -38,7 +45,7 @@ KEEP_DIRS    = / /etc /etc/init.d /usr /usr/local /opt /var $(PREFIX) \
 all: build
 
 build:
-	$(BUILD_ENV) $(CARGO) build --release --locked
+	$(BUILD_ENV) $(CARGO) build --release --locked $(FEATURE_FLAGS)
 
 # Depends on build, so the binaries carry this SYSCONFDIR (nothing is
 # rebuilt when `make build` ran with the same variables). spread-sim
@@ -101,8 +108,8 @@ uninstall:
 # integration, man page lint).
 test:
 	$(CARGO) fmt --check
-	$(CARGO) clippy --all-targets --locked -- -D warnings
-	$(CARGO) test --locked
+	$(CARGO) clippy --all-targets --locked $(FEATURE_FLAGS) -- -D warnings
+	$(CARGO) test --locked $(FEATURE_FLAGS)
 
 # Only the real-engine tests (root): real Spread 5.0.1 and the C
 # wackamole 2.1.4 from ../shared/thirdparty, built once into
@@ -111,7 +118,7 @@ test:
 # without root or a build; here nothing may skip.
 REAL_TESTS = --test real_spread --test mixed --test differential
 test-real:
-	WACKAMOLE_REQUIRE_THIRDPARTY=1 $(CARGO) test --locked $(REAL_TESTS)
+	WACKAMOLE_REQUIRE_THIRDPARTY=1 $(CARGO) test --locked $(FEATURE_FLAGS) $(REAL_TESTS)
 
 # The chaos soak (tests/soak.rs, as root; README, Quick start): five
 # namespaced hosts under a seeded random schedule of kills, cut links,
@@ -121,17 +128,17 @@ test-real:
 SOAK_S    ?= 600
 SOAK_SEED ?=
 soak:
-	SOAK_S=$(SOAK_S) SOAK_SEED=$(SOAK_SEED) $(CARGO) test --locked --test soak -- --nocapture
+	SOAK_S=$(SOAK_S) SOAK_SEED=$(SOAK_SEED) $(CARGO) test --locked $(FEATURE_FLAGS) --test soak -- --nocapture
 
 # The main job until the multi-host demo exists: check the sample config
 # and print what it means.
 check-config:
-	$(CARGO) run --quiet --locked --bin wackamole -- -t -c $(SAMPLE)
+	$(CARGO) run --quiet --locked $(FEATURE_FLAGS) --bin wackamole -- -t -c $(SAMPLE)
 
 # The main job: a local multi-host cluster in network namespaces, a
 # failover and a rebalance, all cleaned up afterwards (root).
 demo:
-	$(CARGO) build --release --locked --bins --examples
+	$(CARGO) build --release --locked $(FEATURE_FLAGS) --bins --examples
 	./contrib/demo.sh
 
 bench:

@@ -34,7 +34,9 @@ mod testutil;
 pub fn version_banner() -> String {
     format!(
         "wackamole {} (Rust), a drop-in replacement for wackamole 2.1.4\n\
-         Spread group-communication based IP failover",
-        env!("CARGO_PKG_VERSION")
+         Spread group-communication based IP failover\n\
+         membership backends: {}",
+        env!("CARGO_PKG_VERSION"),
+        config::Backend::built_list()
     )
 }

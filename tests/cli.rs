@@ -182,6 +182,57 @@ fn version_and_help() {
     }
 }
 
+/// `-v` names the membership backends built in, and a config naming one
+/// that is not is refused with the same list, at its place.
+#[test]
+fn membership_backends_are_listed_and_a_missing_one_refused() {
+    let out = wackamole(&["-v"]);
+    let built = if cfg!(feature = "corosync") {
+        "spread, corosync"
+    } else {
+        "spread"
+    };
+    assert!(
+        text(&out.stdout).contains(&format!("membership backends: {built}\n")),
+        "{}",
+        text(&out.stdout)
+    );
+    let d = scratch("membership");
+    let f = d.file(
+        "wackamole.conf",
+        "Membership = corosync\nGroup = wack\nVirtualInterfaces {\n  eth0:10.0.0.1/32\n}\n",
+    );
+    let out = wackamole(&["-t", "-c", f.to_str().unwrap()]);
+    if cfg!(feature = "corosync") {
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert!(text(&out.stdout).contains("Membership           corosync"));
+        assert!(!text(&out.stdout).contains("  Spread "));
+    } else {
+        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(
+            text(&out.stderr),
+            format!(
+                "{}:1:14: Membership = corosync: this wackamole was built without the corosync \
+                 backend (membership backends: spread); build it with `make FEATURES=corosync`\n",
+                f.display()
+            )
+        );
+    }
+    let f = d.file(
+        "bad.conf",
+        "Group = wack\nMembership = zookeeper\nVirtualInterfaces {\n  eth0:10.0.0.1/32\n}\n",
+    );
+    let out = wackamole(&["-t", "-c", f.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "{}:2:14: Membership must be spread or corosync, not 'zookeeper'\n",
+            f.display()
+        )
+    );
+}
+
 #[test]
 fn s_overrides_the_config_with_a_warning() {
     let out = wackamole(&["-t", "-c", &sample(), "-s", "4804@10.0.0.1"]);

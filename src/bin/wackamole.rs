@@ -114,7 +114,15 @@ fn main() -> ExitCode {
     let Some(cfg) = config::load_and_report(path.as_deref()) else {
         return ExitCode::FAILURE;
     };
-    if let Some((text, addr)) = &spread_override {
+    if cfg.membership() != config::Backend::Spread {
+        for flag in ["s", "u"].into_iter().filter(|f| m.opt_present(f)) {
+            eprintln!(
+                "wackamole: warning: -{flag} names a Spread setting; {} has 'Membership = {}': ignored",
+                cfg.file().display(),
+                cfg.membership().name()
+            );
+        }
+    } else if let Some((text, addr)) = &spread_override {
         if addr != cfg.spread() {
             eprintln!(
                 "wackamole: warning: -s {text} overrides 'Spread = {}' of {}",

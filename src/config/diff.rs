@@ -14,6 +14,8 @@ use super::{BalanceRate, Check, Config, Vif, VifId};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reconnect {
     Group,
+    /// Another group system (`Membership =`).
+    Membership,
     Spread,
     NodeAddress,
 }
@@ -179,6 +181,9 @@ impl Diff {
         if old.group() != new.group() {
             d.reconnect.push(Reconnect::Group);
         }
+        if old.membership() != new.membership() {
+            d.reconnect.push(Reconnect::Membership);
+        }
         if old.spread() != new.spread() {
             d.reconnect.push(Reconnect::Spread);
         }
@@ -277,7 +282,7 @@ impl Diff {
     /// identity (`-a`), which then no config change moves.
     pub fn needs_reconnect(&self, spread_pinned: bool, identity_pinned: bool) -> bool {
         self.reconnect.iter().any(|r| match r {
-            Reconnect::Group => true,
+            Reconnect::Group | Reconnect::Membership => true,
             Reconnect::Spread => !spread_pinned,
             Reconnect::NodeAddress => !identity_pinned,
         })
@@ -400,6 +405,19 @@ mod tests {
         ));
         assert_eq!(d.redefined[0].1.id(), want);
         assert!(d.added.is_empty() && d.removed.is_empty());
+    }
+
+    #[test]
+    fn another_membership_backend_forces_a_reconnect() {
+        let base = "VirtualInterfaces { e0:10.0.0.1/32 }";
+        let old = conf(base);
+        let d = old.diff(&conf(&format!("{base}\nMembership = spread")));
+        assert!(d.reconnect.is_empty(), "spread is the default");
+        if cfg!(feature = "corosync") {
+            let d = old.diff(&conf(&format!("{base}\nMembership = corosync")));
+            assert_eq!(d.reconnect, [Reconnect::Membership]);
+            assert!(d.needs_reconnect(true, true));
+        }
     }
 
     #[test]

@@ -99,6 +99,14 @@ pub enum ErrorKind {
         value: String,
         reason: String,
     },
+    /// `Membership =` names no backend.
+    BadMembership {
+        value: String,
+    },
+    /// `Membership =` names a backend this binary was built without.
+    BackendNotBuilt {
+        backend: super::Backend,
+    },
     BadHook {
         spec: String,
         reason: String,
@@ -265,6 +273,16 @@ impl fmt::Display for ErrorKind {
             ErrorKind::BadSpreadAddress { value, reason } => {
                 write!(f, "invalid Spread address '{value}': {reason}")
             }
+            ErrorKind::BadMembership { value } => write!(
+                f,
+                "Membership must be spread or corosync, not '{value}'"
+            ),
+            ErrorKind::BackendNotBuilt { backend } => write!(
+                f,
+                "Membership = {}: {}",
+                backend.name(),
+                super::Backend::not_built_sentence(*backend)
+            ),
             ErrorKind::BadHook { spec, reason } => {
                 write!(f, "invalid RunDynamic '{spec}': {reason}")
             }

@@ -212,6 +212,8 @@ pub enum Keyword {
     ArpRefresh,
     /// Not in C 2.1.4: fewer members than this in a view, hold nothing.
     Quorum,
+    /// Not in C 2.1.4: which group system carries the membership.
+    Membership,
     /// Not in C 2.1.4: a health check, `Check { Run = /path ... }`. Its
     /// parameters (`Run`, `Timeout`, `Fall`, `Rise`; `Interval` is C's
     /// keyword) are words of the block only, not keywords: a value
@@ -254,6 +256,7 @@ pub const KEYWORDS: &[(&str, Keyword)] = &[
     ("HookLimit", Keyword::HookLimit),
     ("ArpRefresh", Keyword::ArpRefresh),
     ("Quorum", Keyword::Quorum),
+    ("Membership", Keyword::Membership),
     ("Check", Keyword::Check),
 ];
 

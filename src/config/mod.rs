@@ -367,6 +367,59 @@ impl LogFacility {
     }
 }
 
+/// A group system that can carry the membership (`Membership =`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Spread,
+    /// Corosync's closed process groups (cargo feature `corosync`).
+    Corosync,
+}
+
+impl Backend {
+    /// The value `Membership =` takes (any case).
+    pub fn named(word: &str) -> Option<Backend> {
+        [Backend::Spread, Backend::Corosync]
+            .into_iter()
+            .find(|b| b.name().eq_ignore_ascii_case(word))
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Spread => "spread",
+            Backend::Corosync => "corosync",
+        }
+    }
+
+    /// Whether this binary has it.
+    pub fn built(self) -> bool {
+        match self {
+            Backend::Spread => true,
+            Backend::Corosync => cfg!(feature = "corosync"),
+        }
+    }
+
+    /// The backends this binary has, as `wackamole -v` lists them.
+    pub fn built_list() -> String {
+        [Backend::Spread, Backend::Corosync]
+            .into_iter()
+            .filter(|b| b.built())
+            .map(Backend::name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// Why a configuration naming `b` is refused by this binary.
+    pub fn not_built_sentence(b: Backend) -> String {
+        format!(
+            "this wackamole was built without the {} backend (membership backends: {}); \
+             build it with `make FEATURES={}`",
+            b.name(),
+            Backend::built_list(),
+            b.name()
+        )
+    }
+}
+
 /// A validated configuration. Built only by [`parse`] and [`load`];
 /// never changed afterwards (a reload builds a new one).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -402,6 +455,7 @@ pub struct Config {
     hook_limit: u32,
     arp_refresh: Option<Duration>,
     quorum: u32,
+    membership: Backend,
     checks: Vec<Check>,
     origin: Origin,
 }
@@ -439,9 +493,14 @@ impl Config {
     pub fn spread_retry_interval(&self) -> Duration {
         self.spread_retry_interval
     }
-    /// The Spread group every node of the cluster joins.
+    /// The group every node of the cluster joins (a Spread group, or a
+    /// CPG group with `Membership = corosync`).
     pub fn group(&self) -> &str {
         &self.group
+    }
+    /// The group system that carries the membership (`Membership =`).
+    pub fn membership(&self) -> Backend {
+        self.membership
     }
     /// The control socket path, as written (relative paths resolve
     /// against the directory the daemon starts in).

@@ -21,12 +21,22 @@ pub(super) fn render(c: &Config, identity: Option<&str>) -> String {
     let mut o = String::new();
     let w = &mut o;
     let _ = writeln!(w, "{}: configuration is valid", c.file().display());
-    let _ = writeln!(
-        w,
-        "  Spread               {} ({})",
-        c.spread_text(),
-        c.spread()
-    );
+    match c.membership() {
+        super::Backend::Spread => {
+            let _ = writeln!(
+                w,
+                "  Spread               {} ({})",
+                c.spread_text(),
+                c.spread()
+            );
+        }
+        super::Backend::Corosync => {
+            let _ = writeln!(
+                w,
+                "  Membership           corosync (CPG group on the local corosync)"
+            );
+        }
+    }
     let _ = writeln!(w, "  Group                {}", c.group());
     let node = match (identity, c.node_address()) {
         (Some(i), _) => i.to_string(),

@@ -356,6 +356,7 @@ pub(super) fn finish(
         // 0s: off, as not writing it.
         arp_refresh: d.arp_refresh.map(|(t, _)| t).filter(|t| !t.is_zero()),
         quorum: d.quorum.map_or(0, |(n, _)| n),
+        membership: d.membership.map_or(super::Backend::Spread, |(b, _)| b),
         checks: d.checks,
         origin: super::Origin::Given,
     })

@@ -180,6 +180,12 @@ impl Link {
         self.backend.backlog()
     }
 
+    /// When to serve the backend again without an event (a join or send
+    /// its group system refused for now; see [`Membership::retry_in`]).
+    pub fn retry_in(&self) -> Option<Duration> {
+        self.backend.retry_in()
+    }
+
     /// This node's name in the group, while up.
     pub fn me(&self) -> Option<&str> {
         self.backend.me()

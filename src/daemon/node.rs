@@ -59,9 +59,16 @@ pub struct Node {
     pub(super) systemd_status: String,
 }
 
-/// The group backend a configuration names (Spread; `-s` and `-u` win),
-/// trusting a local socket of `owners`' only.
+/// The group backend a configuration names (`Membership =`; for
+/// Spread `-s` and `-u` win), trusting a local socket of `owners`' only.
 pub(super) fn backend(cfg: &Config, opts: &Options, owners: Owners) -> Box<dyn Membership> {
+    #[cfg(feature = "corosync")]
+    if cfg.membership() == crate::config::Backend::Corosync {
+        return Box::new(crate::group::corosync::CorosyncLink::new(
+            cfg.group().to_string(),
+            owners,
+        ));
+    }
     let addr = opts.spread.clone().unwrap_or_else(|| cfg.spread().clone());
     let user = opts.user.clone().unwrap_or_else(super::default_user);
     Box::new(SpreadLink::new(addr, user, cfg.group().to_string(), owners))
@@ -160,7 +167,10 @@ impl Node {
             let timeout = if self.link.backlog() {
                 Some(Duration::ZERO)
             } else {
-                self.timers.timeout(now)
+                match (self.timers.timeout(now), self.link.retry_in()) {
+                    (Some(t), Some(r)) => Some(t.min(r)),
+                    (t, r) => t.or(r),
+                }
             };
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() != std::io::ErrorKind::Interrupted {
@@ -183,7 +193,10 @@ impl Node {
                     break;
                 }
             }
-            if !group_served && !self.stop && self.link.backlog() {
+            if !group_served
+                && !self.stop
+                && (self.link.backlog() || self.link.retry_in().is_some())
+            {
                 self.group_ready();
             }
             self.after_events();

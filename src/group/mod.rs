@@ -1,5 +1,6 @@
 //! The membership seam: how the daemon reaches its group. A backend
-//! (Spread today, [`spread::SpreadLink`]) connects without blocking,
+//! (Spread, [`spread::SpreadLink`]; Corosync CPG with the `corosync`
+//! feature, `corosync::CorosyncLink`) connects without blocking,
 //! hands the daemon one socket to poll, turns what arrives into
 //! [`GroupEvent`]s in delivery order, and multicasts the engine's
 //! messages. No backend type crosses this seam: the daemon and the
@@ -10,6 +11,9 @@
 //! backend shares. The link's life around it (reconnect timers, the
 //! handshake deadline, what a loss means) is `daemon::link`'s.
 
+#[cfg(feature = "corosync")]
+pub mod corosync;
+pub mod cpg;
 pub mod spread;
 
 use std::fmt;
@@ -133,6 +137,12 @@ pub trait Membership {
     /// again soon, without waiting for an event.
     fn backlog(&self) -> bool {
         false
+    }
+    /// The group system refused a step for now (a join or a send it
+    /// answered "try again"): call [`ready`](Self::ready) again after
+    /// this long, even without an event.
+    fn retry_in(&self) -> Option<std::time::Duration> {
+        None
     }
     /// Queues a message to the group and writes what the socket takes.
     fn multicast(&mut self, how: Delivery, mess_type: i16, body: &[u8]) -> Result<(), GroupError>;

@@ -6,12 +6,16 @@
 //! * [`process`]: `dlopen` of `RunDynamic` modules, process-group kill
 //!   and the signal mask of hook children (for `hooks`);
 //! * [`socket`]: the supplementary groups of a Unix socket's peer (for
-//!   `control`).
+//!   `control`);
+//! * `cpg` (feature `corosync`): libcpg, Corosync's process groups (for
+//!   `group::corosync`).
 //!
 //! The rest of the crate is `#![deny(unsafe_code)]` (see `lib.rs`).
 
 #![allow(unsafe_code)]
 
+#[cfg(feature = "corosync")]
+pub mod cpg;
 pub mod net;
 pub mod process;
 pub mod socket;

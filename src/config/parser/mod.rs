@@ -54,6 +54,7 @@ pub(super) struct Draft {
     pub hook_limit: At<u32>,
     pub arp_refresh: At<Duration>,
     pub quorum: At<u32>,
+    pub membership: At<super::Backend>,
     /// Complete and checked block by block (defaults applied).
     pub checks: Vec<Check>,
 }
@@ -86,6 +87,7 @@ const DIRECTIVES: &[&str] = &[
     "HookLimit",
     "ArpRefresh",
     "Quorum",
+    "Membership",
     "Check",
 ];
 
@@ -125,6 +127,7 @@ fn takes_equals(k: Keyword, in_balance: bool) -> bool {
             | Keyword::HookLimit
             | Keyword::ArpRefresh
             | Keyword::Quorum
+            | Keyword::Membership
     )
 }
 
@@ -143,6 +146,7 @@ fn c_knows(k: Keyword) -> bool {
             | Keyword::HookLimit
             | Keyword::ArpRefresh
             | Keyword::Quorum
+            | Keyword::Membership
             | Keyword::Check
     )
 }
@@ -714,6 +718,15 @@ impl<'a> Parser<'a> {
                 // 0 and 1 both mean off: every view has a member.
                 if let Some(v) = self.count("a number of members for Quorum")? {
                     set!(quorum, v, "Quorum");
+                }
+            }
+            Keyword::Membership => {
+                self.equals_of("Membership", c_knows(k))?;
+                let (v, vpos) = self.name("spread or corosync after Membership =", "Membership")?;
+                match super::Backend::named(&v) {
+                    Some(b) if b.built() => set!(membership, (b, vpos), "Membership"),
+                    Some(b) => self.record(vpos, ErrorKind::BackendNotBuilt { backend: b }),
+                    None => self.record(vpos, ErrorKind::BadMembership { value: v }),
                 }
             }
             Keyword::GatherTimeout => {
