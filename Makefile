@@ -137,9 +137,17 @@ check-config:
 
 # The main job: a local multi-host cluster in network namespaces, a
 # failover and a rebalance, all cleaned up afterwards (root).
+# MEMBERSHIP=corosync: on real corosync daemons instead of spread-sim
+# (installs corosync and libcpg-dev when missing, as the demo does ping).
+MEMBERSHIP ?= spread
 demo:
+ifeq ($(MEMBERSHIP),corosync)
+	./contrib/install-corosync.sh
+	$(CARGO) build --release --locked --features corosync --bins --examples
+else
 	$(CARGO) build --release --locked $(FEATURE_FLAGS) --bins --examples
-	./contrib/demo.sh
+endif
+	MEMBERSHIP=$(MEMBERSHIP) ./contrib/demo.sh
 
 bench:
 	$(CARGO) bench --locked

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The wackamole demo: three hosts and a client in network namespaces on a
-# bridge, Spread simulated by spread-sim, six VIPs. It shows the
+# bridge, Spread simulated by spread-sim, six VIPs. MEMBERSHIP=corosync
+# (make demo MEMBERSHIP=corosync) runs a real corosync on each host
+# instead, in its own network and mount namespace. It shows the
 # allocation, kills a host while the client pings one of its VIPs (and
 # measures the outage), brings the host back and shows the rebalance.
 # Everything is removed at the end, also on Ctrl-C or failure. Never
@@ -13,6 +15,15 @@ tag="wkdemo$$"
 dir="$(mktemp -d /tmp/wackamole-demo.XXXXXX)"
 hosts=(h1 h2 h3)
 pids=()
+membership="${MEMBERSHIP:-spread}"
+case "$membership" in
+    spread|corosync) ;;
+    *) echo "MEMBERSHIP must be spread or corosync, not '$membership'" >&2; exit 2 ;;
+esac
+# corosync's token timeout (ms) in the demo: a dead host is noticed after
+# about token + consensus (1.2 x token). Corosync's default is 3000.
+token=1000
+cpids=()
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
@@ -24,6 +35,7 @@ cleanup() {
     for f in "$dir"/h*.pid; do [ -f "$f" ] && kill -KILL "$(cat "$f")" 2>/dev/null; done
     for p in "${pids[@]}"; do [ -n "$p" ] && kill -KILL "$p" 2>/dev/null; done
     [ -n "${sim:-}" ] && kill "$sim" 2>/dev/null
+    for p in "${cpids[@]}"; do [ -n "$p" ] && { kill -KILL "$p"; wait "$p"; } 2>/dev/null; done
     [ -n "${pinger:-}" ] && kill "$pinger" 2>/dev/null
     for ns in sw "${hosts[@]}" client; do ip netns del "$tag-$ns" 2>/dev/null; done
     rm -rf "$dir"
@@ -35,6 +47,11 @@ trap 'exit 130' INT TERM
 for b in wackamole wackatrl spread-sim; do
     [ -x "$bin/$b" ] || { echo "missing $bin/$b: run 'make demo' (it builds first)" >&2; exit 1; }
 done
+if [ "$membership" = corosync ]; then
+    command -v corosync >/dev/null || { echo "corosync is missing: run 'make demo MEMBERSHIP=corosync' (it installs it)" >&2; exit 1; }
+    "$bin/wackamole" -v | grep -q 'membership backends:.*corosync' ||
+        { echo "$bin/wackamole has no corosync backend: run 'make demo MEMBERSHIP=corosync' (it builds one)" >&2; exit 1; }
+fi
 if ! command -v ping >/dev/null; then
     echo "installing ping (iputils-ping) for the client..."
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iputils-ping) >/dev/null
@@ -59,18 +76,96 @@ done
 for i in 1 2 3; do ip -n "$tag-h$i" addr add "10.90.0.$i/24" dev e0; done
 ip -n "$tag-client" addr add 10.90.0.50/24 dev e0
 
-if command -v spread >/dev/null; then
+corosync_conf() {
+    cat <<CONF
+totem {
+    version: 2
+    cluster_name: wkdemo
+    transport: knet
+    crypto_cipher: none
+    crypto_hash: none
+    token: $token
+}
+nodelist {
+    node {
+        nodeid: 1
+        name: h1
+        ring0_addr: 10.90.0.1
+    }
+    node {
+        nodeid: 2
+        name: h2
+        ring0_addr: 10.90.0.2
+    }
+    node {
+        nodeid: 3
+        name: h3
+        ring0_addr: 10.90.0.3
+    }
+}
+logging {
+    to_logfile: yes
+    logfile: $dir/corosync-\$HOST.log
+    to_syslog: no
+    to_stderr: no
+    timestamp: on
+}
+CONF
+}
+
+start_corosync() { # host number
+    # One corosync per host: its own network namespace (the libqb IPC
+    # sockets are per namespace) and a private /run, /var/lib/corosync
+    # and /var/log/corosync (lock and state files have fixed names).
+    sed "s/\\\$HOST/h$1/" "$dir/corosync.conf" >"$dir/corosync-h$1.conf"
+    ip netns exec "$tag-h$1" unshare -m --propagation private sh -c \
+        "mount -t tmpfs none /run && mount -t tmpfs none /var/lib/corosync &&
+         mount -t tmpfs none /var/log/corosync && exec corosync -f -c '$dir/corosync-h$1.conf'" \
+        >>"$dir/corosync-h$1.out" 2>&1 &
+    cpids[$1]=$!
+}
+
+ring() { # host number: how many nodes its corosync sees joined
+    ns "h$1" corosync-cmapctl -b runtime.members 2>/dev/null | grep -c 'status (str) = joined' || true
+}
+
+wait_ring() { # host numbers
+    local want=$# i
+    for _ in $(seq 300); do
+        local ok=1
+        for i in "$@"; do [ "$(ring "$i")" = "$want" ] || ok=; done
+        [ -n "$ok" ] && return 0
+        sleep 0.1
+    done
+    echo "corosync did not form a ring of $*" >&2
+    tail -n 20 "$dir"/corosync-h* >&2
+    return 1
+}
+
+if [ "$membership" = corosync ]; then
+    say "Membership: Corosync $(corosync -v | sed -n "s/.*version '\(.*\)'.*/\1/p") on each host (knet over the bridge, token $token ms)"
+    corosync_conf >"$dir/corosync.conf"
+    for i in 1 2 3; do start_corosync "$i"; done
+    wait_ring 1 2 3
+    echo "one corosync ring of h1 h2 h3"
+elif command -v spread >/dev/null; then
     say "Spread: spread-sim (a real 'spread' is on PATH, but the demo keeps to the test double: no spread.conf needed)"
 else
     say "Spread: spread-sim, the test double (production clusters run real Spread)"
 fi
-"$bin/spread-sim" -d "d1=$dir/d1.sock" -d "d2=$dir/d2.sock" -d "d3=$dir/d3.sock" -c "$dir/sim.ctl" 2>"$dir/sim.log" &
-sim=$!
-for _ in $(seq 100); do [ -S "$dir/sim.ctl" ] && break; sleep 0.05; done
+if [ "$membership" = spread ]; then
+    "$bin/spread-sim" -d "d1=$dir/d1.sock" -d "d2=$dir/d2.sock" -d "d3=$dir/d3.sock" -c "$dir/sim.ctl" 2>"$dir/sim.log" &
+    sim=$!
+    for _ in $(seq 100); do [ -S "$dir/sim.ctl" ] && break; sleep 0.05; done
+fi
 
 conf() { # host number
+    if [ "$membership" = corosync ]; then
+        echo "Membership = corosync"
+    else
+        echo "Spread = $dir/d$1.sock"
+    fi
     cat <<CONF
-Spread = $dir/d$1.sock
 Group = demo
 Control = $dir/h$1.ctl
 NodeAddress = 10.90.0.$1
@@ -116,7 +211,8 @@ counts() { # the VIPs held on each live host; "-" for a dead one
 }
 
 settle() { # expected counts, e.g. "2 2 2" or "- 3 3"
-    for _ in $(seq 200); do
+    local until=$((SECONDS + 20))
+    while [ "$SECONDS" -lt "$until" ]; do
         [ "$(counts)" = "$1" ] && return 0
         sleep 0.05
     done
@@ -139,13 +235,19 @@ ns client ping -n -D -i 0.02 "$vip" >"$dir/ping.log" 2>&1 &
 pinger=$!
 sleep 1
 
-say "Killing h$victim: wackamole gets SIGKILL, its link goes down, its Spread daemon dies"
-echo "(a dead host: its addresses stay in its namespace, which nobody can reach)"
+say "Killing h$victim: its link goes down, wackamole gets SIGKILL, its $([ "$membership" = corosync ] && echo corosync || echo "Spread daemon") dies"
+echo "(a dead host: its link goes first, so nothing it says reaches the others; its addresses"
+echo " stay in its namespace, which nobody can reach)"
+ip -n "$tag-h$victim" link set e0 down
 { kill -KILL "$(daemon_pid "$victim")"; wait "${pids[$victim]}"; } 2>/dev/null || true
 rm -f "$dir/h$victim.pid"
 pids[$victim]=
-ip -n "$tag-h$victim" link set e0 down
-ctl crash "d$victim"
+if [ "$membership" = corosync ]; then
+    { kill -KILL "${cpids[$victim]}"; wait "${cpids[$victim]}"; } 2>/dev/null || true
+    cpids[$victim]=
+else
+    ctl crash "d$victim"
+fi
 settle "- 3 3"
 allocation
 sleep 1
@@ -154,11 +256,20 @@ outage=$(awk -F'[][]' '/bytes from/ { t = $2; if (last != "" && t - last > max) 
                        END { printf "%.0f", max * 1000 }' "$dir/ping.log")
 new=$(for i in 2 3; do if ip -n "$tag-h$i" -o -4 addr show dev e0 | grep -q "inet $vip/"; then echo "h$i"; fi; done)
 echo "the client's pings to $vip resumed on $new: longest gap between replies ${outage} ms"
-echo "(spread-sim reports the failure at once; real Spread takes about 3 s with LAN defaults)"
+if [ "$membership" = corosync ]; then
+    echo "(corosync notices a dead host after about token + consensus = 2.2 x $token ms; with its default token, 3000 ms, about 6.6 s)"
+else
+    echo "(spread-sim reports the failure at once; real Spread takes about 3 s with LAN defaults)"
+fi
 
-say "h$victim comes back: link up, Spread daemon restarted, wackamole started"
+say "h$victim comes back: link up, $([ "$membership" = corosync ] && echo corosync || echo "Spread daemon") restarted, wackamole started"
 ip -n "$tag-h$victim" link set e0 up
-ctl restart "d$victim"
+if [ "$membership" = corosync ]; then
+    start_corosync "$victim"
+    wait_ring 1 2 3
+else
+    ctl restart "d$victim"
+fi
 start "$victim"
 settle "2 2 2"
 echo "rebalanced: 2/2/2"
