@@ -70,6 +70,7 @@ fn snapshot() -> Snapshot {
         node_source: "NodeAddress".into(),
         private_group: Some("#wack1#n1".into()),
         spread: "4803".into(),
+        membership: "spread".into(),
         group: "g".into(),
         connected: true,
         failure_simulated: false,

@@ -39,8 +39,10 @@ pub struct Snapshot {
     pub node_source: String,
     /// Our Spread private group name, while connected.
     pub private_group: Option<String>,
-    /// The Spread daemon address as configured.
+    /// The Spread daemon address as configured (`local` on Corosync).
     pub spread: String,
+    /// The group system: `spread` or `corosync` (`Membership`).
+    pub membership: String,
     /// The Spread group of the cluster.
     pub group: String,
     /// Connected to Spread.
@@ -204,6 +206,7 @@ pub fn status_value(s: &Snapshot) -> Value {
         ),
         ("spread".into(), Value::str(&s.spread)),
         ("group".into(), Value::str(&s.group)),
+        ("membership".into(), Value::str(&s.membership)),
         ("connected".into(), Value::Bool(s.connected)),
         ("failure_simulated".into(), Value::Bool(s.failure_simulated)),
         ("state".into(), Value::str(s.state.to_string())),
@@ -305,6 +308,7 @@ mod tests {
             node_source: "NodeAddress in /etc/wackamole.conf".into(),
             private_group: Some("#wack1#n1".into()),
             spread: "4803".into(),
+            membership: "spread".into(),
             group: "wack1".into(),
             connected: true,
             failure_simulated: false,
@@ -350,7 +354,7 @@ mod tests {
             text,
             concat!(
                 r#"{"node":"10.0.0.1","node_source":"NodeAddress in /etc/wackamole.conf","#,
-                r##""private_group":"#wack1#n1","spread":"4803","group":"wack1","##,
+                r##""private_group":"#wack1#n1","spread":"4803","group":"wack1","membership":"spread","##,
                 r#""connected":true,"failure_simulated":false,"state":"RUN","mature":true,"#,
                 r#""view_id":"1:-2:3","#,
                 r##""members":[{"name":"#wack1#n1","address":"10.0.0.1","vifs":1}],"##,

@@ -19,6 +19,7 @@ impl Node {
             node_source: self.me_source.clone(),
             private_group: self.link.me().map(str::to_string),
             spread: self.link.address(),
+            membership: self.cfg.membership().name().to_string(),
             group: self.cfg.group().to_string(),
             connected,
             failure_simulated: self.gate.operator_out(),

@@ -4,6 +4,7 @@ pub mod c_node;
 pub mod cluster;
 pub mod hex;
 pub mod netns;
+pub mod pinger;
 pub mod procstat;
 pub mod real_spread;
 pub mod rng;

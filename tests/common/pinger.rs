@@ -1,0 +1,122 @@
+//! A client that pings one address every few milliseconds from a
+//! namespace of its own (ICMP echo over a raw socket: no `ping` binary
+//! needed), and keeps the time of every reply, so that a test can print
+//! the longest gap a client saw during a failover. Whoever holds the
+//! address answers: the kernel of the host the VIP is up on.
+
+#![allow(dead_code)]
+
+use std::net::Ipv4Addr;
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use nix::sys::socket::{
+    recv, sendto, setsockopt, socket, sockopt, AddressFamily, MsgFlags, SockFlag, SockProtocol,
+    SockType, SockaddrIn,
+};
+use nix::sys::time::TimeVal;
+
+use super::netns::Netns;
+
+pub struct Pinger {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<Vec<Instant>>>,
+    pub started: Instant,
+}
+
+fn checksum(b: &[u8]) -> u16 {
+    let mut sum: u32 = 0;
+    for c in b.chunks(2) {
+        let w = u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]);
+        sum += u32::from(w);
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+fn echo(id: u16, seq: u16) -> Vec<u8> {
+    let mut p = vec![8, 0, 0, 0];
+    p.extend_from_slice(&id.to_be_bytes());
+    p.extend_from_slice(&seq.to_be_bytes());
+    p.extend_from_slice(b"wackamole-pinger");
+    let c = checksum(&p);
+    p[2..4].copy_from_slice(&c.to_be_bytes());
+    p
+}
+
+impl Pinger {
+    /// Pings `target` from namespace `ns` every `every` until
+    /// [`Pinger::stop`].
+    pub fn start(ns: &Netns, target: Ipv4Addr, every: Duration) -> Pinger {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let id = (std::process::id() & 0xffff) as u16;
+        let thread = ns.spawn(move || {
+            let fd = socket(
+                AddressFamily::Inet,
+                SockType::Raw,
+                SockFlag::SOCK_CLOEXEC,
+                SockProtocol::Icmp,
+            )
+            .expect("a raw ICMP socket (root)");
+            setsockopt(&fd, sockopt::ReceiveTimeout, &TimeVal::new(0, 2_000)).unwrap();
+            let to = SockaddrIn::from(std::net::SocketAddrV4::new(target, 0));
+            let mut replies = Vec::new();
+            let mut seq: u16 = 0;
+            let mut buf = [0u8; 1500];
+            while !flag.load(Ordering::SeqCst) {
+                let next = Instant::now() + every;
+                seq = seq.wrapping_add(1);
+                // A send fails while no route or neighbour answers: the
+                // gap is what the test measures.
+                let _ = sendto(fd.as_raw_fd(), &echo(id, seq), &to, MsgFlags::empty());
+                while Instant::now() < next {
+                    let Ok(n) = recv(fd.as_raw_fd(), &mut buf, MsgFlags::empty()) else {
+                        continue;
+                    };
+                    let ihl = usize::from(buf[0] & 0x0f) * 4;
+                    if n >= ihl + 8
+                        && buf[ihl] == 0
+                        && u16::from_be_bytes([buf[ihl + 4], buf[ihl + 5]]) == id
+                        && buf[12..16] == target.octets()
+                    {
+                        replies.push(Instant::now());
+                    }
+                }
+            }
+            replies
+        });
+        Pinger {
+            stop,
+            thread: Some(thread),
+            started: Instant::now(),
+        }
+    }
+
+    /// Stops and returns the reply times.
+    pub fn stop(mut self) -> Vec<Instant> {
+        self.stop.store(true, Ordering::SeqCst);
+        self.thread.take().unwrap().join().expect("the pinger")
+    }
+}
+
+/// The longest time between two replies at or after `from`, or `None`
+/// with fewer than two.
+pub fn longest_gap(replies: &[Instant], from: Instant) -> Option<Duration> {
+    let after: Vec<&Instant> = replies.iter().filter(|t| **t >= from).collect();
+    after.windows(2).map(|w| *w[1] - *w[0]).max()
+}
+
+impl Drop for Pinger {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
