@@ -144,6 +144,7 @@ fn reference_for(b: &Backend) -> Reference {
             prefix: prefix.clone(),
         },
         Backend::Sim => c_node::reference().expect("the C reference"),
+        Backend::Corosync => panic!("C wackamole 2.1.4 speaks only Spread"),
     }
 }
 

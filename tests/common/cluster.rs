@@ -9,6 +9,11 @@
 //! [`Cluster::restart_spread`], [`Cluster::spread_components`],
 //! [`Cluster::crash_host`]) done to the real daemons and the network, so
 //! one scenario runs on both.
+//!
+//! And on Corosync ([`Backend::Corosync`], see `corosync.rs`): one
+//! `corosync` per host namespace, the hosts' configs say `Membership =
+//! corosync`, and the same operations kill, restart and partition the
+//! corosyncs and the network as for real Spread.
 
 #![allow(dead_code)]
 
@@ -18,6 +23,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use super::corosync::{self, RealCorosync};
 use super::netns::Netns;
 use super::real_spread::RealSpread;
 use super::scratch::Scratch;
@@ -47,6 +53,10 @@ pub enum Backend {
     /// Real Spread 5.0.1 from the reference build at this prefix
     /// (`thirdparty::real_prefix`): a daemon per host namespace.
     Real(PathBuf),
+    /// Corosync 3 (CPG): a `corosync` per host namespace with the token
+    /// [`corosync::TOKEN_MS`]; the hosts' configs say `Membership =
+    /// corosync`.
+    Corosync,
 }
 
 impl Backend {
@@ -55,11 +65,15 @@ impl Backend {
         match self {
             Backend::Sim => "spread-sim",
             Backend::Real(_) => "real Spread",
+            Backend::Corosync => "corosync",
         }
     }
 
+    /// A real engine on a real network (real Spread, Corosync): its
+    /// membership changes come by timeouts and the network, not at once
+    /// on a command as spread-sim's do.
     pub fn is_real(&self) -> bool {
-        matches!(self, Backend::Real(_))
+        matches!(self, Backend::Real(_) | Backend::Corosync)
     }
 }
 
@@ -69,6 +83,8 @@ pub struct Cluster {
     pub sim: Option<Child>,
     /// The real daemons ([`Backend::Real`]).
     pub real: Option<RealSpread>,
+    /// The corosyncs ([`Backend::Corosync`]).
+    pub coro: Option<RealCorosync>,
     pub sw: Netns,
     pub hosts: Vec<Host>,
     pub vips: Vec<Ipv4Addr>,
@@ -94,8 +110,9 @@ impl Cluster {
         Cluster::new_on(&Backend::Sim, tag, n, vips, extra_conf)
     }
 
-    /// Like [`Cluster::new`] on `backend`. With real Spread, the daemons
-    /// are started and have formed one ring when this returns.
+    /// Like [`Cluster::new`] on `backend`. With real Spread or Corosync,
+    /// the daemons are started and have formed one ring when this
+    /// returns.
     pub fn new_on(
         backend: &Backend,
         tag: &str,
@@ -106,7 +123,8 @@ impl Cluster {
         Cluster::build(backend, tag, n, vips, extra_conf, true)
     }
 
-    /// Like [`Cluster::new_on`], but on real Spread no daemon is started
+    /// Like [`Cluster::new_on`], but on real Spread (or Corosync) no
+    /// daemon is started
     /// (a cold start: [`Cluster::restart_spread`] starts each). Restarting
     /// a daemon the harness killed can fail: its port may still be taken
     /// by a TIME_WAIT connection, and Spread does not set SO_REUSEADDR
@@ -140,7 +158,7 @@ impl Cluster {
                     Stdio::from(log),
                 ))
             }
-            Backend::Real(_) => None,
+            Backend::Real(_) | Backend::Corosync => None,
         };
         let sw = Netns::new(&format!("{tag}sw"));
         sw.ip(&["link", "add", "br0", "type", "bridge"]);
@@ -170,10 +188,24 @@ impl Cluster {
             };
             hosts.push(host);
         }
+        let named: Vec<(String, Ipv4Addr)> =
+            hosts.iter().map(|h| (h.ns.name.clone(), h.addr)).collect();
+        let coro = match backend {
+            Backend::Corosync => {
+                let mut r =
+                    RealCorosync::new(&dir.0, SUBNET, named.clone(), Some(corosync::TOKEN_MS));
+                if start_spread {
+                    for i in 0..n {
+                        r.start(i);
+                    }
+                }
+                Some(r)
+            }
+            _ => None,
+        };
         let real = match backend {
-            Backend::Sim => None,
+            Backend::Sim | Backend::Corosync => None,
             Backend::Real(prefix) => {
-                let named = hosts.iter().map(|h| (h.ns.name.clone(), h.addr)).collect();
                 let mut r = RealSpread::new(prefix, &dir.0, SUBNET, named);
                 if start_spread {
                     for i in 0..n {
@@ -187,11 +219,16 @@ impl Cluster {
             dir,
             sim,
             real,
+            coro,
             sw,
             hosts,
             vips,
         };
         if let Some(r) = c.real.as_ref().filter(|_| start_spread) {
+            let all: Vec<usize> = (0..n).collect();
+            r.wait_ring(&all, Duration::from_secs(30));
+        }
+        if let Some(r) = c.coro.as_ref().filter(|_| start_spread) {
             let all: Vec<usize> = (0..n).collect();
             r.wait_ring(&all, Duration::from_secs(30));
         }
@@ -201,8 +238,9 @@ impl Cluster {
         c
     }
 
-    /// How host `i`'s config names its Spread daemon.
+    /// How host `i`'s config names its Spread daemon (not on Corosync).
     pub fn spread_address(&self, i: usize) -> String {
+        assert!(self.coro.is_none(), "no Spread address on Corosync");
         match &self.real {
             Some(r) => r.address(i),
             None => spread_sim::daemon_socket(&self.dir.0, i + 1)
@@ -238,10 +276,15 @@ impl Cluster {
     pub fn write_conf_with(&self, i: usize, conf: &Conf<'_>) {
         let h = &self.hosts[i];
         let list: Vec<String> = conf.vifs.iter().map(|v| format!("  {v}")).collect();
+        let membership = if self.coro.is_some() {
+            "Membership = corosync".to_string()
+        } else {
+            format!("Spread = {}", self.spread_address(i))
+        };
         let text = format!(
-            "Spread = {}\nGroup = wack\nControl = {}\nNodeAddress = {}\nMature = {}\nSpreadRetryInterval = 1s\n\
+            "{}\nGroup = wack\nControl = {}\nNodeAddress = {}\nMature = {}\nSpreadRetryInterval = 1s\n\
              Balance {{ {} }}\nArp-Cache = 30s\nVirtualInterfaces {{\n{}\n}}\n{}\n",
-            self.spread_address(i),
+            membership,
             h.control.display(),
             h.addr,
             conf.mature,
@@ -379,7 +422,7 @@ impl Cluster {
 
     /// A `spread-sim --ctl` command (spread-sim only).
     pub fn sim_ctl(&self, cmd: &str) -> String {
-        assert!(self.real.is_none(), "sim_ctl {cmd:?} on real Spread");
+        assert!(self.sim.is_some(), "sim_ctl {cmd:?} without spread-sim");
         spread_sim::ctl(&self.dir.join("sim.ctl"), cmd)
     }
 
@@ -480,8 +523,12 @@ impl Cluster {
     }
 
     /// Host `i`'s Spread daemon crashes: its clients' connections drop
-    /// (spread-sim: `crash d{i+1}`; real Spread: SIGKILL).
+    /// (spread-sim: `crash d{i+1}`; real Spread, Corosync: SIGKILL).
     pub fn crash_spread(&mut self, i: usize) {
+        if let Some(r) = &mut self.coro {
+            r.kill(i);
+            return;
+        }
         if let Some(r) = &mut self.real {
             r.kill(i);
             return;
@@ -493,6 +540,10 @@ impl Cluster {
     /// places it; [`Cluster::spread_components`] moves it. A real one
     /// joins the daemons its bridge reaches).
     pub fn restart_spread(&mut self, i: usize) {
+        if let Some(r) = &mut self.coro {
+            r.start(i);
+            return;
+        }
         if let Some(r) = &mut self.real {
             r.start(i);
             return;
@@ -505,9 +556,9 @@ impl Cluster {
     /// component whose daemons stay the same keeps its view. On real
     /// Spread the network splits: component K's bridge ports move to
     /// bridge `brK` in the switch namespace (links stay up; a heal moves
-    /// every port back to `br0`).
+    /// every port back to `br0`). Corosync: the same.
     pub fn spread_components(&self, components: &[Vec<usize>]) {
-        if self.real.is_some() {
+        if self.real.is_some() || self.coro.is_some() {
             for (k, comp) in components.iter().enumerate() {
                 let k = if components.len() <= 1 { 0 } else { k };
                 let br = format!("br{k}");
@@ -641,6 +692,11 @@ impl Drop for Cluster {
             let _ = sim.wait();
         }
         if let Some(r) = &mut self.real {
+            for i in 0..self.hosts.len() {
+                r.kill(i);
+            }
+        }
+        if let Some(r) = &mut self.coro {
             for i in 0..self.hosts.len() {
                 r.kill(i);
             }

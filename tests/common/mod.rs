@@ -2,6 +2,7 @@
 
 pub mod c_node;
 pub mod cluster;
+pub mod corosync;
 pub mod hex;
 pub mod netns;
 pub mod pinger;
