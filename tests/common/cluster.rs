@@ -69,6 +69,14 @@ impl Backend {
         }
     }
 
+    /// The group system as the daemon's log names it (`lost Spread`).
+    pub fn system(&self) -> &'static str {
+        match self {
+            Backend::Sim | Backend::Real(_) => "Spread",
+            Backend::Corosync => "Corosync",
+        }
+    }
+
     /// A real engine on a real network (real Spread, Corosync): its
     /// membership changes come by timeouts and the network, not at once
     /// on a command as spread-sim's do.

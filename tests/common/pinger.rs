@@ -8,7 +8,7 @@
 
 use std::net::Ipv4Addr;
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -23,6 +23,7 @@ use super::netns::Netns;
 
 pub struct Pinger {
     stop: Arc<AtomicBool>,
+    heard: Arc<AtomicUsize>,
     thread: Option<JoinHandle<Vec<Instant>>>,
     pub started: Instant,
 }
@@ -55,6 +56,8 @@ impl Pinger {
     pub fn start(ns: &Netns, target: Ipv4Addr, every: Duration) -> Pinger {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
+        let heard = Arc::new(AtomicUsize::new(0));
+        let count = heard.clone();
         let id = (std::process::id() & 0xffff) as u16;
         let thread = ns.spawn(move || {
             let fd = socket(
@@ -86,6 +89,7 @@ impl Pinger {
                         && buf[12..16] == target.octets()
                     {
                         replies.push(Instant::now());
+                        count.fetch_add(1, Ordering::SeqCst);
                     }
                 }
             }
@@ -93,9 +97,15 @@ impl Pinger {
         });
         Pinger {
             stop,
+            heard,
             thread: Some(thread),
             started: Instant::now(),
         }
+    }
+
+    /// How many replies came so far.
+    pub fn heard(&self) -> usize {
+        self.heard.load(Ordering::SeqCst)
     }
 
     /// Stops and returns the reply times.

@@ -399,14 +399,14 @@ pub fn losing_spread_releases_and_the_others_take_over(b: &Backend) {
     c.wait_settled(&vips, &[1, 2], SETTLE);
     timing(
         b,
-        "Spread crash: its host's VIPs held by the others",
+        &format!("{} crash: its host's VIPs held by the others", b.system()),
         t0.elapsed(),
     );
     assert!(
         c.held(0).is_empty(),
         "a node cut off from its group serves nothing"
     );
-    c.wait_log(0, "lost Spread", SETTLE);
+    c.wait_log(0, &format!("lost {}", b.system()), SETTLE);
     // Spread comes back: the node reconnects and gets its share again.
     let t0 = Instant::now();
     c.restart_spread(0);
@@ -415,5 +415,9 @@ pub fn losing_spread_releases_and_the_others_take_over(b: &Backend) {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(c.counts(), [2, 2, 2], "{}", c.logs());
-    timing(b, "Spread restarted: 2/2/2 again", t0.elapsed());
+    timing(
+        b,
+        &format!("{} restarted: 2/2/2 again", b.system()),
+        t0.elapsed(),
+    );
 }
