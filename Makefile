@@ -40,7 +40,7 @@ KEEP_DIRS    = / /etc /etc/init.d /usr /usr/local /opt /var $(PREFIX) \
                $(PREFIX)/share $(PREFIX)/share/man $(SBINDIR) $(SYSCONFDIR) \
                $(MANDIR)
 
-.PHONY: all build install uninstall test test-real soak check-config demo bench lint-man fuzz-smoke clean
+.PHONY: all build install uninstall test test-real soak check-config demo takeover-table bench lint-man fuzz-smoke clean
 
 all: build
 
@@ -148,6 +148,14 @@ else
 	$(CARGO) build --release --locked $(FEATURE_FLAGS) --bins --examples
 endif
 	MEMBERSHIP=$(MEMBERSHIP) ./contrib/demo.sh
+
+# The README's takeover table (tests/takeover.rs, root, a few minutes):
+# a host dies while a client pings its VIP, on real Spread 5.0.1 and on
+# Corosync, each at its default and at lowered timeouts; TAKEOVER_RUNS
+# runs of each.
+TAKEOVER_RUNS ?= 3
+takeover-table:
+	TAKEOVER_RUNS=$(TAKEOVER_RUNS) $(CARGO) test --locked $(FEATURE_FLAGS) --test takeover -- --ignored --nocapture
 
 bench:
 	$(CARGO) bench --locked

@@ -19,6 +19,7 @@ use nix::sys::socket::{
 };
 use nix::sys::time::TimeVal;
 
+use super::cluster::{Cluster, SUBNET};
 use super::netns::Netns;
 
 pub struct Pinger {
@@ -128,5 +129,73 @@ impl Drop for Pinger {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+    }
+}
+
+/// A client namespace on `c`'s bridge, at `SUBNET.50`.
+pub fn client(c: &Cluster) -> Netns {
+    let ns = Netns::new("cl");
+    super::netns::veth(&ns, "e0", &c.sw, "pc");
+    c.sw.ip(&["link", "set", "pc", "master", "br0"]);
+    ns.ip(&["addr", "add", &format!("{SUBNET}.50/24"), "dev", "e0"]);
+    ns
+}
+
+/// Pings `vip` from `cl` every 10 ms, once it has answered 10 times
+/// (the path is up); panics with `c`'s logs if it never does.
+pub fn answered(c: &Cluster, cl: &Netns, vip: Ipv4Addr) -> Pinger {
+    let p = Pinger::start(cl, vip, Duration::from_millis(10));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while p.heard() < 10 {
+        assert!(
+            Instant::now() < deadline,
+            "{vip} never answered\n{}",
+            c.logs()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    p
+}
+
+/// What a client saw while a VIP's holder went away.
+#[derive(Debug)]
+pub struct Outage {
+    /// From the failure until every VIP was on one survivor.
+    pub moved: Duration,
+    /// The client's longest time without a reply.
+    pub gap: Duration,
+    /// From the failure until the reply that ended that gap.
+    pub resumed: Duration,
+}
+
+/// `fail` happens to host `victim` (holding VIPs, the others live)
+/// while a client pings one of its VIPs: waits until every VIP is on
+/// one of the others, and until the client heard the new owner.
+pub fn outage(c: &mut Cluster, victim: usize, fail: impl FnOnce(&mut Cluster)) -> Outage {
+    let vips = c.vips.clone();
+    let vip = c.held(victim)[0];
+    let cl = client(c);
+    let p = answered(c, &cl, vip);
+    let others: Vec<usize> = (0..c.hosts.len()).filter(|&i| i != victim).collect();
+    let t0 = Instant::now();
+    fail(c);
+    c.wait_settled_among(&vips, &others, Duration::from_secs(60));
+    let moved = t0.elapsed();
+    std::thread::sleep(Duration::from_millis(500));
+    let replies = p.stop();
+    assert!(
+        replies.last().is_some_and(|t| *t > t0 + moved),
+        "the client heard nothing from {vip}'s new owner\n{}",
+        c.logs()
+    );
+    let gap = longest_gap(&replies, t0 - Duration::from_millis(200)).expect("replies");
+    let resumed = replies
+        .windows(2)
+        .find(|w| w[1] - w[0] == gap)
+        .map_or(Duration::ZERO, |w| w[1].saturating_duration_since(t0));
+    Outage {
+        moved,
+        gap,
+        resumed,
     }
 }

@@ -42,6 +42,8 @@ pub struct RealSpread {
     /// Per host: its namespace, its address.
     hosts: Vec<(String, Ipv4Addr)>,
     daemons: Vec<Option<Child>>,
+    /// spread.conf without the timeouts.
+    conf: String,
 }
 
 impl RealSpread {
@@ -68,21 +70,25 @@ impl RealSpread {
             .enumerate()
             .map(|(i, (_, a))| format!("  h{} {a}", i + 1))
             .collect();
-        fs::write(
-            dir.join("spread.conf"),
-            format!(
-                "Spread_Segment {subnet}.255:{PORT} {{\n{}\n}}\nDaemonUser = root\nDaemonGroup = root\n\
-                 RuntimeDir = /tmp/run\nSocketPortReuse = ON\n{TIMEOUTS}",
-                members.join("\n")
-            ),
-        )
-        .unwrap();
+        let conf = format!(
+            "Spread_Segment {subnet}.255:{PORT} {{\n{}\n}}\nDaemonUser = root\nDaemonGroup = root\n\
+             RuntimeDir = /tmp/run\nSocketPortReuse = ON\n",
+            members.join("\n")
+        );
+        fs::write(dir.join("spread.conf"), format!("{conf}{TIMEOUTS}")).unwrap();
         RealSpread {
             bin: thirdparty::spread_daemon(prefix),
             dir: dir.to_path_buf(),
             daemons: hosts.iter().map(|_| None).collect(),
             hosts,
+            conf,
         }
+    }
+
+    /// Spread's own membership timeouts instead of [`TIMEOUTS`], for the
+    /// daemons started from now on (before any, in a cold cluster).
+    pub fn use_default_timeouts(&self) {
+        fs::write(self.dir.join("spread.conf"), &self.conf).unwrap();
     }
 
     /// `4803@ADDR`: how host `i`'s wackamole names its daemon.
