@@ -36,7 +36,7 @@ fn acquire_and_release_on_alias_labels() {
     }
     let ns = host("v4");
     let (first, again, second) = ns.run(|| {
-        let i = Interfaces::open().unwrap();
+        let mut i = Interfaces::open().unwrap();
         (
             i.acquire(&vip("d0", "10.77.0.100", 32)).unwrap(),
             i.acquire(&vip("d0", "10.77.0.100", 32)).unwrap(),
@@ -73,7 +73,7 @@ fn acquire_and_release_on_alias_labels() {
     );
 
     let (gone, absent, reused) = ns.run(|| {
-        let i = Interfaces::open().unwrap();
+        let mut i = Interfaces::open().unwrap();
         (
             i.release("10.77.0.100".parse().unwrap()).unwrap(),
             i.release("10.77.0.100".parse().unwrap()).unwrap(),
@@ -116,7 +116,7 @@ fn errors_name_the_interface() {
     let ns = host("err");
     ns.ip(&["link", "add", "d1", "type", "veth", "peer", "name", "d1p"]);
     let (missing, down, base) = ns.run(|| {
-        let i = Interfaces::open().unwrap();
+        let mut i = Interfaces::open().unwrap();
         (
             i.acquire(&vip("nosuch0", "10.77.0.100", 32)).unwrap_err(),
             i.acquire(&vip("d1", "10.77.1.100", 32)).unwrap_err(),
@@ -146,7 +146,7 @@ fn secondaries_survive_the_primary_with_promote_secondaries() {
     let ns = host("promote");
     // A VIP in the primary's subnet is a secondary address.
     let changed = ns.run(|| {
-        let i = Interfaces::open().unwrap();
+        let mut i = Interfaces::open().unwrap();
         i.acquire(&vip("d0", "10.77.0.100", 24)).unwrap();
         ifaddr::promote_secondaries("d0").unwrap()
     });
@@ -179,7 +179,7 @@ fn secondaries_survive_the_primary_with_promote_secondaries() {
         "the kernel took the secondary away"
     );
     let fixed = ns.run(move || {
-        let i = Interfaces::open().unwrap();
+        let mut i = Interfaces::open().unwrap();
         i.ensure(&[&v])
             .into_iter()
             .map(|(a, r)| (a, r.map_err(|e| e.to_string())))
@@ -199,7 +199,7 @@ fn stale_vips_of_a_crashed_run_are_removed() {
     let ns = host("stale");
     ns.ip(&["addr", "add", "10.77.0.50/32", "dev", "d0", "label", "d0:5"]);
     let removed = ns.run(|| {
-        let i = Interfaces::open().unwrap();
+        let mut i = Interfaces::open().unwrap();
         let configured = [
             vip("d0", "10.77.0.50", 32),
             vip("d0", "10.77.0.51", 32),
@@ -241,14 +241,14 @@ fn ipv6_vips() {
     let ns = host("v6");
     let a: Ipv6Addr = "2001:db8::10".parse().unwrap();
     ns.run(move || {
-        let i = Interfaces6::open().unwrap();
+        let mut i = Interfaces6::open().unwrap();
         i.acquire("d0", a, 64).unwrap();
         i.acquire("d0", a, 64).unwrap();
     });
     let shown = ns.ip(&["-6", "-o", "addr", "show", "dev", "d0"]);
     assert!(shown.contains("inet6 2001:db8::10/64"), "{shown}");
     ns.run(move || {
-        let i = Interfaces6::open().unwrap();
+        let mut i = Interfaces6::open().unwrap();
         i.release("d0", a, 64).unwrap();
         i.release("d0", a, 64).unwrap();
     });

@@ -175,7 +175,22 @@ impl Executor {
     /// Carries out actions without the check that follows a release: for
     /// the releases a reload makes under the old configuration, which is
     /// not the one to check against (the batch after the swap checks).
+    ///
+    /// The batch lists the host's addresses once, at its first acquire
+    /// or release, and works from that list (kept up to date with its
+    /// own changes): a takeover of a thousand VIPs is not a thousand
+    /// listings of every address. Each VIF is still announced as soon
+    /// as it is up, not at the end of the batch.
     pub fn run(&mut self, actions: Vec<Action>, env: &mut Env<'_>) {
+        self.ifs.begin_batch();
+        self.ifs6.begin_batch();
+        self.run_batch(actions, env);
+        // What other programs change before the next batch is seen.
+        self.ifs.end_batch();
+        self.ifs6.end_batch();
+    }
+
+    fn run_batch(&mut self, actions: Vec<Action>, env: &mut Env<'_>) {
         for a in actions {
             match a {
                 Action::Multicast { mess_type, body } => env.link.multicast(mess_type, &body),
