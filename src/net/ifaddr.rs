@@ -1,18 +1,24 @@
-//! Adding and removing VIPs on interfaces with ioctls, as C wackamole
-//! does, without its defects (spec §9.1): always on an alias label
-//! (`eth0:N`, the first free N from 1), never touching the base
+//! Adding and removing VIPs on interfaces. IPv4 with ioctls, as C
+//! wackamole does, without its defects (spec §9.1): always on an alias
+//! label (`eth0:N`, the first free N from 1), never touching the base
 //! interface's own address or flags, idempotent (an address already up
 //! counts as held; releasing an absent one is no error), and with
 //! `promote_secondaries` on so that removing a primary address keeps
-//! the others.
+//! the others. IPv6 over rtnetlink, without duplicate address
+//! detection (see [`super::netlink`]), with the same idempotence.
+//!
+//! A takeover of many VIPs is one batch ([`Interfaces::begin_batch`]):
+//! the host's addresses are listed once for all of it, not once per VIP.
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+use super::netlink::{self, AddrOp, AddrRequest};
 use crate::config::{If6Addr, IfAddr};
 use crate::sys::net::{self as sys, IoctlSocket};
+use crate::sys::netlink::NetlinkSocket;
 
 /// Why an address could not be added or removed, in the operator's terms.
 #[derive(Debug)]
@@ -483,13 +489,18 @@ pub fn promote_secondaries(ifname: &str) -> io::Result<bool> {
     Ok(true)
 }
 
-/// IPv6 VIPs: added and deleted by (interface index, address, prefix).
+/// IPv6 VIPs: added and deleted by (interface index, address, prefix)
+/// over rtnetlink, added without duplicate address detection so that a
+/// VIP is usable (and worth announcing) the moment it is added: see
+/// [`super::netlink`] for why.
 ///
 /// In a batch ([`Interfaces6::begin_batch`]) each interface's index is
 /// looked up once.
 #[derive(Debug)]
 pub struct Interfaces6 {
-    v6: IoctlSocket,
+    nl: NetlinkSocket,
+    /// The number of the last request (answers are matched by it).
+    seq: u32,
     batching: bool,
     ifindex: HashMap<String, u32>,
 }
@@ -497,7 +508,8 @@ pub struct Interfaces6 {
 impl Interfaces6 {
     pub fn open() -> Result<Interfaces6, IfError> {
         Ok(Interfaces6 {
-            v6: IoctlSocket::inet6().map_err(|e| io_err("opening an AF_INET6 socket", e))?,
+            nl: NetlinkSocket::route().map_err(|e| io_err("opening a netlink socket", e))?,
+            seq: 0,
             batching: false,
             ifindex: HashMap::new(),
         })
@@ -528,9 +540,30 @@ impl Interfaces6 {
         Ok(i)
     }
 
+    /// Sends one request and waits for the kernel's answer to it.
+    fn request(&mut self, op: AddrOp, ifindex: u32, addr: Ipv6Addr, prefix: u8) -> io::Result<()> {
+        self.seq = self.seq.wrapping_add(1);
+        let req = AddrRequest {
+            op,
+            ifindex,
+            addr,
+            prefix,
+        };
+        self.nl.send(&netlink::encode(&req, self.seq))?;
+        // An answer is the error code and the request's header: small.
+        let mut buf = [0u8; 1024];
+        loop {
+            let n = self.nl.recv(&mut buf)?;
+            if let Some(ack) = netlink::decode_ack(&buf[..n], self.seq)? {
+                return ack.into_result();
+            }
+        }
+    }
+
+    /// Adds `a` on `ifname`, usable at once (no DAD).
     pub fn acquire(&mut self, ifname: &str, a: Ipv6Addr, prefix: u8) -> Result<(), IfError> {
         let idx = self.ifindex(ifname)?;
-        match sys::add_addr6(&self.v6, idx, a, prefix) {
+        match self.request(AddrOp::Add, idx, a, prefix) {
             Ok(()) => Ok(()),
             // Already there: held.
             Err(e) if e.raw_os_error() == Some(libc::EEXIST) => Ok(()),
@@ -561,7 +594,7 @@ impl Interfaces6 {
 
     pub fn release(&mut self, ifname: &str, a: Ipv6Addr, prefix: u8) -> Result<(), IfError> {
         let idx = self.ifindex(ifname)?;
-        match sys::del_addr6(&self.v6, idx, a, prefix) {
+        match self.request(AddrOp::Delete, idx, a, prefix) {
             Ok(()) => Ok(()),
             // Not there: nothing to do.
             Err(e)

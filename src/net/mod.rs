@@ -1,9 +1,11 @@
 //! The network stack: this node's identity ([`identity`]); pure frame
-//! building ([`frame`]), the notification schedule ([`notify`]), the
+//! building ([`frame`]), rtnetlink address messages ([`netlink`]), the
+//! notification schedule ([`notify`]), the
 //! `ArpRefresh` pacing ([`refresh`]) and the shared ARP cache
 //! ([`arpcache`]); and the syscalls that add, remove
 //! and announce addresses ([`ifaddr`], [`announce`], over the ioctls
-//! and packet sockets of [`crate::sys::net`]).
+//! and packet sockets of [`crate::sys::net`], and the netlink socket
+//! of [`crate::sys::netlink`]).
 //!
 //! Owns: every change or announcement of an address. No `unsafe` here:
 //! the syscalls behind it are in [`crate::sys`].
@@ -13,5 +15,6 @@ pub mod arpcache;
 pub mod frame;
 pub mod identity;
 pub mod ifaddr;
+pub mod netlink;
 pub mod notify;
 pub mod refresh;

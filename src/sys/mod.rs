@@ -3,6 +3,8 @@
 //! small safe function with a `// SAFETY:` line saying why it holds.
 //!
 //! * [`net`]: interface ioctls and `AF_PACKET` sockets (for `net`);
+//! * [`netlink`]: a `NETLINK_ROUTE` socket (for `net::ifaddr`'s IPv6
+//!   VIPs);
 //! * [`process`]: `dlopen` of `RunDynamic` modules, process-group kill
 //!   and the signal mask of hook children (for `hooks`);
 //! * [`socket`]: the supplementary groups of a Unix socket's peer (for
@@ -17,5 +19,6 @@
 #[cfg(feature = "corosync")]
 pub mod cpg;
 pub mod net;
+pub mod netlink;
 pub mod process;
 pub mod socket;

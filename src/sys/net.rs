@@ -5,7 +5,7 @@
 
 use std::io;
 use std::mem;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::Ipv4Addr;
 use std::os::fd::{AsRawFd, OwnedFd};
 
 use nix::sys::socket::{self, AddressFamily, MsgFlags, SockFlag, SockProtocol, SockType};
@@ -36,14 +36,9 @@ impl IoctlSocket {
         Self::open(AddressFamily::Inet)
     }
 
-    /// For IPv6 address ioctls.
-    pub fn inet6() -> io::Result<IoctlSocket> {
-        Self::open(AddressFamily::Inet6)
-    }
-
     fn ioctl(&self, request: libc::c_ulong, arg: *mut libc::c_void) -> io::Result<()> {
         // SAFETY: every caller passes a request whose argument type is
-        // the struct `arg` points to (ifreq or in6_ifreq), alive and
+        // the struct `arg` points to (an ifreq), alive and
         // exclusively borrowed for the call.
         check(unsafe { libc::ioctl(self.0.as_raw_fd(), request as _, arg) }).map(|_| ())
     }
@@ -127,28 +122,6 @@ pub fn hw_addr(s: &IoctlSocket, ifname: &str) -> io::Result<[u8; 6]> {
 /// The interface's index (a NUL in the name is `EINVAL`).
 pub fn ifindex(ifname: &str) -> io::Result<u32> {
     Ok(nix::net::if_::if_nametoindex(ifname)?)
-}
-
-fn in6_ifreq(ifindex: u32, a: Ipv6Addr, prefix: u8) -> libc::in6_ifreq {
-    libc::in6_ifreq {
-        ifr6_addr: libc::in6_addr {
-            s6_addr: a.octets(),
-        },
-        ifr6_prefixlen: u32::from(prefix),
-        ifr6_ifindex: ifindex as libc::c_int,
-    }
-}
-
-/// Adds an IPv6 address (SIOCSIFADDR on an AF_INET6 socket).
-pub fn add_addr6(s: &IoctlSocket, ifindex: u32, a: Ipv6Addr, prefix: u8) -> io::Result<()> {
-    let mut r = in6_ifreq(ifindex, a, prefix);
-    s.ioctl(libc::SIOCSIFADDR, (&mut r as *mut libc::in6_ifreq).cast())
-}
-
-/// Deletes an IPv6 address (SIOCDIFADDR).
-pub fn del_addr6(s: &IoctlSocket, ifindex: u32, a: Ipv6Addr, prefix: u8) -> io::Result<()> {
-    let mut r = in6_ifreq(ifindex, a, prefix);
-    s.ioctl(libc::SIOCDIFADDR, (&mut r as *mut libc::in6_ifreq).cast())
 }
 
 /// A raw `AF_PACKET` socket bound to one interface, for ARP and
