@@ -109,6 +109,70 @@ fn acquire_and_release_on_alias_labels() {
 }
 
 #[test]
+fn a_batch_keeps_its_list_up_to_date_and_the_next_one_lists_again() {
+    if !can_run() {
+        return;
+    }
+    let ns = host("batch");
+    let labels = ns.run(|| {
+        let mut i = Interfaces::open().unwrap();
+        i.begin_batch();
+        let mut got = Vec::new();
+        for a in ["10.77.0.101", "10.77.0.102", "10.77.0.103"] {
+            got.push(i.acquire(&vip("d0", a, 32)).unwrap());
+        }
+        got.push(i.acquire(&vip("d0", "10.77.0.102", 32)).unwrap());
+        i.release("10.77.0.102".parse().unwrap()).unwrap();
+        got.push(i.acquire(&vip("d0", "10.77.0.104", 32)).unwrap());
+        i.end_batch();
+        got
+    });
+    let added = |l: &str| Acquired::Added { label: l.into() };
+    assert_eq!(
+        labels,
+        [
+            added("d0:1"),
+            added("d0:2"),
+            added("d0:3"),
+            Acquired::AlreadyUp {
+                label: "d0:2".into()
+            },
+            added("d0:2"),
+        ],
+        "the lowest free label, with the batch's own changes"
+    );
+    // Changes by another program between batches are seen by the next.
+    ns.ip(&[
+        "addr",
+        "add",
+        "10.77.0.105/32",
+        "dev",
+        "d0",
+        "label",
+        "d0:4",
+    ]);
+    let next = ns.run(|| {
+        let mut i = Interfaces::open().unwrap();
+        i.begin_batch();
+        let r = (
+            i.acquire(&vip("d0", "10.77.0.105", 32)).unwrap(),
+            i.acquire(&vip("d0", "10.77.0.106", 32)).unwrap(),
+        );
+        i.end_batch();
+        r
+    });
+    assert_eq!(
+        next,
+        (
+            Acquired::AlreadyUp {
+                label: "d0:4".into()
+            },
+            added("d0:5")
+        )
+    );
+}
+
+#[test]
 fn errors_name_the_interface() {
     if !can_run() {
         return;
