@@ -75,6 +75,12 @@ impl Engine {
         let addrs: Vec<Ipv4Addr> = everyone().map(|m| m.addr).collect();
         let names: Vec<&str> = everyone().map(|m| m.name.as_str()).collect();
         let mut owners: Vec<Ipv4Addr> = self.table.iter().map(|s| s.owner).collect();
+        // Once per round, not per move: the order does not change within
+        // a round, and building it is O(VIFs), so per move it made a
+        // round that gives a joining member its share O(VIFs²/nodes)
+        // (see benches/engine.rs). Only when a move is looked for: a
+        // round of a balanced view does not need it.
+        let mut order = None;
         let (mut min, mut max) = (0usize, 0usize);
         let mut moves = Vec::new();
         for _ in 0..self.s.balance_rate {
@@ -89,7 +95,8 @@ impl Engine {
             if counts[max] - counts[min] <= 1 {
                 break;
             }
-            let next = self.next_move(&names, &counts, &owners, &addrs, (min, max));
+            let order = order.get_or_insert_with(|| self.claim_order());
+            let next = self.next_move(order, &names, &counts, &owners, &addrs, (min, max));
             let Some((to, j)) = next else {
                 // Nothing of the busiest may move; later rounds would
                 // find the same.
@@ -100,8 +107,15 @@ impl Engine {
             counts[max] -= 1;
             owners[j] = addrs[to];
         }
-        let follow_up =
-            !rearm && !moves.is_empty() && self.follow_up_balance(&names, &counts, &addrs, &owners);
+        let follow_up = !rearm
+            && !moves.is_empty()
+            && self.follow_up_balance(
+                order.as_deref().unwrap_or_default(),
+                &names,
+                &counts,
+                &addrs,
+                &owners,
+            );
         if !moves.is_empty() {
             self.balance_in_flight = true;
             self.out.push(Action::Multicast {
@@ -132,6 +146,7 @@ impl Engine {
     /// [`Engine::next_move`]). Not in C, which stops after one round.
     fn follow_up_balance(
         &self,
+        order: &[usize],
         names: &[&str],
         counts: &[i32],
         addrs: &[Ipv4Addr],
@@ -150,7 +165,7 @@ impl Engine {
             }
         }
         counts[max] - counts[min] > 1
-            && (self.next_move(names, counts, owners, addrs, (min, max))).is_some()
+            && (self.next_move(order, names, counts, owners, addrs, (min, max))).is_some()
     }
 
     /// The leader's next move: from the busiest member `max`, its first
@@ -158,9 +173,11 @@ impl Engine {
     /// idlest `min` (C's choice). In a Rust view only to a member that
     /// has the VIF (every member has every standby placeholder): if
     /// `min` lacks it, the least-loaded member that has it and holds at
-    /// least two fewer than `max`. Returns (recipient, entry).
+    /// least two fewer than `max`. `order`: [`Engine::claim_order`]'s,
+    /// built once per round. Returns (recipient, entry).
     pub(super) fn next_move(
         &self,
+        order: &[usize],
         names: &[&str],
         counts: &[i32],
         owners: &[Ipv4Addr],
@@ -171,7 +188,7 @@ impl Engine {
         if !self.known.rust_view {
             return (0..self.local()).find(|&j| movable(j)).map(|j| (min, j));
         }
-        for j in self.claim_order() {
+        for &j in order {
             if !movable(j) {
                 continue;
             }
