@@ -310,6 +310,9 @@ fn membership_after(log: &Log, t: SystemTime) -> Option<SystemTime> {
 /// frames sent with the VIP as sender, not the kernel's answers to a
 /// request for it received just before).
 fn first_announcements(log: &Log, share: &HashSet<Ipv4Addr>, t: SystemTime) -> Vec<SystemTime> {
+    // The requests received (few: the client's), to tell the kernel's
+    // answers apart.
+    let requests: Vec<_> = log.arps.iter().filter(|q| !q.out && q.op == 1).collect();
     let mut first: std::collections::HashMap<Ipv4Addr, SystemTime> = Default::default();
     for a in &log.arps {
         if !a.out || a.at < t || !share.contains(&a.sender) {
@@ -317,10 +320,8 @@ fn first_announcements(log: &Log, share: &HashSet<Ipv4Addr>, t: SystemTime) -> V
         }
         let answer = a.op == 2
             && a.dst_mac != [0xff; 6]
-            && log.arps.iter().any(|q| {
-                !q.out
-                    && q.op == 1
-                    && q.target == a.sender
+            && requests.iter().any(|q| {
+                q.target == a.sender
                     && q.sender == a.target
                     && q.at <= a.at
                     && ms_between(q.at, a.at) < 50.0
@@ -409,6 +410,27 @@ fn run(p: &Params, v: usize, k: usize) -> Sample {
         // Its VRRP child (the parent alone was SIGKILLed).
         c.hosts[0].guards.clear();
     }
+    // Every VIP up on a survivor, by the recorders (passive: polling
+    // `ip addr` would take the RTNL lock the daemons' adds need), then
+    // checked once with `ip`.
+    wait(
+        &c,
+        "every VIP up on a survivor",
+        Duration::from_secs(60),
+        || {
+            std::thread::sleep(Duration::from_millis(30));
+            let mut up = HashSet::new();
+            for r in &recs {
+                for e in r.snapshot().addrs {
+                    if let (true, IpAddr::V4(a)) = (e.at >= t_kill && e.usable(), e.addr) {
+                        up.insert(a);
+                    }
+                }
+            }
+            all.is_subset(&up)
+        },
+    );
+    let t_settled = Instant::now();
     wait(
         &c,
         "every VIP on one survivor",
@@ -420,7 +442,6 @@ fn run(p: &Params, v: usize, k: usize) -> Sample {
                 && all.iter().all(|x| a.contains(x) || b.contains(x))
         },
     );
-    let t_settled = Instant::now();
     wait(
         &c,
         "the client hears the new owner",
@@ -458,7 +479,7 @@ fn run(p: &Params, v: usize, k: usize) -> Sample {
             if done {
                 break;
             }
-            std::thread::sleep(Duration::from_millis(50));
+            std::thread::sleep(Duration::from_millis(200));
         }
     }
     std::thread::sleep(Duration::from_millis(200));
