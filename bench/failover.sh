@@ -29,12 +29,18 @@ export WACKAMOLE_REQUIRE_THIRDPARTY=1
 run() { # IMPL TESTNAME [ENV...]
     impl=$1 test=$2
     shift 2
+    out=$(mktemp)
     # shellcheck disable=SC2086
-    env BENCH_IMPL="$impl" "$@" $CARGO test --locked $feat --test bench_failover "$test" \
-        -- --ignored --nocapture --exact 2>&1 | grep -E '^(BENCH|\||$|[a-z].*runs per V|Idle)' || {
-        echo "bench-failover: $impl failed (rerun: BENCH_IMPL=$impl $CARGO test --test bench_failover $test -- --ignored --nocapture)" >&2
+    if env BENCH_IMPL="$impl" "$@" $CARGO test --locked $feat --test bench_failover "$test" \
+        -- --ignored --nocapture --exact >"$out" 2>&1; then
+        grep -E '^(BENCH|\||$|[a-z].*runs per V|Idle)' "$out" || true
+        rm -f "$out"
+    else
+        grep -E '^(BENCH|\|)' "$out" || true
+        echo "bench-failover: $impl failed, its output: $out" >&2
+        grep -E -m3 -A2 'panicked' "$out" >&2 || true
         return 1
-    }
+    fi
 }
 
 status=0
