@@ -40,7 +40,7 @@ KEEP_DIRS    = / /etc /etc/init.d /usr /usr/local /opt /var $(PREFIX) \
                $(PREFIX)/share $(PREFIX)/share/man $(SBINDIR) $(SYSCONFDIR) \
                $(MANDIR)
 
-.PHONY: all build install uninstall test test-real soak check-config demo takeover-table bench lint-man fuzz-smoke clean
+.PHONY: all build install uninstall test test-real soak check-config demo takeover-table bench-failover bench lint-man fuzz-smoke clean
 
 all: build
 
@@ -156,6 +156,17 @@ endif
 TAKEOVER_RUNS ?= 3
 takeover-table:
 	TAKEOVER_RUNS=$(TAKEOVER_RUNS) $(CARGO) test --locked $(FEATURE_FLAGS) --test takeover -- --ignored --nocapture
+
+# The failover benchmark (bench/failover.sh, tests/bench_failover.rs;
+# root, many minutes): 3 hosts on real Spread, V VIPs on one host that
+# dies; membership -> first announcement / last VIP up / last
+# announcement, the client's outage; Rust, C 2.1.4 and keepalived
+# (outage only); the idle footprint. BENCH_IMPLS picks among rust c
+# keepalived footprint; BENCH_V, BENCH_RUNS, BENCH_BIN, BENCH_TEMPLATE,
+# BENCH_V6 pass through (see bench/failover.sh).
+BENCH_IMPLS ?= all
+bench-failover:
+	CARGO="$(CARGO)" FEATURES="$(strip $(FEATURES))" ./bench/failover.sh $(BENCH_IMPLS)
 
 bench:
 	$(CARGO) bench --locked

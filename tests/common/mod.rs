@@ -1,6 +1,7 @@
 //! Code shared by the integration tests.
 
 pub mod c_node;
+pub mod capture;
 pub mod cluster;
 pub mod corosync;
 pub mod hex;

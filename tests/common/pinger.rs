@@ -199,3 +199,62 @@ pub fn outage(c: &mut Cluster, victim: usize, fail: impl FnOnce(&mut Cluster)) -
         resumed,
     }
 }
+
+impl Pinger {
+    /// Like [`Pinger::start`] for an IPv6 `target` (ICMPv6 echo over a
+    /// raw socket; the kernel fills in the checksum).
+    pub fn start6(ns: &Netns, target: std::net::Ipv6Addr, every: Duration) -> Pinger {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let heard = Arc::new(AtomicUsize::new(0));
+        let count = heard.clone();
+        let id = (std::process::id() & 0xffff) as u16 ^ 0x6666;
+        let thread = ns.spawn(move || {
+            let fd = socket(
+                AddressFamily::Inet6,
+                SockType::Raw,
+                SockFlag::SOCK_CLOEXEC,
+                SockProtocol::IcmpV6,
+            )
+            .expect("a raw ICMPv6 socket (root)");
+            setsockopt(&fd, sockopt::ReceiveTimeout, &TimeVal::new(0, 2_000)).unwrap();
+            let to =
+                nix::sys::socket::SockaddrIn6::from(std::net::SocketAddrV6::new(target, 0, 0, 0));
+            let mut replies = Vec::new();
+            let mut seq: u16 = 0;
+            let mut buf = [0u8; 1500];
+            while !flag.load(Ordering::SeqCst) {
+                let next = Instant::now() + every;
+                seq = seq.wrapping_add(1);
+                let mut p = echo(id, seq);
+                p[0] = 128;
+                p[2] = 0;
+                p[3] = 0;
+                let _ = sendto(fd.as_raw_fd(), &p, &to, MsgFlags::empty());
+                while Instant::now() < next {
+                    let Ok((n, from)) = nix::sys::socket::recvfrom::<nix::sys::socket::SockaddrIn6>(
+                        fd.as_raw_fd(),
+                        &mut buf,
+                    ) else {
+                        continue;
+                    };
+                    if n >= 8
+                        && buf[0] == 129
+                        && u16::from_be_bytes([buf[4], buf[5]]) == id
+                        && from.is_some_and(|f| f.ip() == target)
+                    {
+                        replies.push(Instant::now());
+                        count.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+            }
+            replies
+        });
+        Pinger {
+            stop,
+            heard,
+            thread: Some(thread),
+            started: Instant::now(),
+        }
+    }
+}
