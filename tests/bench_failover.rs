@@ -48,7 +48,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
-use common::capture::{Log, Recorder, REG_MEMB};
+use common::capture::{Log, Recorder, REG_MEMB, TRANSITION};
 use common::cluster::{Backend, Cluster};
 use common::netns::Netns;
 use common::pinger::{client, longest_gap, Pinger};
@@ -281,6 +281,9 @@ fn wait(c: &Cluster, what: &str, within: Duration, mut ok: impl FnMut() -> bool)
 #[derive(Debug, Default, Clone)]
 struct Sample {
     detect: Option<f64>,
+    /// Membership → the last group message (the survivors' STATEs)
+    /// delivered before the first announcement: the state exchange.
+    state: Option<f64>,
     first_ann: Option<f64>,
     last_up: Option<f64>,
     last_ann: Option<f64>,
@@ -304,6 +307,22 @@ fn membership_after(log: &Log, t: SystemTime) -> Option<SystemTime> {
         .filter(|s| s.at >= t && s.has(REG_MEMB))
         .map(|s| s.at)
         .min()
+}
+
+/// The last Spread segment to the client in `[from, to]` that carries a
+/// group message (not a membership): the end of the state exchange when
+/// `to` is the first announcement.
+fn last_data_between(log: &Log, from: SystemTime, to: SystemTime) -> Option<SystemTime> {
+    log.spread
+        .iter()
+        .filter(|s| s.at >= from && s.at <= to)
+        .filter(|s| {
+            s.kinds
+                .iter()
+                .any(|k| k & 0x3f != 0 && k & (REG_MEMB | TRANSITION) == 0)
+        })
+        .map(|s| s.at)
+        .max()
 }
 
 /// For each VIP of `share`, its first announcement after `t` (ARP
@@ -515,6 +534,9 @@ fn run(p: &Params, v: usize, k: usize) -> Sample {
         let anns = first_announcements(log, share, m);
         if let Some(f) = anns.iter().min() {
             s.first_ann = worst(s.first_ann, ms_between(m, *f));
+            if let Some(d) = last_data_between(log, m, *f) {
+                s.state = worst(s.state, ms_between(m, d));
+            }
         }
         if anns.len() == share.len() {
             if let Some(l) = anns.iter().max() {
@@ -619,14 +641,15 @@ fn bench_failover() {
                 "C 2.1.4 holds at most 101 VIPs on one interface: every alias past e0:100 is labelled e0:101, each replacing the last"
             };
             eprintln!("BENCH c V={v}: skipped ({why})");
-            rows.push(format!("| {v} | {why} | | | | | |"));
+            rows.push(format!("| {v} | {why} | | | | | | |"));
             continue;
         }
         let samples: Vec<Sample> = (0..runs).map(|k| run(&p, v, k)).collect();
         let col = |f: fn(&Sample) -> Option<f64>| stat(&samples.iter().map(f).collect::<Vec<_>>());
         rows.push(format!(
-            "| {v} | {} | {} | {} | {} | {} | {} |{}",
+            "| {v} | {} | {} | {} | {} | {} | {} | {} |{}",
             col(|s| s.detect),
+            col(|s| s.state),
             col(|s| s.first_ann),
             col(|s| s.last_up),
             col(|s| s.last_ann),
@@ -652,11 +675,11 @@ fn bench_failover() {
         p.bin.display()
     );
     println!(
-        "| V | detection: {det} | → first announcement {from} | → last VIP up | → last announcement of the first pass | client outage | outage − detection |{}",
+        "| V | detection: {det} | → state exchange done | → first announcement {from} | → last VIP up | → last announcement of the first pass | client outage | outage − detection |{}",
         if p.v6 { " IPv6 client outage |" } else { "" }
     );
     println!(
-        "|---|---|---|---|---|---|---|{}",
+        "|---|---|---|---|---|---|---|---|{}",
         if p.v6 { "---|" } else { "" }
     );
     for r in rows {
@@ -735,15 +758,17 @@ fn bench_footprint() {
     println!(
         "\nIdle {secs:.0} s, 254 VIPs over 3 hosts (one cluster: h1 Rust, h2 C 2.1.4, h3 Rust):\n"
     );
-    println!("| host | daemon | VIPs held | VmRSS (KiB) | wake-ups/s (context switches) | CPU ms (user+sys) |");
-    println!("|---|---|---|---|---|---|");
+    println!("| host | daemon | VIPs held | VmRSS (KiB) | RssAnon (KiB) | RssFile (KiB) | wake-ups/s (context switches) | CPU ms (user+sys) |");
+    println!("|---|---|---|---|---|---|---|---|");
     for i in 0..3 {
         let held = addrs_in(&c.hosts[i].ns).intersection(&all).count();
         println!(
-            "| h{} | {} | {held} | {} | {:.2} | {:.0} |",
+            "| h{} | {} | {held} | {} | {} | {} | {:.2} | {:.0} |",
             i + 1,
             if i == 1 { "C 2.1.4" } else { "Rust" },
             common::procstat::rss_kib(pids[i]).unwrap_or(0),
+            common::procstat::status_kib(pids[i], "RssAnon").unwrap_or(0),
+            common::procstat::status_kib(pids[i], "RssFile").unwrap_or(0),
             (after[i].1 - before[i].1) as f64 / secs,
             (after[i].0 - before[i].0) as f64 * 1000.0 / hz,
         );
