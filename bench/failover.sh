@@ -5,7 +5,7 @@
 # BENCH_RUNS (runs per V, default 10), BENCH_BIN / BENCH_TEMPLATE (the
 # daemon and its config template, for one implementation), BENCH_V6=1
 # (one IPv6 VIP too, Rust), BENCH_ADVERT (keepalived's advert_int,
-# default 0.1), BENCH_FOOTPRINT_S (default 60), FEATURES (cargo
+# default 0.3), BENCH_FOOTPRINT_S (default 60), FEATURES (cargo
 # features), WACKAMOLE_THIRDPARTY (the reference Spread and C
 # wackamole, see tests/common/thirdparty.rs).
 # Needs root (network namespaces). Rust is timed as a release build.
