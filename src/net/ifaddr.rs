@@ -73,6 +73,19 @@ fn io_err(what: impl Into<String>, e: io::Error) -> IfError {
     }
 }
 
+/// Every address of an `ensure` failed alike: the listing did.
+fn listing_failed<A, T>(
+    addrs: impl Iterator<Item = A>,
+    e: &io::Error,
+) -> Vec<(A, Result<T, IfError>)> {
+    addrs
+        .map(|a| {
+            let e = io::Error::new(e.kind(), e.to_string());
+            (a, Err(io_err("listing addresses", e)))
+        })
+        .collect()
+}
+
 /// What `acquire` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Acquired {
@@ -345,15 +358,7 @@ impl Interfaces {
             if i.snapshot.is_none() {
                 match Snapshot::take() {
                     Ok(s) => i.snapshot = Some(s),
-                    Err(e) => {
-                        return held
-                            .iter()
-                            .map(|h| {
-                                let e = io::Error::new(e.kind(), e.to_string());
-                                (h.addr, Err(io_err("listing addresses", e)))
-                            })
-                            .collect()
-                    }
+                    Err(e) => return listing_failed(held.iter().map(|h| h.addr), &e),
                 }
             }
             let gone: Vec<&IfAddr> = held
@@ -576,15 +581,7 @@ impl Interfaces6 {
     pub fn ensure(&mut self, held: &[&If6Addr]) -> Vec<(Ipv6Addr, Result<(), IfError>)> {
         let present = match list_v6() {
             Ok(l) => l,
-            Err(e) => {
-                return held
-                    .iter()
-                    .map(|h| {
-                        let e = io::Error::new(e.kind(), e.to_string());
-                        (h.addr, Err(io_err("listing addresses", e)))
-                    })
-                    .collect()
-            }
+            Err(e) => return listing_failed(held.iter().map(|h| h.addr), &e),
         };
         held.iter()
             .filter(|h| !present.iter().any(|(n, a)| *n == h.ifname && *a == h.addr))

@@ -7,7 +7,7 @@
 #![allow(dead_code)]
 
 use std::net::Ipv4Addr;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -27,6 +27,12 @@ pub struct Pinger {
     heard: Arc<AtomicUsize>,
     thread: Option<JoinHandle<Vec<Instant>>>,
     pub started: Instant,
+}
+
+/// A raw socket of `family` for `protocol` (root).
+fn raw(family: AddressFamily, protocol: SockProtocol) -> OwnedFd {
+    socket(family, SockType::Raw, SockFlag::SOCK_CLOEXEC, protocol)
+        .expect("a raw ICMP socket (root)")
 }
 
 fn checksum(b: &[u8]) -> u16 {
@@ -55,40 +61,55 @@ impl Pinger {
     /// Pings `target` from namespace `ns` every `every` until
     /// [`Pinger::stop`].
     pub fn start(ns: &Netns, target: Ipv4Addr, every: Duration) -> Pinger {
+        let id = (std::process::id() & 0xffff) as u16;
+        let to = SockaddrIn::from(std::net::SocketAddrV4::new(target, 0));
+        Pinger::spawn(
+            ns,
+            every,
+            || raw(AddressFamily::Inet, SockProtocol::Icmp),
+            move |fd, seq| {
+                let _ = sendto(fd.as_raw_fd(), &echo(id, seq), &to, MsgFlags::empty());
+            },
+            move |fd, buf| {
+                let Ok(n) = recv(fd.as_raw_fd(), buf, MsgFlags::empty()) else {
+                    return false;
+                };
+                let ihl = usize::from(buf[0] & 0x0f) * 4;
+                n >= ihl + 8
+                    && buf[ihl] == 0
+                    && u16::from_be_bytes([buf[ihl + 4], buf[ihl + 5]]) == id
+                    && buf[12..16] == target.octets()
+            },
+        )
+    }
+
+    /// The loop both families share, on a thread in `ns`: `send` sends
+    /// echo number `seq` (a send fails while no route or neighbour
+    /// answers: the gap is what the tests measure); `reply` receives one
+    /// datagram (or times out) and says whether it answers ours.
+    fn spawn(
+        ns: &Netns,
+        every: Duration,
+        open: impl FnOnce() -> OwnedFd + Send + 'static,
+        send: impl Fn(&OwnedFd, u16) + Send + 'static,
+        reply: impl Fn(&OwnedFd, &mut [u8]) -> bool + Send + 'static,
+    ) -> Pinger {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let heard = Arc::new(AtomicUsize::new(0));
         let count = heard.clone();
-        let id = (std::process::id() & 0xffff) as u16;
         let thread = ns.spawn(move || {
-            let fd = socket(
-                AddressFamily::Inet,
-                SockType::Raw,
-                SockFlag::SOCK_CLOEXEC,
-                SockProtocol::Icmp,
-            )
-            .expect("a raw ICMP socket (root)");
+            let fd = open();
             setsockopt(&fd, sockopt::ReceiveTimeout, &TimeVal::new(0, 2_000)).unwrap();
-            let to = SockaddrIn::from(std::net::SocketAddrV4::new(target, 0));
             let mut replies = Vec::new();
             let mut seq: u16 = 0;
             let mut buf = [0u8; 1500];
             while !flag.load(Ordering::SeqCst) {
                 let next = Instant::now() + every;
                 seq = seq.wrapping_add(1);
-                // A send fails while no route or neighbour answers: the
-                // gap is what the test measures.
-                let _ = sendto(fd.as_raw_fd(), &echo(id, seq), &to, MsgFlags::empty());
+                send(&fd, seq);
                 while Instant::now() < next {
-                    let Ok(n) = recv(fd.as_raw_fd(), &mut buf, MsgFlags::empty()) else {
-                        continue;
-                    };
-                    let ihl = usize::from(buf[0] & 0x0f) * 4;
-                    if n >= ihl + 8
-                        && buf[ihl] == 0
-                        && u16::from_be_bytes([buf[ihl + 4], buf[ihl + 5]]) == id
-                        && buf[12..16] == target.octets()
-                    {
+                    if reply(&fd, &mut buf) {
                         replies.push(Instant::now());
                         count.fetch_add(1, Ordering::SeqCst);
                     }
@@ -204,57 +225,31 @@ impl Pinger {
     /// Like [`Pinger::start`] for an IPv6 `target` (ICMPv6 echo over a
     /// raw socket; the kernel fills in the checksum).
     pub fn start6(ns: &Netns, target: std::net::Ipv6Addr, every: Duration) -> Pinger {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let heard = Arc::new(AtomicUsize::new(0));
-        let count = heard.clone();
         let id = (std::process::id() & 0xffff) as u16 ^ 0x6666;
-        let thread = ns.spawn(move || {
-            let fd = socket(
-                AddressFamily::Inet6,
-                SockType::Raw,
-                SockFlag::SOCK_CLOEXEC,
-                SockProtocol::IcmpV6,
-            )
-            .expect("a raw ICMPv6 socket (root)");
-            setsockopt(&fd, sockopt::ReceiveTimeout, &TimeVal::new(0, 2_000)).unwrap();
-            let to =
-                nix::sys::socket::SockaddrIn6::from(std::net::SocketAddrV6::new(target, 0, 0, 0));
-            let mut replies = Vec::new();
-            let mut seq: u16 = 0;
-            let mut buf = [0u8; 1500];
-            while !flag.load(Ordering::SeqCst) {
-                let next = Instant::now() + every;
-                seq = seq.wrapping_add(1);
+        let to = nix::sys::socket::SockaddrIn6::from(std::net::SocketAddrV6::new(target, 0, 0, 0));
+        Pinger::spawn(
+            ns,
+            every,
+            || raw(AddressFamily::Inet6, SockProtocol::IcmpV6),
+            move |fd, seq| {
                 let mut p = echo(id, seq);
                 p[0] = 128;
                 p[2] = 0;
                 p[3] = 0;
                 let _ = sendto(fd.as_raw_fd(), &p, &to, MsgFlags::empty());
-                while Instant::now() < next {
-                    let Ok((n, from)) = nix::sys::socket::recvfrom::<nix::sys::socket::SockaddrIn6>(
-                        fd.as_raw_fd(),
-                        &mut buf,
-                    ) else {
-                        continue;
-                    };
-                    if n >= 8
-                        && buf[0] == 129
-                        && u16::from_be_bytes([buf[4], buf[5]]) == id
-                        && from.is_some_and(|f| f.ip() == target)
-                    {
-                        replies.push(Instant::now());
-                        count.fetch_add(1, Ordering::SeqCst);
-                    }
-                }
-            }
-            replies
-        });
-        Pinger {
-            stop,
-            heard,
-            thread: Some(thread),
-            started: Instant::now(),
-        }
+            },
+            move |fd, buf| {
+                let Ok((n, from)) = nix::sys::socket::recvfrom::<nix::sys::socket::SockaddrIn6>(
+                    fd.as_raw_fd(),
+                    buf,
+                ) else {
+                    return false;
+                };
+                n >= 8
+                    && buf[0] == 129
+                    && u16::from_be_bytes([buf[4], buf[5]]) == id
+                    && from.is_some_and(|f| f.ip() == target)
+            },
+        )
     }
 }
