@@ -281,7 +281,7 @@ impl fmt::Display for ErrorKind {
                 f,
                 "Membership = {}: {}",
                 backend.name(),
-                super::Backend::not_built_sentence(*backend)
+                backend.not_built_sentence()
             ),
             ErrorKind::BadHook { spec, reason } => {
                 write!(f, "invalid RunDynamic '{spec}': {reason}")

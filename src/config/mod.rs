@@ -376,9 +376,11 @@ pub enum Backend {
 }
 
 impl Backend {
+    const ALL: [Backend; 2] = [Backend::Spread, Backend::Corosync];
+
     /// The value `Membership =` takes (any case).
     pub fn named(word: &str) -> Option<Backend> {
-        [Backend::Spread, Backend::Corosync]
+        Backend::ALL
             .into_iter()
             .find(|b| b.name().eq_ignore_ascii_case(word))
     }
@@ -400,7 +402,7 @@ impl Backend {
 
     /// The backends this binary has, as `wackamole -v` lists them.
     pub fn built_list() -> String {
-        [Backend::Spread, Backend::Corosync]
+        Backend::ALL
             .into_iter()
             .filter(|b| b.built())
             .map(Backend::name)
@@ -408,14 +410,15 @@ impl Backend {
             .join(", ")
     }
 
-    /// Why a configuration naming `b` is refused by this binary.
-    pub fn not_built_sentence(b: Backend) -> String {
+    /// Why a configuration naming this backend is refused by a binary
+    /// without it.
+    pub fn not_built_sentence(self) -> String {
         format!(
             "this wackamole was built without the {} backend (membership backends: {}); \
              build it with `make FEATURES={}`",
-            b.name(),
+            self.name(),
             Backend::built_list(),
-            b.name()
+            self.name()
         )
     }
 }

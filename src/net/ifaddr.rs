@@ -137,8 +137,11 @@ pub fn base_of(label: &str) -> &str {
     label.split(':').next().unwrap_or(label)
 }
 
-/// The first free alias label `IF:N`, N from 1, among `used` labels.
-pub fn free_label(ifname: &str, used: &[String]) -> Option<String> {
+/// The first free alias label `IF:N`, N from 1, among `used` labels:
+/// the rule [`Snapshot::free_label`] keeps without trying every label
+/// (its tests check the two agree).
+#[cfg(test)]
+fn free_label(ifname: &str, used: &[String]) -> Option<String> {
     (1..MAX_ALIAS)
         .map(|n| format!("{ifname}:{n}"))
         .take_while(|l| l.len() <= sys::MAX_NAME)
@@ -149,7 +152,7 @@ pub fn free_label(ifname: &str, used: &[String]) -> Option<String> {
 /// more on any name that leaves room for a colon and four digits).
 const MAX_ALIAS: u32 = 10_000;
 
-/// The alias number of a label written as [`free_label`] writes it
+/// The alias number of a label written as the alias rule writes it
 /// (`eth0:12`; not `eth0:012` or `eth0:web`, which never clash with one).
 fn alias_number(label: &str) -> Option<u32> {
     let (_, n) = label.split_once(':')?;
@@ -237,7 +240,8 @@ impl Snapshot {
         self.addrs.get(&a).map(String::as_str)
     }
 
-    /// The lowest free alias label of `ifname`, as [`free_label`] finds it.
+    /// The lowest free alias label of `ifname`: `IF:N` with the lowest N
+    /// from 1 that no label of the host uses, within 15 bytes.
     pub fn free_label(&self, ifname: &str) -> Option<String> {
         let n = self.aliases.get(ifname).map_or(1, Aliases::lowest_free);
         Some(format!("{ifname}:{n}")).filter(|l| n < MAX_ALIAS && l.len() <= sys::MAX_NAME)
@@ -315,12 +319,6 @@ impl Interfaces {
         self.snapshot = None;
     }
 
-    /// The label `a` is up on, if any.
-    pub fn find(&self, a: Ipv4Addr) -> Result<Option<String>, IfError> {
-        let list = list_v4().map_err(|e| io_err("listing addresses", e))?;
-        Ok(list.into_iter().find(|(_, x)| *x == a).map(|(l, _)| l))
-    }
-
     /// Runs `f` on the snapshot of the batch (a fresh one outside a
     /// batch, dropped after). After a failure what is up is no longer
     /// known for sure: the next call lists again.
@@ -328,10 +326,7 @@ impl Interfaces {
         &mut self,
         f: impl FnOnce(&IoctlSocket, &mut Snapshot) -> Result<T, IfError>,
     ) -> Result<T, IfError> {
-        let snap = match &mut self.snapshot {
-            Some(s) => s,
-            none => none.insert(Snapshot::take().map_err(|e| io_err("listing addresses", e))?),
-        };
+        let snap = listed(&mut self.snapshot).map_err(|e| io_err("listing addresses", e))?;
         let r = f(&self.v4, snap);
         if r.is_err() || snap.stale || !self.batching {
             self.snapshot = None;
@@ -355,21 +350,14 @@ impl Interfaces {
     /// on). Returns what had to be re-added. Lists the addresses once.
     pub fn ensure(&mut self, held: &[&IfAddr]) -> Vec<(Ipv4Addr, Result<Acquired, IfError>)> {
         self.in_batch(|i| {
-            if i.snapshot.is_none() {
-                match Snapshot::take() {
-                    Ok(s) => i.snapshot = Some(s),
-                    Err(e) => return listing_failed(held.iter().map(|h| h.addr), &e),
-                }
-            }
-            let gone: Vec<&IfAddr> = held
-                .iter()
-                .copied()
-                .filter(|h| {
-                    i.snapshot
-                        .as_ref()
-                        .is_some_and(|s| s.find(h.addr).is_none())
-                })
-                .collect();
+            let gone: Vec<&IfAddr> = match listed(&mut i.snapshot) {
+                Ok(s) => held
+                    .iter()
+                    .copied()
+                    .filter(|h| s.find(h.addr).is_none())
+                    .collect(),
+                Err(e) => return listing_failed(held.iter().map(|h| h.addr), &e),
+            };
             gone.into_iter().map(|h| (h.addr, i.acquire(h))).collect()
         })
     }
@@ -398,6 +386,14 @@ impl Interfaces {
         let r = f(self);
         self.end_batch();
         r
+    }
+}
+
+/// The snapshot of the batch, listed now if there is none yet.
+fn listed(snapshot: &mut Option<Snapshot>) -> io::Result<&mut Snapshot> {
+    match snapshot {
+        Some(s) => Ok(s),
+        none => Ok(none.insert(Snapshot::take()?)),
     }
 }
 
